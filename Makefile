@@ -1,0 +1,74 @@
+# connlab: `make help` lists every target.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+ARCHS := single-thread single-acceptor multi-acceptor message-balancing socket-sharding hybrid
+ARCH ?= single-thread
+PYTHON ?= python3
+VENV := .venv
+NPROC := $(shell nproc 2>/dev/null || echo 1)
+# Server and load generator on different CPUs: the load generator gets the lower half,
+# the server the upper half (on 2 CPUs: load generator 0, server 1).
+cpu_range = $(shell [ $(1) -ge $(2) ] && echo $(1) || echo $(1)-$(2))
+ifeq ($(NPROC),1)
+SERVER_CPUS ?= 0
+LOADGEN_CPUS ?= 0
+else
+SERVER_CPUS ?= $(call cpu_range,$(shell echo $$(( $(NPROC) / 2 ))),$(shell echo $$(( $(NPROC) - 1 ))))
+LOADGEN_CPUS ?= $(call cpu_range,0,$(shell echo $$(( $(NPROC) / 2 - 1 ))))
+endif
+export SERVER_CPUS LOADGEN_CPUS
+# The Compose v2 CLI plugin if the machine has it, else the one PyPI ships in the venv.
+COMPOSE_BIN := $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo "$(VENV)/bin/docker-compose")
+COMPOSE = $(COMPOSE_BIN) -f compose/compose.yaml --project-directory .
+PORT_single-thread := 7001
+PORT_single-acceptor := 7002
+PORT_multi-acceptor := 7003
+PORT_message-balancing := 7004
+PORT_socket-sharding := 7005
+PORT_hybrid := 7006
+
+.PHONY: help up down logs ps images test venv check-arch check-docker
+
+help: ## List the targets
+	@echo "connlab — make <target> [ARCH=<arch>] (architectures: $(ARCHS))"
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | awk -F'\t' '{printf "  %-16s %s\n", $$1, $$2}'
+	@echo "CPU pinning here: SERVER_CPUS=$(SERVER_CPUS) LOADGEN_CPUS=$(LOADGEN_CPUS) (override on the command line)"
+
+check-arch:
+	@case " $(ARCHS) " in *" $(ARCH) "*) ;; *) \
+	  echo "connlab: ERROR: unknown ARCH '$(ARCH)'. Valid: $(ARCHS)" >&2; exit 2;; esac
+
+check-docker:
+	@command -v docker >/dev/null || { echo "connlab: ERROR: docker is not installed. Install Docker Engine (https://docs.docker.com/engine/install/)." >&2; exit 2; }
+	@docker info >/dev/null 2>&1 || { echo "connlab: ERROR: the Docker daemon is not reachable. Start it (sudo systemctl start docker) or check DOCKER_HOST." >&2; exit 2; }
+
+$(VENV)/.installed: requirements/test.txt services/requirements.txt
+	@echo "connlab: creating $(VENV) with $(PYTHON)"
+	@$(PYTHON) -m venv $(VENV)
+	@$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements/test.txt
+	@touch $@
+
+venv: $(VENV)/.installed ## Create the Python environment for tests and tools (.venv)
+
+images: check-docker ## Build every image (official bases, or the offline fallback by itself)
+	@scripts/images.sh
+
+up: check-arch check-docker images $(if $(findstring $(VENV),$(COMPOSE_BIN)),venv) ## Start ARCH (default single-thread) and wait until healthy
+	@echo "connlab: starting $(ARCH) (server CPUs $(SERVER_CPUS))"
+	@$(COMPOSE) --profile $(ARCH) up -d --wait --remove-orphans
+	@echo "connlab: $(ARCH) is up"
+	@echo "  RESP:    redis-cli -p $(PORT_$(ARCH)) PING"
+	@echo "  metrics: http://127.0.0.1:$$(( $(PORT_$(ARCH)) + 1000 ))/metrics"
+
+down: $(if $(findstring $(VENV),$(COMPOSE_BIN)),venv) ## Stop and remove every connlab container
+	@COMPOSE_PROFILES='*' $(COMPOSE) down --remove-orphans
+
+logs: ## Follow the logs of the running services
+	@COMPOSE_PROFILES='*' $(COMPOSE) logs -f --tail 100
+
+ps: ## List the running services and their ports
+	@COMPOSE_PROFILES='*' $(COMPOSE) ps
+
+test: check-docker venv images ## Unit and integration tests (builds what is missing)
+	@TESTCONTAINERS_RYUK_DISABLED=true SERVER_CPUS=$(SERVER_CPUS) $(VENV)/bin/pytest

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Build every image the stack needs. Official base images where a registry answers;
+# otherwise, by itself, the offline route: a debootstrap'd Debian trixie base image and
+# Python wheels downloaded on the host. The same Dockerfiles serve both routes.
+# Usage: scripts/images.sh [IMAGE ...]   (default: all images)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+say() { printf 'connlab: %s\n' "$*" >&2; }
+die() { printf 'connlab: ERROR: %s\n' "$*" >&2; exit 1; }
+
+PYTHON_BASE=${PYTHON_BASE:-python:3.13-slim}
+FALLBACK_BASE=connlab/base-python:3.13-trixie
+PYTHON_HOST=${PYTHON_HOST:-python3}
+TAG=${CONNLAB_TAG:-latest}  # a separate tag keeps parallel checkouts from sharing images
+
+command -v docker >/dev/null 2>&1 || die "docker is not installed. Install Docker Engine (https://docs.docker.com/engine/install/), then run make again."
+docker info >/dev/null 2>&1 || die "the Docker daemon is not reachable ($(docker info 2>&1 | grep -m1 -i error || echo 'docker info failed')). Start it (sudo systemctl start docker) or check DOCKER_HOST and your permissions on /var/run/docker.sock."
+
+# An image is usable if it is here already or a pull succeeds.
+have_or_pull() {
+  docker image inspect "$1" >/dev/null 2>&1 && return 0
+  say "pulling $1"
+  docker pull -q "$1" >/dev/null 2>&1
+}
+
+python_base() {
+  if have_or_pull "$PYTHON_BASE"; then
+    say "route: official base image $PYTHON_BASE"
+    echo "$PYTHON_BASE"
+  else
+    say "route: offline fallback ($PYTHON_BASE cannot be pulled)"
+    if ! docker image inspect "$FALLBACK_BASE" >/dev/null 2>&1; then
+      scripts/build-base-image.sh "$FALLBACK_BASE" >&2
+    else
+      say "using existing $FALLBACK_BASE"
+    fi
+    echo "$FALLBACK_BASE"
+  fi
+}
+
+# Wheels for Python 3.13 on the image's platform, fetched by the host's pip.
+wheelhouse() {
+  local name=$1 requirements=$2 dir=build/wheelhouse/$1
+  local stamp="$dir/.requirements"
+  if [ -f "$stamp" ] && cmp -s "$stamp" "$requirements"; then
+    say "wheelhouse $name is current"
+    return
+  fi
+  local machine platforms=()
+  machine=$(uname -m)
+  for minor in $(seq 17 39); do platforms+=(--platform "manylinux_2_${minor}_${machine}"); done
+  say "downloading wheels for $name (Python 3.13, $machine) into $dir"
+  rm -rf "$dir" && mkdir -p "$dir"
+  "$PYTHON_HOST" -m pip download --quiet --disable-pip-version-check --only-binary=:all: \
+    --python-version 3.13 --implementation cp --abi cp313 --abi abi3 --abi none \
+    "${platforms[@]}" --platform "manylinux2014_${machine}" \
+    -r "$requirements" -d "$dir" || die "pip could not download the wheels in $requirements. Check that PyPI is reachable from this host."
+  cp "$requirements" "$stamp"
+}
+
+build() {
+  local tag=$1 dockerfile=$2 base=$3
+  say "building $tag from $dockerfile (BASE_IMAGE=$base)"
+  local log="build/logs/${tag//[:\/]/_}.log"
+  mkdir -p build/logs
+  if ! docker build --build-arg "BASE_IMAGE=$base" -f "$dockerfile" -t "$tag" . >"$log" 2>&1; then
+    tail -n 30 "$log" >&2
+    die "docker build of $tag failed (full log: $log)"
+  fi
+}
+
+images=("$@")
+[ ${#images[@]} -gt 0 ] || images=(server)
+base=$(python_base)
+for image in "${images[@]}"; do
+  case "$image" in
+    server)
+      wheelhouse server services/requirements.txt
+      build "connlab/server:$TAG" services/Dockerfile "$base" ;;
+    *) die "unknown image '$image' (known: server)" ;;
+  esac
+done
+say "images ready: $(printf "connlab/%s:$TAG " "${images[@]}")"

@@ -1,0 +1,1 @@
+"""connlab: connection-handling architectures, built from the same parts."""

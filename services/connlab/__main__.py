@@ -1,0 +1,20 @@
+"""`python -m connlab`: run the architecture named by ARCH (see config.py for settings)."""
+
+import logging
+import sys
+
+from .config import ConfigError, Settings
+from .server import serve
+
+
+def main():
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = Settings.from_env()
+    except ConfigError as exc:
+        sys.exit(f"connlab: bad setting: {exc}")
+    serve(settings)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,88 @@
+"""The six architectures: the same parts (listener, acceptor, reader, worker,
+dispatcher), wired differently. Each function serves forever."""
+
+import threading
+
+from .acceptor import accept_forever
+from .dispatcher import RoundRobin, ThreadPerConnection
+from .reader import EventLoop, serve_connection
+from .worker import WorkerPool
+
+
+def _run_all(loops):
+    threads = [threading.Thread(target=loop.run, name=f"reader-{loop.name}", daemon=True) for loop in loops]
+    for thread in threads:
+        thread.start()
+    return threads
+
+
+def single_thread(ctx, listener, name="0"):
+    """One thread listens, accepts, reads, parses, works and writes (Node.js)."""
+    loop = EventLoop(name, ctx)
+    loop.watch_listener(listener)
+    loop.run()
+
+
+def single_acceptor(ctx, listener):
+    """One acceptor thread hands connections to workers (memcached)."""
+    if ctx.settings.worker_model == "per-connection":
+        hand_off = ThreadPerConnection(ctx)
+    else:
+        loops = [EventLoop(str(i), ctx) for i in range(ctx.settings.workers)]
+        _run_all(loops)
+        hand_off = RoundRobin(loops)
+    accept_forever(listener, hand_off)
+
+
+def multi_acceptor(ctx, listener):
+    """Every worker accepts from the one shared listening socket."""
+    workers = range(ctx.settings.workers)
+    if ctx.settings.accept_mode == "blocking":
+        threads = [
+            threading.Thread(target=accept_forever, args=(listener, _serve_as(str(i), ctx)), daemon=True)
+            for i in workers
+        ]
+        for thread in threads:
+            thread.start()
+    else:
+        loops = [EventLoop(str(i), ctx) for i in workers]
+        for loop in loops:
+            loop.watch_listener(listener, exclusive=ctx.settings.accept_mode == "exclusive")
+        threads = _run_all(loops)
+    for thread in threads:
+        thread.join()
+
+
+def _serve_as(name, ctx):
+    return lambda sock: serve_connection(sock, name, ctx)
+
+
+def message_balancing(ctx, listener, prefix=""):
+    """One I/O thread reads and parses; requests, not connections, go to workers."""
+    pool = WorkerPool(ctx, ctx.settings.workers, prefix)
+    pool.start()
+    loop = EventLoop(f"{prefix}io", ctx, pool)
+    loop.watch_listener(listener)
+    loop.run()
+
+
+def socket_sharding_process(ctx, index, listener):
+    """One of several processes, each with its own SO_REUSEPORT socket (NGINX)."""
+    single_thread(ctx, listener, name=str(index))
+
+
+def hybrid_process(ctx, index, listener):
+    """Socket sharding across processes, message balancing inside each."""
+    message_balancing(ctx, listener, prefix=f"p{index}-")
+
+
+SINGLE_PROCESS = {
+    "single-thread": single_thread,
+    "single-acceptor": single_acceptor,
+    "multi-acceptor": multi_acceptor,
+    "message-balancing": message_balancing,
+}
+MULTI_PROCESS = {
+    "socket-sharding": socket_sharding_process,
+    "hybrid": hybrid_process,
+}

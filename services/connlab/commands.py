@@ -1,0 +1,118 @@
+"""The command set: what a request does, independent of who runs it.
+
+`execute` is called on whichever thread the architecture picks to do the work; WORK and
+SLEEP occupy exactly that thread, which is what makes the architectures differ.
+"""
+
+import time
+
+from . import protocol
+
+# What redis-benchmark asks for at start; any other parameter is unknown (empty reply).
+_CONFIG = {b"save": b"", b"appendonly": b"no"}
+
+
+class Reply:
+    __slots__ = ("data", "close")
+
+    def __init__(self, data, close=False):
+        self.data = data
+        self.close = close
+
+
+class ArgumentError(Exception):
+    pass
+
+
+def _count(args, low, high, name):
+    if not low <= len(args) <= high:
+        raise ArgumentError(f"wrong number of arguments for '{name}' command")
+
+
+def _non_negative(raw, what):
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ArgumentError(f"{what} is not an integer: '{raw.decode(errors='replace')}'") from None
+    if value < 0:
+        raise ArgumentError(f"{what} must not be negative")
+    return value
+
+
+def burn_cpu(microseconds):
+    """Spin on this thread until it has used `microseconds` of its own CPU time."""
+    deadline = time.thread_time_ns() + microseconds * 1000
+    while time.thread_time_ns() < deadline:
+        pass
+
+
+def _ping(args, info):
+    _count(args, 0, 1, "ping")
+    return protocol.bulk(args[0]) if args else protocol.PONG
+
+
+def _echo(args, info):
+    _count(args, 1, 1, "echo")
+    return protocol.bulk(args[0])
+
+
+def _work(args, info):
+    _count(args, 1, 1, "work")
+    burn_cpu(_non_negative(args[0], "microseconds"))
+    return protocol.OK
+
+
+def _sleep(args, info):
+    _count(args, 1, 1, "sleep")
+    time.sleep(_non_negative(args[0], "milliseconds") / 1000)
+    return protocol.OK
+
+
+def _info(args, info):
+    _count(args, 0, 1, "info")
+    text = "".join(f"{key}:{value}\r\n" for key, value in info.fields().items())
+    return protocol.bulk(text.encode())
+
+
+def _command(args, info):
+    return protocol.array([])  # redis-cli asks for COMMAND DOCS; it copes with none
+
+
+def _config(args, info):
+    if len(args) != 2 or args[0].lower() != b"get":
+        raise ArgumentError("only CONFIG GET <parameter> is supported")
+    name = args[1].lower()
+    return protocol.array([name, _CONFIG[name]] if name in _CONFIG else [])
+
+
+HANDLERS = {
+    b"PING": _ping,
+    b"ECHO": _echo,
+    b"WORK": _work,
+    b"SLEEP": _sleep,
+    b"INFO": _info,
+    b"COMMAND": _command,
+    b"CONFIG": _config,
+}
+QUIT = b"QUIT"
+NAMES = frozenset(HANDLERS) | {QUIT}
+
+
+def command_name(request):
+    """The metric label of a request: its upper-cased name if known, else 'unknown'."""
+    name = request[0].upper()
+    return name.decode() if name in NAMES else "unknown"
+
+
+def execute(request, info):
+    name = request[0].upper()
+    if name == QUIT:
+        return Reply(protocol.OK, close=True)
+    handler = HANDLERS.get(name)
+    if handler is None:
+        shown = request[0][:128].decode(errors="replace")
+        return Reply(protocol.error(f"ERR unknown command '{shown}'"))
+    try:
+        return Reply(handler(request[1:], info))
+    except ArgumentError as exc:
+        return Reply(protocol.error(f"ERR {exc}"))

@@ -1,0 +1,115 @@
+"""Settings, read once from the environment, with a clear error for a bad value."""
+
+import os
+import platform
+from dataclasses import dataclass, field
+
+from .protocol import Limits
+
+ARCHITECTURES = (
+    "single-thread",
+    "single-acceptor",
+    "multi-acceptor",
+    "message-balancing",
+    "socket-sharding",
+    "hybrid",
+)
+WORKER_MODELS = ("pool", "per-connection")
+ACCEPT_MODES = ("epoll", "exclusive", "blocking")
+
+
+class ConfigError(Exception):
+    pass
+
+
+def _int(env, name, default, low=1):
+    raw = env.get(name, "")
+    if raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not an integer") from None
+    if value < low:
+        raise ConfigError(f"{name}={value} must be at least {low}")
+    return value
+
+
+def _choice(env, name, choices):
+    value = env.get(name, "") or choices[0]
+    if value not in choices:
+        raise ConfigError(f"{name}={value!r} is not one of: {', '.join(choices)}")
+    return value
+
+
+def cpu_list(cpus):
+    """Format a CPU set as Linux does (`0-2,5`), the form cpuset and INFO use."""
+    ranges, start = [], None
+    ordered = sorted(cpus)
+    for i, cpu in enumerate(ordered):
+        if start is None:
+            start = cpu
+        if i + 1 == len(ordered) or ordered[i + 1] != cpu + 1:
+            ranges.append(str(start) if start == cpu else f"{start}-{cpu}")
+            start = None
+    return ",".join(ranges)
+
+
+@dataclass(frozen=True)
+class Settings:
+    arch: str = "single-thread"
+    host: str = "0.0.0.0"
+    port: int = 7000
+    metrics_port: int = 8000
+    backlog: int = 1024
+    workers: int = 4
+    processes: int = 2
+    worker_model: str = "pool"
+    accept_mode: str = "epoll"
+    limits: Limits = field(default_factory=Limits)
+
+    @classmethod
+    def from_env(cls, env=os.environ):
+        arch = _choice(env, "ARCH", ARCHITECTURES)
+        return cls(
+            arch=arch,
+            host=env.get("HOST", "0.0.0.0"),
+            port=_int(env, "PORT", 7000),
+            metrics_port=_int(env, "METRICS_PORT", 8000),
+            backlog=_int(env, "BACKLOG", 1024),
+            workers=_int(env, "WORKERS", 2 if arch == "hybrid" else 4),
+            processes=_int(env, "PROCESSES", 2),
+            worker_model=_choice(env, "WORKER_MODEL", WORKER_MODELS),
+            accept_mode=_choice(env, "ACCEPT_MODE", ACCEPT_MODES),
+            limits=Limits(
+                max_bulk=_int(env, "MAX_BULK", Limits.max_bulk),
+                max_array=_int(env, "MAX_ARRAY", Limits.max_array),
+                max_inline=_int(env, "MAX_INLINE", Limits.max_inline),
+            ),
+        )
+
+    def describe(self):
+        """The settings that shape this architecture, for INFO and the info metric."""
+        fields = {"arch": self.arch, "workers": str(self.workers)}
+        if self.arch == "single-thread":
+            fields["workers"] = "1"
+        if self.arch == "hybrid":
+            fields["processes"] = str(self.processes)
+        if self.arch == "single-acceptor":
+            fields["worker_model"] = self.worker_model
+        if self.arch == "multi-acceptor":
+            fields["accept_mode"] = self.accept_mode
+        return fields
+
+    def fields(self):
+        """INFO's key:value lines."""
+        return {
+            **self.describe(),
+            "pid": str(os.getpid()),
+            "python": platform.python_version(),
+            "cpus": cpu_list(os.sched_getaffinity(0)),
+            "port": str(self.port),
+            "max_bulk": str(self.limits.max_bulk),
+            "max_array": str(self.limits.max_array),
+            "max_inline": str(self.limits.max_inline),
+        }

@@ -1,0 +1,68 @@
+"""One client connection: its socket, its parser, and its replies in request order.
+
+Replies may be produced out of order (message balancing hands requests of one connection
+to several workers), so each request reserves a slot and bytes leave only from the head
+of the queue. Only the thread that owns the connection touches the queue; a worker only
+fills in its slot.
+"""
+
+from collections import deque
+
+from . import protocol
+from .commands import Reply
+
+
+class Slot:
+    __slots__ = ("reply",)
+
+    def __init__(self):
+        self.reply = None  # a commands.Reply once done
+
+
+class Connection:
+    def __init__(self, sock, worker, limits):
+        self.sock = sock
+        self.fd = sock.fileno()
+        self.worker = worker  # label of the worker that owns it, for metrics
+        self.parser = protocol.RequestParser(limits)
+        self.pending = deque()  # slots not yet written, in request order
+        self.out = bytearray()  # bytes ready to send
+        self.closing = False  # after `out` is sent, close (QUIT or protocol error)
+        self.failed = None  # the error Reply once malformed framing was seen
+        self.watching = 0  # the epoll events its reader waits for
+
+    def receive(self, data):
+        """The complete requests in `data`. On malformed framing, set `failed` to the
+        error reply, which the reader queues after the requests before it."""
+        if self.failed:
+            return []
+        try:
+            return self.parser.feed(data)
+        except protocol.ProtocolError as exc:
+            self.failed = Reply(protocol.error(f"ERR Protocol error: {exc}"), close=True)
+            return exc.requests
+
+    def reply_later(self):
+        slot = Slot()
+        self.pending.append(slot)
+        return slot
+
+    def reply_now(self, reply):
+        if self.pending:
+            self.reply_later().reply = reply
+        else:
+            self._write(reply)
+
+    def collect_replies(self):
+        """Move finished replies from the head of the queue to the output buffer."""
+        pending = self.pending
+        while pending and pending[0].reply is not None:
+            self._write(pending.popleft().reply)
+
+    def _write(self, reply):
+        if self.closing:
+            return  # nothing is answered after QUIT or a protocol error
+        self.out += reply.data
+        if reply.close:
+            self.closing = True
+

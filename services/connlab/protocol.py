@@ -1,0 +1,145 @@
+"""RESP2 request parsing and reply encoding.
+
+The parser is incremental: feed it bytes as they arrive, in pieces of any size, and
+take complete requests out. Announced lengths are checked against the limits before
+any data is awaited, so an announced 4 GiB bulk costs nothing.
+"""
+
+from dataclasses import dataclass
+
+CRLF = b"\r\n"
+
+
+class ProtocolError(Exception):
+    """Malformed framing. The server replies `-ERR Protocol error: ...` and closes."""
+
+    requests = ()  # requests complete before the error, set by RequestParser.feed
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_bulk: int = 1024 * 1024  # bytes in one bulk string
+    max_array: int = 1024 * 1024  # elements in one request array
+    max_inline: int = 64 * 1024  # bytes in one inline command line
+
+
+class RequestParser:
+    """Turns a byte stream into requests, each a list of bytes arguments."""
+
+    def __init__(self, limits=Limits()):
+        self.limits = limits
+        self._buf = bytearray()
+        self._pos = 0
+        self._args = None  # arguments of the array being read
+        self._missing = 0  # elements still to come in that array
+        self._bulk_len = -1  # length of the bulk being awaited, -1 if none
+
+    def feed(self, data):
+        """Add bytes; return the requests they complete. Raises ProtocolError."""
+        self._buf += data
+        requests = []
+        try:
+            while (request := self._next_request()) is not None:
+                if request:  # empty inline lines are skipped, as Redis does
+                    requests.append(request)
+        except ProtocolError as exc:
+            exc.requests = requests  # the ones before the error still get replies
+            raise
+        if self._pos:
+            del self._buf[: self._pos]
+            self._pos = 0
+        return requests
+
+    def _line(self, limit, what):
+        end = self._buf.find(CRLF, self._pos, self._pos + limit + 2)
+        if end < 0:
+            if len(self._buf) - self._pos > limit + 1:
+                raise ProtocolError(f"too big {what}")
+            return None
+        line = bytes(self._buf[self._pos : end])
+        self._pos = end + 2
+        return line
+
+    def _next_request(self):
+        if self._args is None:
+            if self._pos >= len(self._buf):
+                return None
+            if self._buf[self._pos] != ord("*"):
+                return self._inline()
+            header = self._line(32, "multibulk count")
+            if header is None:
+                return None
+            count = _number(header[1:], "multibulk length")
+            if count > self.limits.max_array:
+                raise ProtocolError(f"invalid multibulk length {count} (limit {self.limits.max_array})")
+            if count <= 0:
+                return []
+            self._args, self._missing = [], count
+        while self._missing:
+            if self._bulk_len < 0:
+                if self._pos >= len(self._buf):
+                    return None
+                if self._buf[self._pos] != ord("$"):
+                    got = chr(self._buf[self._pos])
+                    raise ProtocolError(f"expected '$', got '{got}'")
+                header = self._line(32, "bulk length")
+                if header is None:
+                    return None
+                length = _number(header[1:], "bulk length")
+                if length < 0 or length > self.limits.max_bulk:
+                    raise ProtocolError(f"invalid bulk length {length} (limit {self.limits.max_bulk})")
+                self._bulk_len = length
+            end = self._pos + self._bulk_len
+            if len(self._buf) < end + 2:
+                return None
+            if self._buf[end : end + 2] != CRLF:
+                raise ProtocolError("bulk string not terminated by CRLF")
+            self._args.append(bytes(self._buf[self._pos : end]))
+            self._pos = end + 2
+            self._bulk_len = -1
+            self._missing -= 1
+        args, self._args = self._args, None
+        return args
+
+    def _inline(self):
+        """An inline command: space-separated words ending in \\n or \\r\\n."""
+        limit = self.limits.max_inline
+        end = self._buf.find(b"\n", self._pos, self._pos + limit + 2)
+        if end < 0:
+            if len(self._buf) - self._pos > limit:
+                raise ProtocolError(f"too big inline request (limit {limit})")
+            return None
+        line = bytes(self._buf[self._pos : end]).rstrip(b"\r")
+        self._pos = end + 1
+        return line.split()
+
+
+def _number(raw, what):
+    try:
+        return int(raw)
+    except ValueError:
+        raise ProtocolError(f"invalid {what}") from None
+
+
+def simple(text):
+    return b"+" + text.encode() + CRLF
+
+
+def error(text):
+    return b"-" + text.encode().replace(b"\r", b" ").replace(b"\n", b" ") + CRLF
+
+
+def integer(value):
+    return b":%d\r\n" % value
+
+
+def bulk(data):
+    return b"$%d\r\n%s\r\n" % (len(data), data)
+
+
+def array(items):
+    return b"*%d\r\n" % len(items) + b"".join(bulk(i) for i in items)
+
+
+OK = simple("OK")
+PONG = simple("PONG")
