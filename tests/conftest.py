@@ -1,0 +1,93 @@
+"""Shared test fixtures: real containers through testcontainers, cleaned up by us.
+
+The reaper container (Ryuk) cannot be pulled without a registry, so `make test` runs
+with TESTCONTAINERS_RYUK_DISABLED=true and every container this session started is
+removed at the end, whatever happened.
+"""
+
+import contextlib
+import os
+import socket
+import time
+from dataclasses import dataclass
+
+import docker
+import pytest
+from testcontainers.core.container import DockerContainer
+from testcontainers.core.labels import LABEL_SESSION_ID, SESSION_ID
+
+TAG = os.environ.get("CONNLAB_TAG", "latest")
+SERVER_IMAGE = f"connlab/server:{TAG}"
+# The CPUs `make test` pins servers to (SERVER_CPUS, as for `make up`).
+SERVER_CPUS = os.environ.get("SERVER_CPUS") or str(max(os.sched_getaffinity(0)))
+
+
+def wait_until(check, timeout, what):
+    """Poll `check()` until it returns a true value; fail with `what` after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    last_error = None
+    while time.monotonic() < deadline:
+        try:
+            result = check()
+            if result:
+                return result
+        except Exception as exc:  # the thing being waited for is not there yet
+            last_error = exc
+        time.sleep(0.05)
+    raise TimeoutError(f"timed out after {timeout}s waiting for {what} (last error: {last_error!r})")
+
+
+def ping(host, port):
+    with socket.create_connection((host, port), timeout=2) as sock:
+        sock.sendall(b"PING\r\n")
+        return sock.recv(16) == b"+PONG\r\n"
+
+
+@dataclass
+class Server:
+    container: DockerContainer
+    host: str
+    port: int
+    metrics_port: int
+
+    @property
+    def metrics_url(self):
+        return f"http://{self.host}:{self.metrics_port}/metrics"
+
+    def connect(self, timeout=10):
+        return socket.create_connection((self.host, self.port), timeout=timeout)
+
+
+@contextlib.contextmanager
+def run_server(arch, cpuset=SERVER_CPUS, **env):
+    """Start the server image with ARCH=arch and `env`, pinned to `cpuset`; yield a
+    Server once it answers PING."""
+    container = DockerContainer(SERVER_IMAGE).with_exposed_ports(7000, 8000).with_env("ARCH", arch)
+    for key, value in env.items():
+        container.with_env(key, str(value))
+    container.with_kwargs(cpuset_cpus=cpuset)
+    with container:
+        server = Server(
+            container,
+            container.get_container_host_ip(),
+            int(container.get_exposed_port(7000)),
+            int(container.get_exposed_port(8000)),
+        )
+        wait_until(lambda: ping(server.host, server.port), 30, f"{arch} to answer PING")
+        yield server
+
+
+@pytest.fixture(scope="session")
+def docker_client():
+    try:
+        client = docker.from_env()
+        client.ping()
+    except Exception as exc:
+        pytest.fail(f"Docker is not reachable ({exc}); start the daemon, then `make test`", pytrace=False)
+    if not client.images.list(name=SERVER_IMAGE):
+        pytest.fail(f"image {SERVER_IMAGE} is missing; `make test` builds it (or run `make images`)", pytrace=False)
+    yield client
+    # Remove whatever this session started, even after a failure mid-test.
+    for container in client.containers.list(all=True, filters={"label": f"{LABEL_SESSION_ID}={SESSION_ID}"}):
+        container.remove(force=True)
+    client.close()
