@@ -16,10 +16,24 @@ import pytest
 from testcontainers.core.container import DockerContainer
 from testcontainers.core.labels import LABEL_SESSION_ID, SESSION_ID
 
+LOOPBACK = "127.0.0.1"
 TAG = os.environ.get("CONNLAB_TAG", "latest")
 SERVER_IMAGE = f"connlab/server:{TAG}"
 # The CPUs `make test` pins servers to (SERVER_CPUS, as for `make up`).
 SERVER_CPUS = os.environ.get("SERVER_CPUS") or str(max(os.sched_getaffinity(0)))
+
+
+def published(container, *ports):
+    """Publish `ports` on random loopback ports: tests talk to loopback only."""
+    for port in ports:
+        container.ports[f"{port}/tcp"] = (LOOPBACK, None)  # docker-py's (ip, any port)
+    return container
+
+
+def host_port(container, port):
+    wrapped = container.get_wrapped_container()
+    wrapped.reload()
+    return int(wrapped.attrs["NetworkSettings"]["Ports"][f"{port}/tcp"][0]["HostPort"])
 
 
 def wait_until(check, timeout, what):
@@ -59,20 +73,15 @@ class Server:
 
 
 @contextlib.contextmanager
-def run_server(arch, cpuset=SERVER_CPUS, **env):
-    """Start the server image with ARCH=arch and `env`, pinned to `cpuset`; yield a
-    Server once it answers PING."""
-    container = DockerContainer(SERVER_IMAGE).with_exposed_ports(7000, 8000).with_env("ARCH", arch)
+def run_server(arch, *, cpuset=SERVER_CPUS, docker=None, **env):
+    """Start the server image with ARCH=arch and `env`, pinned to `cpuset` (`docker`:
+    more arguments for docker's create); yield a Server once it answers PING."""
+    container = published(DockerContainer(SERVER_IMAGE), 7000, 8000).with_env("ARCH", arch)
     for key, value in env.items():
         container.with_env(key, str(value))
-    container.with_kwargs(cpuset_cpus=cpuset)
+    container.with_kwargs(cpuset_cpus=cpuset, **(docker or {}))
     with container:
-        server = Server(
-            container,
-            container.get_container_host_ip(),
-            int(container.get_exposed_port(7000)),
-            int(container.get_exposed_port(8000)),
-        )
+        server = Server(container, LOOPBACK, host_port(container, 7000), host_port(container, 8000))
         wait_until(lambda: ping(server.host, server.port), 30, f"{arch} to answer PING")
         yield server
 

@@ -78,6 +78,15 @@ def _command(args, info):
     return protocol.array([])  # redis-cli asks for COMMAND DOCS; it copes with none
 
 
+def _hello(args, info):
+    """Protocol negotiation: RESP2 only, as a Redis server without RESP3 answers."""
+    _count(args, 0, 1, "hello")
+    if args and args[0] != b"2":
+        return protocol.error("NOPROTO this server speaks RESP2 only (redis-py >= 8: pass protocol=2)")
+    fields = [protocol.bulk(b"server"), protocol.bulk(b"connlab"), protocol.bulk(b"proto"), protocol.integer(2)]
+    return b"*%d\r\n" % len(fields) + b"".join(fields)
+
+
 def _config(args, info):
     if len(args) != 2 or args[0].lower() != b"get":
         raise ArgumentError("only CONFIG GET <parameter> is supported")
@@ -93,6 +102,7 @@ HANDLERS = {
     b"INFO": _info,
     b"COMMAND": _command,
     b"CONFIG": _config,
+    b"HELLO": _hello,
 }
 QUIT = b"QUIT"
 NAMES = frozenset(HANDLERS) | {QUIT}

@@ -1,0 +1,255 @@
+"""One conformance suite, run against every architecture and mode in its real container.
+
+Each architecture must answer the same protocol the same way; what may differ is only
+how it schedules the work (see test_slow_request_*).
+"""
+
+import os
+import selectors
+import shutil
+import socket
+import subprocess
+import threading
+
+import pytest
+import redis
+
+from conftest import SERVER_CPUS, run_server, wait_until
+from connlab.config import cpu_list
+from metrics_util import scrape, total
+
+pytestmark = pytest.mark.integration
+
+CONFIGS = {
+    "single-thread": ("single-thread", {}),
+    "single-acceptor": ("single-acceptor", {}),
+    "single-acceptor-per-connection": ("single-acceptor", {"WORKER_MODEL": "per-connection"}),
+    "multi-acceptor": ("multi-acceptor", {}),
+    "multi-acceptor-exclusive": ("multi-acceptor", {"ACCEPT_MODE": "exclusive"}),
+    # A blocking acceptor serves one connection per thread: give it more threads than
+    # the 50 connections redis-benchmark opens.
+    "multi-acceptor-blocking": ("multi-acceptor", {"ACCEPT_MODE": "blocking", "WORKERS": 64}),
+    "message-balancing": ("message-balancing", {}),
+    "socket-sharding": ("socket-sharding", {}),
+    "hybrid": ("hybrid", {}),
+}
+
+
+@pytest.fixture(scope="module", params=list(CONFIGS), ids=list(CONFIGS))
+def server(request, docker_client):
+    arch, env = CONFIGS[request.param]
+    # No Docker healthcheck here: its PINGs would disturb the exact metric counts.
+    with run_server(arch, docker={"healthcheck": {"test": ["NONE"]}}, **env) as server:
+        server.arch, server.env = arch, env
+        yield server
+
+
+def client(server):
+    return redis.Redis(server.host, server.port, protocol=2, socket_timeout=10)
+
+
+def send_and_read(server, data, expected_length):
+    with server.connect() as sock:
+        sock.sendall(data)
+        return read_exactly(sock, expected_length)
+
+
+def read_exactly(sock, length):
+    got = bytearray()
+    while len(got) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        got += chunk
+    return bytes(got)
+
+
+def read_until_closed(sock):
+    got = bytearray()
+    while chunk := sock.recv(65536):
+        got += chunk
+    return bytes(got)
+
+
+def test_commands_through_redis_py(server):
+    r = client(server)
+    assert r.ping() is True
+    assert r.echo(b"hello") == b"hello"
+    assert r.execute_command("ECHO", "") == b""
+    assert r.execute_command("WORK", 1000) == b"OK"
+    assert r.execute_command("SLEEP", 5) == b"OK"
+    r.close()
+
+
+def test_info_and_cpu_pinning(server, docker_client):
+    fields = client(server).info()  # redis-py parses INFO's key:value lines
+    fields = {key: str(value) for key, value in fields.items()}
+    assert fields["arch"] == server.arch
+    expected_workers = server.env.get("WORKERS", 2 if server.arch == "hybrid" else 4)
+    assert fields["workers"] == ("1" if server.arch == "single-thread" else str(expected_workers))
+    assert fields["python"].startswith("3.13")
+    container = docker_client.containers.get(server.container.get_wrapped_container().id)
+    assert container.attrs["HostConfig"]["CpusetCpus"] == SERVER_CPUS
+    assert fields["cpus"] == cpu_list(parse_cpu_list(SERVER_CPUS))
+
+
+def parse_cpu_list(text):
+    cpus = set()
+    for part in text.split(","):
+        low, _, high = part.partition("-")
+        cpus.update(range(int(low), int(high or low) + 1))
+    return cpus
+
+
+@pytest.mark.parametrize("size", [0, 1, 64 * 1024, 1024 * 1024])
+def test_binary_safe_and_large_payloads(server, size):
+    payload = os.urandom(size)
+    assert client(server).echo(payload) == payload
+
+
+def test_inline_commands(server):
+    expected = b"+PONG\r\n$2\r\nhi\r\n$5\r\nthere\r\n"
+    assert send_and_read(server, b"PING\r\nECHO hi\nPING there\r\n", len(expected)) == expected
+
+
+def test_unknown_command_and_bad_arguments_keep_the_connection(server):
+    with server.connect() as sock:
+        sock.sendall(b"NOSUCH a b\r\nWORK -5\r\nSLEEP x\r\nECHO\r\nPING\r\n")
+        expected = (
+            b"-ERR unknown command 'NOSUCH'\r\n"
+            b"-ERR microseconds must not be negative\r\n"
+            b"-ERR milliseconds is not an integer: 'x'\r\n"
+            b"-ERR wrong number of arguments for 'echo' command\r\n"
+            b"+PONG\r\n"
+        )
+        assert read_exactly(sock, len(expected)) == expected
+
+
+@pytest.mark.parametrize(
+    "garbage, message",
+    [
+        (b"*1\r\n$abc\r\n", b"-ERR Protocol error: invalid bulk length\r\n"),
+        (b"*1\r\n$2000000\r\n", b"-ERR Protocol error: invalid bulk length 2000000 (limit 1048576)\r\n"),
+        (b"*2\r\n$4\r\nECHO\r\n$4294967296\r\n", b"-ERR Protocol error: invalid bulk length 4294967296 (limit 1048576)\r\n"),
+        (b"*1\r\n:1\r\n", b"-ERR Protocol error: expected '$', got ':'\r\n"),
+    ],
+)
+def test_protocol_error_closes_only_that_connection(server, garbage, message):
+    with server.connect() as bystander, server.connect() as offender:
+        bystander.sendall(b"PING\r\n")
+        assert read_exactly(bystander, 7) == b"+PONG\r\n"
+        offender.sendall(b"PING\r\n" + garbage)
+        assert read_until_closed(offender) == b"+PONG\r\n" + message
+        bystander.sendall(b"ECHO still-here\r\n")
+        assert read_exactly(bystander, 17) == b"$10\r\nstill-here\r\n"
+
+
+def test_requests_split_into_single_bytes(server):
+    stream = b"*2\r\n$4\r\nECHO\r\n$5\r\nab\r\nc\r\nPING\r\n*1\r\n$4\r\nPING\r\n"
+    expected = b"$5\r\nab\r\nc\r\n+PONG\r\n+PONG\r\n"
+    with server.connect() as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for i in range(len(stream)):
+            sock.send(stream[i : i + 1])
+        assert read_exactly(sock, len(expected)) == expected
+
+
+def test_deep_pipeline_keeps_order(server):
+    count = 5000
+    stream = b"".join(b"*2\r\n$4\r\nECHO\r\n$%d\r\nreq-%d\r\n" % (len(b"req-%d" % i), i) for i in range(count))
+    expected = b"".join(b"$%d\r\nreq-%d\r\n" % (len(b"req-%d" % i), i) for i in range(count))
+    with server.connect(timeout=30) as sock:
+        # Write from a thread while reading here: neither side's buffers can deadlock.
+        writer = threading.Thread(target=sock.sendall, args=(stream,))
+        writer.start()
+        got = read_exactly(sock, len(expected))
+        writer.join()
+    assert got == expected
+
+
+def test_concurrent_connections_never_cross(server):
+    connections = [server.connect() for _ in range(40)]
+    try:
+        for round_ in range(5):
+            payloads = [b"conn-%03d-round-%d" % (i, round_) for i in range(len(connections))]
+            for sock, payload in zip(connections, payloads):
+                sock.sendall(b"ECHO %s\r\n" % payload)
+            for sock, payload in zip(connections, payloads):
+                expected = b"$%d\r\n%s\r\n" % (len(payload), payload)
+                assert read_exactly(sock, len(expected)) == expected
+    finally:
+        for sock in connections:
+            sock.close()
+
+
+def first_replies(server, slow_ms, others):
+    """Send SLEEP on one connection, then PING on `others` fresh ones; return the
+    connection indices in the order their replies arrived (0 is the slow one)."""
+    slow = server.connect()
+    slow.sendall(b"SLEEP %d\r\n" % slow_ms)
+    wait_until(lambda: total(scrape(server), "connlab_requests_total", command="SLEEP") >= 1, 10, "SLEEP to start")
+    fast = [server.connect() for _ in range(others)]
+    for sock in fast:
+        sock.sendall(b"PING\r\n")
+    order = []
+    with selectors.DefaultSelector() as selector:
+        for index, sock in enumerate([slow, *fast]):
+            selector.register(sock, selectors.EVENT_READ, index)
+        while len(order) < others + 1:
+            for key, _ in selector.select(timeout=30):
+                key.fileobj.recv(64)
+                selector.unregister(key.fileobj)
+                order.append(key.data)
+    for sock in [slow, *fast]:
+        sock.close()
+    return order
+
+
+def test_slow_request_blocks_or_not_as_the_architecture_says(server):
+    order = first_replies(server, slow_ms=1500, others=8)
+    if server.arch == "single-thread":
+        assert order[0] == 0, "one thread: nothing is answered while it sleeps"
+    else:
+        assert order[0] != 0, "another worker answers while one sleeps"
+
+
+def test_per_worker_metrics_add_up(server):
+    before = scrape(server)
+    connections, per_connection = 12, 25
+    for _ in range(connections):
+        with server.connect() as sock:
+            sock.sendall(b"ECHO x\r\n" * per_connection)
+            assert read_exactly(sock, 7 * per_connection) == b"$1\r\nx\r\n" * per_connection
+    # Every request is counted before its reply is written, so the counts are complete.
+    sent = connections * per_connection
+    after = scrape(server)
+    assert total(after, "connlab_worker_requests_total") - total(before, "connlab_worker_requests_total") == sent
+    assert total(after, "connlab_requests_total", command="ECHO") - total(before, "connlab_requests_total", command="ECHO") == sent
+    accepted = total(after, "connlab_connections_accepted_total") - total(before, "connlab_connections_accepted_total")
+    assert accepted == connections
+    workers = {s.labels["worker"] for s in after["connlab_connections_accepted_total"] if s.value}
+    assert workers, "accepted connections are attributed to workers"
+
+
+def test_metrics_carry_the_architecture(server):
+    metrics = scrape(server)
+    info = metrics["connlab_server_info"]
+    assert len(info) == 1 and info[0].labels["arch"] == server.arch
+    assert all(s.labels["arch"] == server.arch for s in metrics["connlab_requests_total"])
+    limit = total(metrics, "connlab_listen_queue_limit")
+    assert limit > 0
+    assert total(metrics, "connlab_threads") >= 1
+    assert total(metrics, "connlab_resident_memory_bytes") > 0
+
+
+@pytest.mark.skipif(shutil.which("redis-benchmark") is None, reason="redis-benchmark is not installed (make test installs redis-tools)")
+def test_redis_benchmark_runs_clean(server):
+    result = subprocess.run(
+        ["redis-benchmark", "-h", server.host, "-p", str(server.port), "-n", "20000", "-c", "50", "-q", "ECHO", "x"],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "requests per second" in result.stdout
+    assert "error" not in (result.stdout + result.stderr).lower()

@@ -1,0 +1,22 @@
+"""Reading a server's /metrics in tests."""
+
+import urllib.request
+from collections import defaultdict
+
+from prometheus_client.parser import text_string_to_metric_families
+
+
+def scrape(server):
+    """{sample name: [samples]} from the server's /metrics."""
+    with urllib.request.urlopen(server.metrics_url, timeout=10) as response:
+        text = response.read().decode()
+    samples = defaultdict(list)
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            samples[sample.name].append(sample)
+    return samples
+
+
+def total(samples, name, **labels):
+    """Sum of the samples called `name` whose labels include `labels`."""
+    return sum(s.value for s in samples.get(name, []) if all(s.labels.get(k) == v for k, v in labels.items()))

@@ -1,0 +1,38 @@
+"""Settings from the environment, with errors that say what is wrong."""
+
+import pytest
+
+from connlab.config import ConfigError, Settings, cpu_list
+
+
+def test_defaults():
+    settings = Settings.from_env({})
+    assert (settings.arch, settings.workers, settings.port, settings.metrics_port) == ("single-thread", 4, 7000, 8000)
+
+
+def test_hybrid_defaults_to_two_by_two():
+    settings = Settings.from_env({"ARCH": "hybrid"})
+    assert (settings.processes, settings.workers) == (2, 2)
+
+
+def test_empty_values_mean_default():
+    assert Settings.from_env({"WORKERS": "", "ACCEPT_MODE": ""}).accept_mode == "epoll"
+
+
+@pytest.mark.parametrize(
+    "env, message",
+    [
+        ({"ARCH": "threaded"}, "ARCH='threaded' is not one of: single-thread"),
+        ({"WORKERS": "many"}, "WORKERS='many' is not an integer"),
+        ({"WORKERS": "0"}, "WORKERS=0 must be at least 1"),
+        ({"ACCEPT_MODE": "poll"}, "ACCEPT_MODE='poll' is not one of: epoll, exclusive, blocking"),
+    ],
+)
+def test_bad_values(env, message):
+    with pytest.raises(ConfigError, match=message):
+        Settings.from_env(env)
+
+
+def test_cpu_list_format():
+    assert cpu_list({0, 1, 2, 5, 7, 8}) == "0-2,5,7-8"
+    assert cpu_list({3}) == "3"
