@@ -9,6 +9,7 @@ import contextlib
 import os
 import socket
 import time
+import urllib.request
 from dataclasses import dataclass
 
 import docker
@@ -83,6 +84,8 @@ def run_server(arch, *, cpuset=SERVER_CPUS, docker=None, **env):
     with container:
         server = Server(container, LOOPBACK, host_port(container, 7000), host_port(container, 8000))
         wait_until(lambda: ping(server.host, server.port), 30, f"{arch} to answer PING")
+        # A multi-process master serves /metrics only after forking its workers.
+        wait_until(lambda: urllib.request.urlopen(server.metrics_url, timeout=2).status == 200, 30, f"{arch} /metrics")
         yield server
 
 

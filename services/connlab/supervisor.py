@@ -2,6 +2,7 @@
 SO_REUSEPORT listening socket per worker process, forks the workers (each keeps only its
 own socket), serves /metrics for all of them, and replaces a worker that dies."""
 
+import contextlib
 import logging
 import os
 import signal
@@ -34,7 +35,8 @@ def run_processes(settings, count, serve, start_metrics):
 
     def stop(*_):
         for pid in children:
-            os.kill(pid, signal.SIGTERM)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
         sys.exit(0)
 
     for index in range(count):
