@@ -30,6 +30,22 @@ PORT_hybrid := 7006
 
 .PHONY: help up down logs ps images test venv check-arch check-docker
 
+# --- observe: Prometheus and Grafana (issue 5) ---
+GRAFANA_IMAGE ?= grafana/grafana:12.2.0
+export GRAFANA_IMAGE
+# Grafana joins `make up` only where its image is here or pullable (not on the offline route).
+grafana_profile = $$(docker image inspect $(GRAFANA_IMAGE) >/dev/null 2>&1 || docker pull -q $(GRAFANA_IMAGE) >/dev/null 2>&1 && echo --profile grafana)
+# The admin password: GRAFANA_ADMIN_PASSWORD if set, else one generated once, kept in build/.
+grafana_password = $${GRAFANA_ADMIN_PASSWORD:-$$(cat build/grafana-admin-password)}
+.PHONY: dashboards
+
+dashboards: venv ## Regenerate grafana/dashboards/*.json from grafana/connlab_dashboards
+	@PYTHONPATH=grafana $(VENV)/bin/python -m connlab_dashboards grafana/dashboards
+
+build/grafana-admin-password:
+	@mkdir -p build && (umask 077 && $(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(18))' > $@)
+# --- end observe ---
+
 help: ## List the targets
 	@echo "connlab — make <target> [ARCH=<arch>] (architectures: $(ARCHS))"
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | awk -F'\t' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -54,12 +70,19 @@ venv: $(VENV)/.installed ## Create the Python environment for tests and tools (.
 images: check-docker ## Build every image (official bases, or the offline fallback by itself)
 	@scripts/images.sh
 
-up: check-arch check-docker images $(if $(findstring $(VENV),$(COMPOSE_BIN)),venv) ## Start ARCH (default single-thread) and wait until healthy
+up: check-arch check-docker images $(if $(findstring $(VENV),$(COMPOSE_BIN)),venv) | build/grafana-admin-password ## Start ARCH (default single-thread), Prometheus, node exporter (and Grafana where its image exists)
 	@echo "connlab: starting $(ARCH) (server CPUs $(SERVER_CPUS))"
-	@$(COMPOSE) --profile $(ARCH) up -d --wait --remove-orphans
+	@GRAFANA_ADMIN_PASSWORD="$(grafana_password)" $(COMPOSE) --profile $(ARCH) $(grafana_profile) up -d --wait --remove-orphans
 	@echo "connlab: $(ARCH) is up"
 	@echo "  RESP:    redis-cli -p $(PORT_$(ARCH)) PING"
 	@echo "  metrics: http://127.0.0.1:$$(( $(PORT_$(ARCH)) + 1000 ))/metrics"
+	@echo "  Prometheus: http://$${BIND_ADDRESS:-127.0.0.1}:9090/targets (every target should be up)"
+	@if docker image inspect $(GRAFANA_IMAGE) >/dev/null 2>&1; then \
+	  echo "  Grafana:    http://$${BIND_ADDRESS:-127.0.0.1}:3000 (anonymous view; admin password in build/grafana-admin-password unless GRAFANA_ADMIN_PASSWORD is set)"; \
+	else \
+	  echo "  Grafana:    not started: image $(GRAFANA_IMAGE) is not here and cannot be pulled."; \
+	  echo "              Look at Prometheus instead: http://$${BIND_ADDRESS:-127.0.0.1}:9090/graph (the dashboards' queries are in grafana/dashboards/*.json)"; \
+	fi
 
 down: $(if $(findstring $(VENV),$(COMPOSE_BIN)),venv) ## Stop and remove every connlab container
 	@COMPOSE_PROFILES='*' $(COMPOSE) down --remove-orphans

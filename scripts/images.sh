@@ -69,15 +69,36 @@ build() {
   fi
 }
 
+# --- observe: Prometheus and node exporter (official image, else Debian's package) ---
+PROMETHEUS_BASE=${PROMETHEUS_BASE:-prom/prometheus:v2.53.3}
+NODE_EXPORTER_BASE=${NODE_EXPORTER_BASE:-prom/node-exporter:v1.9.0}
+# The official image when it is here or pullable; else the Debian trixie base, where
+# the Dockerfile installs the Debian package.
+official_or_debian() {
+  if have_or_pull "$1"; then
+    say "route: official image $1"
+    echo "$1"
+  else
+    say "route: Debian package on $FALLBACK_BASE ($1 cannot be pulled)"
+    docker image inspect "$FALLBACK_BASE" >/dev/null 2>&1 || scripts/build-base-image.sh "$FALLBACK_BASE" >&2
+    echo "$FALLBACK_BASE"
+  fi
+}
+# --- end observe ---
+
 images=("$@")
-[ ${#images[@]} -gt 0 ] || images=(server)
+[ ${#images[@]} -gt 0 ] || images=(server prometheus node-exporter)
 base=$(python_base)
 for image in "${images[@]}"; do
   case "$image" in
     server)
       wheelhouse server services/requirements.txt
       build "connlab/server:$TAG" services/Dockerfile "$base" ;;
-    *) die "unknown image '$image' (known: server)" ;;
+    prometheus)  # observe
+      build "connlab/prometheus:$TAG" prometheus/Dockerfile "$(official_or_debian "$PROMETHEUS_BASE")" ;;
+    node-exporter)  # observe
+      build "connlab/node-exporter:$TAG" prometheus/node-exporter/Dockerfile "$(official_or_debian "$NODE_EXPORTER_BASE")" ;;
+    *) die "unknown image '$image' (known: server prometheus node-exporter)" ;;
   esac
 done
 say "images ready: $(printf "connlab/%s:$TAG " "${images[@]}")"

@@ -1,0 +1,147 @@
+"""A server, the node exporter and Prometheus on one Docker network, plus a bounded load.
+
+Prometheus runs the image's own config (prometheus/prometheus.yml): the server gets the
+network alias of its architecture and the exporter `node-exporter`, exactly the compose
+service names the DNS service discovery looks for.
+"""
+
+import contextlib
+import json
+import socket
+import threading
+import time
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+
+from testcontainers.core.container import DockerContainer
+from testcontainers.core.network import Network
+
+from conftest import SERVER_CPUS, SERVER_IMAGE, TAG, ping, wait_until
+
+PROMETHEUS_IMAGE = f"connlab/prometheus:{TAG}"
+NODE_EXPORTER_IMAGE = f"connlab/node-exporter:{TAG}"
+IMAGES = (SERVER_IMAGE, PROMETHEUS_IMAGE, NODE_EXPORTER_IMAGE)
+PING = b"*1\r\n$4\r\nPING\r\n"
+ECHO = b"*2\r\n$4\r\nECHO\r\n$5\r\nhello\r\n"
+
+
+def _exchange(sock, request, reply):
+    sock.sendall(request)
+    received = b""
+    while len(received) < len(reply):
+        chunk = sock.recv(len(reply) - len(received))
+        if not chunk:
+            raise ConnectionError("server closed the connection")
+        received += chunk
+    if received != reply:
+        raise AssertionError(f"unexpected reply {received!r} to {request!r}")
+
+
+class Load:
+    """Some steady connections sending PING and ECHO, and one thread opening and closing
+    connections; stops on exit or after `limit` seconds, whichever comes first."""
+
+    def __init__(self, host, port, connections=4, limit=180):
+        self.address = (host, port)
+        self.connections = connections
+        self.deadline = time.monotonic() + limit
+        self.stop = threading.Event()
+        self.errors = []
+        self.threads = []
+
+    def _running(self):
+        return not self.stop.is_set() and time.monotonic() < self.deadline
+
+    def _steady(self):
+        try:
+            with socket.create_connection(self.address, timeout=10) as sock:
+                while self._running():
+                    _exchange(sock, PING, b"+PONG\r\n")
+                    _exchange(sock, ECHO, b"$5\r\nhello\r\n")
+                    time.sleep(0.001)  # leave the two shared CPUs some air
+        except Exception as exc:  # reported by the fixture, not lost in a thread
+            self.errors.append(exc)
+
+    def _churn(self):
+        try:
+            while self._running():
+                with socket.create_connection(self.address, timeout=10) as sock:
+                    _exchange(sock, PING, b"+PONG\r\n")
+                time.sleep(0.05)
+        except Exception as exc:
+            self.errors.append(exc)
+
+    def __enter__(self):
+        targets = [self._steady] * self.connections + [self._churn]
+        self.threads = [threading.Thread(target=t, daemon=True) for t in targets]
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(timeout=15)
+
+
+@dataclass
+class Prometheus:
+    url: str
+
+    def api(self, path, **params):
+        query = urllib.parse.urlencode(params, doseq=True)
+        with urllib.request.urlopen(f"{self.url}/api/v1/{path}?{query}", timeout=10) as response:
+            body = json.load(response)
+        if body.get("status") != "success":
+            raise RuntimeError(f"{path} {params}: {body.get('errorType')}: {body.get('error')}")
+        return body["data"]
+
+    def query(self, expr):
+        """Instant query; raises with Prometheus's message when the expression errors."""
+        request = urllib.request.Request(
+            f"{self.url}/api/v1/query", data=urllib.parse.urlencode({"query": expr}).encode(), method="POST"
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                body = json.load(response)
+        except urllib.error.HTTPError as exc:  # 400/422: bad expression, with a JSON reason
+            body = json.load(exc)
+        if body.get("status") != "success":
+            raise RuntimeError(f"{body.get('errorType')}: {body.get('error')}")
+        return body["data"]["result"]
+
+    def targets(self):
+        return self.api("targets", state="active")["activeTargets"]
+
+
+@contextlib.contextmanager
+def observed_server(arch):
+    """Yield (Prometheus, Load) once Prometheus has scraped the loaded server twice."""
+    with Network() as network:
+        server = (
+            DockerContainer(SERVER_IMAGE)
+            .with_env("ARCH", arch)
+            .with_exposed_ports(7000)
+            .with_network(network)
+            .with_network_aliases(arch)
+            .with_kwargs(cpuset_cpus=SERVER_CPUS)
+        )
+        node = DockerContainer(NODE_EXPORTER_IMAGE).with_network(network).with_network_aliases("node-exporter")
+        prometheus = DockerContainer(PROMETHEUS_IMAGE).with_exposed_ports(9090).with_network(network)
+        with server, node:
+            host, port = server.get_container_host_ip(), int(server.get_exposed_port(7000))
+            wait_until(lambda: ping(host, port), 30, f"{arch} to answer PING")
+            with prometheus:
+                prom = Prometheus(f"http://{prometheus.get_container_host_ip()}:{prometheus.get_exposed_port(9090)}")
+                wait_until(lambda: prom.api("status/buildinfo"), 60, "Prometheus to answer")
+                with Load(host, port) as load:
+                    # Rates need two scrapes of a moving counter (5 s apart): wait for
+                    # three scrapes of every target (server, exporter, Prometheus itself)
+                    # taken while the load runs.
+                    scraped = "count(count_over_time(up[15s]) >= 3) >= 3"
+                    served = f'sum(rate(connlab_requests_total{{arch="{arch}"}}[20s])) > 0'
+                    wait_until(lambda: prom.query(scraped) and prom.query(served), 90,
+                               f"Prometheus to scrape every target three times while {arch} serves requests")
+                    assert not load.errors, f"the load failed: {load.errors[:3]}"
+                    yield prom, load

@@ -1,0 +1,97 @@
+"""Every PromQL expression of every dashboard panel, run against a Prometheus that has
+scraped a loaded server, the node exporter and itself: none may error or come back empty.
+
+CONNLAB_PROMQL_ARCH picks the architecture (default message-balancing, the one that
+also fills the queue-wait panels).
+"""
+
+import os
+import re
+
+import pytest
+
+from connlab_dashboards import inspect
+from connlab_dashboards.side_by_side import LOADGEN_PANELS
+from conftest import wait_until
+from observe_stack import IMAGES, observed_server
+
+pytestmark = pytest.mark.integration
+ARCH = os.environ.get("CONNLAB_PROMQL_ARCH", "message-balancing")
+# What Grafana would put in: the selected architecture, every command, and windows that
+# span a few 5 s scrapes ($__rate_interval is at least four scrape intervals).
+SUBSTITUTIONS = {"arch": ARCH, "command": ".*", "__rate_interval": "20s", "__range": "5m", "__interval": "5s"}
+DASHBOARDS = inspect.load_all()
+LOADGEN_ABSENT = (
+    "no connlab_loadgen_* series in Prometheus: the load generator (compose services loadgen and "
+    "loadgen-worker, metrics on :9646) is not running in this test; the panel is checked strictly "
+    "as soon as those series exist"
+)
+
+
+def substitute(expr):
+    def value(match):
+        name = match.group(1) or match.group(2)
+        if name not in SUBSTITUTIONS:
+            raise KeyError(f"no test value for ${name} in {expr}")
+        return SUBSTITUTIONS[name]
+
+    return re.sub(r"\$\{(\w+)\}|\$(\w+)", value, expr)
+
+
+PANELS = [
+    pytest.param(name, title, expr, id=f"{name}: {title} [{ref}]")
+    for name, dashboard in DASHBOARDS.items()
+    for title, ref, expr in inspect.panel_queries(dashboard)
+]
+VARIABLES = [
+    pytest.param(name, variable, match, label, id=f"{name}: ${variable}")
+    for name, dashboard in DASHBOARDS.items()
+    for variable, match, label in inspect.variable_queries(dashboard)
+]
+
+
+@pytest.fixture(scope="module")
+def prometheus(docker_client):
+    missing = [image for image in IMAGES if not docker_client.images.list(name=image)]
+    if missing:
+        pytest.fail(f"images missing: {missing}; `make images` builds them", pytrace=False)
+    with observed_server(ARCH) as (prom, load):
+        yield prom
+        assert not load.errors, f"the load failed during the queries: {load.errors[:3]}"
+
+
+@pytest.fixture(scope="module")
+def loadgen_present(prometheus):
+    return bool(prometheus.query('count({__name__=~"connlab_loadgen_.+"})'))
+
+
+def test_every_target_is_up(prometheus):
+    def all_up():
+        targets = prometheus.targets()
+        return targets if targets and all(t["health"] == "up" for t in targets) else None
+
+    targets = wait_until(all_up, 30, "every Prometheus target to be up")
+    jobs = {t["labels"]["job"]: t["labels"]["instance"] for t in targets}
+    # Discovered by DNS on the compose service names: the architecture and the exporter.
+    assert jobs.get("connlab-server") == ARCH and jobs.get("node") == "node-exporter", jobs
+
+
+@pytest.mark.parametrize(("dashboard", "title", "expr"), PANELS)
+def test_panel_query_returns_series(prometheus, loadgen_present, dashboard, title, expr):
+    if title in LOADGEN_PANELS and not loadgen_present:
+        pytest.skip(LOADGEN_ABSENT)
+    query = substitute(expr)
+    try:
+        result = prometheus.query(query)
+    except RuntimeError as exc:
+        pytest.fail(f"{dashboard}: panel {title!r}: query errors: {exc}\n  {query}", pytrace=False)
+    assert result, f"{dashboard}: panel {title!r}: no series for\n  {query}"
+
+
+@pytest.mark.parametrize(("dashboard", "variable", "match", "label"), VARIABLES)
+def test_variable_query_has_values(prometheus, dashboard, variable, match, label):
+    series = prometheus.api("series", **{"match[]": substitute(match)})
+    values = {s[label] for s in series if label in s}
+    assert values, f"{dashboard}: variable ${variable} would offer no values ({match}, {label})"
+    if variable == "arch":
+        assert ARCH in values
