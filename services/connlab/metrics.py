@@ -134,11 +134,12 @@ class ServerCollector:
         yield limit
 
         procs = _server_processes()
-        threads = rss = user = system = voluntary = involuntary = 0
+        threads = rss = fds = user = system = voluntary = involuntary = 0
         for proc in procs:
             try:
                 with proc.oneshot():
                     threads += proc.num_threads()
+                    fds += proc.num_fds()
                     rss += proc.memory_info().rss
                     cpu = proc.cpu_times()
                     ctx = proc.num_ctx_switches()
@@ -150,6 +151,7 @@ class ServerCollector:
             involuntary += ctx.involuntary
         yield _gauge("connlab_processes", "Server processes.", arch, len(procs))
         yield _gauge("connlab_threads", "Threads in all server processes.", arch, threads)
+        yield _gauge("connlab_open_fds", "Open file descriptors of all server processes.", arch, fds)
         yield _gauge("connlab_resident_memory_bytes", "Resident memory of all server processes.", arch, rss)
         cpu_family = CounterMetricFamily("connlab_cpu_seconds", "CPU time of all server processes.", labels=["arch", "mode"])
         cpu_family.add_metric([arch, "user"], user)
