@@ -24,6 +24,22 @@ SERVER_IMAGE = f"connlab/server:{TAG}"
 SERVER_CPUS = os.environ.get("SERVER_CPUS") or str(max(os.sched_getaffinity(0)))
 
 
+# Every architecture and mode, as (ARCH, settings): what the suites run against.
+CONFIGS = {
+    "single-thread": ("single-thread", {}),
+    "single-acceptor": ("single-acceptor", {}),
+    "single-acceptor-per-connection": ("single-acceptor", {"WORKER_MODEL": "per-connection"}),
+    "multi-acceptor": ("multi-acceptor", {}),
+    "multi-acceptor-exclusive": ("multi-acceptor", {"ACCEPT_MODE": "exclusive"}),
+    # A blocking acceptor serves one connection per thread: give it more threads than
+    # the 50 connections redis-benchmark opens.
+    "multi-acceptor-blocking": ("multi-acceptor", {"ACCEPT_MODE": "blocking", "WORKERS": 64}),
+    "message-balancing": ("message-balancing", {}),
+    "socket-sharding": ("socket-sharding", {}),
+    "hybrid": ("hybrid", {}),
+}
+
+
 def published(container, *ports):
     """Publish `ports` on random loopback ports: tests talk to loopback only."""
     for port in ports:

@@ -4,7 +4,7 @@ import errno
 import logging
 import time
 
-from .reader import configure
+from .reader import admit
 
 log = logging.getLogger(__name__)
 # Out of descriptors or memory: the connection stays queued in the kernel; pause
@@ -12,18 +12,21 @@ log = logging.getLogger(__name__)
 _RESOURCE_ERRORS = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
 
 
-def accept_forever(listener, hand_off):
+def accept_forever(listener, hand_off, ctx):
+    """Accept until the server stops (ctx.stop() shuts the listener, waking accept)."""
     listener.setblocking(True)
-    while True:
+    while not ctx.stopping.is_set():
         try:
             sock, _ = listener.accept()
         except InterruptedError:
             continue
         except OSError as exc:
+            if ctx.stopping.is_set():
+                return
             if exc.errno not in _RESOURCE_ERRORS:
                 raise
             log.warning("accept failed (%s); retrying in 10 ms", exc)
             time.sleep(0.01)
             continue
-        configure(sock)
-        hand_off(sock)
+        if admit(sock, ctx):
+            hand_off(sock)

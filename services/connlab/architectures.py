@@ -9,11 +9,17 @@ from .reader import EventLoop, serve_connection
 from .worker import WorkerPool
 
 
-def _run_all(loops):
-    threads = [threading.Thread(target=loop.run, name=f"reader-{loop.name}", daemon=True) for loop in loops]
+def _start(targets):
+    threads = [threading.Thread(target=target, args=args, daemon=True) for target, *args in targets]
     for thread in threads:
         thread.start()
     return threads
+
+
+def _join(threads, ctx):
+    """Wait for the threads to drain after ctx.stop() (loops bound it by the grace)."""
+    for thread in threads:
+        thread.join(ctx.settings.shutdown_grace + 1)
 
 
 def single_thread(ctx, listener, name="0"):
@@ -25,32 +31,31 @@ def single_thread(ctx, listener, name="0"):
 
 def single_acceptor(ctx, listener):
     """One acceptor thread hands connections to workers (memcached)."""
+    threads = []
     if ctx.settings.worker_model == "per-connection":
         hand_off = ThreadPerConnection(ctx)
     else:
         loops = [EventLoop(str(i), ctx) for i in range(ctx.settings.workers)]
-        _run_all(loops)
+        threads = _start((loop.run,) for loop in loops)
         hand_off = RoundRobin(loops)
-    accept_forever(listener, hand_off)
+    accept_forever(listener, hand_off, ctx)
+    _join(threads, ctx)
+    ctx.wait_for_blocking_readers(ctx.settings.shutdown_grace)
 
 
 def multi_acceptor(ctx, listener):
     """Every worker accepts from the one shared listening socket."""
     workers = range(ctx.settings.workers)
     if ctx.settings.accept_mode == "blocking":
-        threads = [
-            threading.Thread(target=accept_forever, args=(listener, _serve_as(str(i), ctx)), daemon=True)
-            for i in workers
-        ]
-        for thread in threads:
-            thread.start()
+        # Each thread accepts, serves that connection to its end, then accepts again.
+        threads = _start((accept_forever, listener, _serve_as(str(i), ctx), ctx) for i in workers)
     else:
         loops = [EventLoop(str(i), ctx) for i in workers]
         for loop in loops:
             loop.watch_listener(listener, exclusive=ctx.settings.accept_mode == "exclusive")
-        threads = _run_all(loops)
-    for thread in threads:
-        thread.join()
+        threads = _start((loop.run,) for loop in loops)
+    ctx.stopping.wait()
+    _join(threads, ctx)
 
 
 def _serve_as(name, ctx):

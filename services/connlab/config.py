@@ -67,6 +67,10 @@ class Settings:
     worker_model: str = "pool"
     accept_mode: str = "epoll"
     limits: Limits = field(default_factory=Limits)
+    max_connections: int = 10000  # open connections, all processes together
+    idle_timeout: float = 300.0  # seconds without a request; 0 keeps idle ones forever
+    shutdown_grace: float = 5.0  # seconds to finish work in hand after SIGTERM
+    max_pending: int = 1024  # requests in flight on one connection before reading pauses
 
     @classmethod
     def from_env(cls, env=os.environ):
@@ -86,6 +90,10 @@ class Settings:
                 max_array=_int(env, "MAX_ARRAY", Limits.max_array),
                 max_inline=_int(env, "MAX_INLINE", Limits.max_inline),
             ),
+            max_connections=_int(env, "MAX_CONNECTIONS", cls.max_connections),
+            idle_timeout=_int(env, "IDLE_TIMEOUT", int(cls.idle_timeout), low=0),
+            shutdown_grace=_int(env, "SHUTDOWN_GRACE", int(cls.shutdown_grace), low=0),
+            max_pending=_int(env, "MAX_PENDING", cls.max_pending),
         )
 
     def describe(self):
@@ -112,4 +120,8 @@ class Settings:
             "max_bulk": str(self.limits.max_bulk),
             "max_array": str(self.limits.max_array),
             "max_inline": str(self.limits.max_inline),
+            "max_connections": str(self.max_connections),
+            "idle_timeout": str(self.idle_timeout),
+            "shutdown_grace": str(self.shutdown_grace),
+            "max_pending": str(self.max_pending),
         }

@@ -29,6 +29,9 @@ class Connection:
         self.out = bytearray()  # bytes ready to send
         self.closing = False  # after `out` is sent, close (QUIT or protocol error)
         self.failed = None  # the error Reply once malformed framing was seen
+        self.done_reading = False  # after a protocol error, or while the server drains
+        self.lingering = False  # draining: FIN sent, waiting for the client to close
+        self.last_active = 0.0  # monotonic time of its last request or reply sent, for IDLE_TIMEOUT
         self.watching = 0  # the epoll events its reader waits for
 
     def receive(self, data):
@@ -40,6 +43,7 @@ class Connection:
             return self.parser.feed(data)
         except protocol.ProtocolError as exc:
             self.failed = Reply(protocol.error(f"ERR Protocol error: {exc}"), close=True)
+            self.done_reading = True
             return exc.requests
 
     def reply_later(self):

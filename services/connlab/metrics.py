@@ -58,6 +58,9 @@ class Metrics:
         self.protocol_errors = Counter(
             "connlab_protocol_errors", "Connections closed for malformed framing.", ["arch"], registry=r
         ).labels(arch)
+        self.connections_rejected = Counter(
+            "connlab_connections_rejected", "Connections turned away at MAX_CONNECTIONS.", ["arch"], registry=r
+        ).labels(arch)
         self.threads_started = Counter(
             "connlab_connection_threads_started", "Threads started to serve one connection each.", ["arch"], registry=r
         ).labels(arch)

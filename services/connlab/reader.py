@@ -13,17 +13,46 @@ import socket
 import time
 from collections import deque
 
+from . import protocol
 from .connection import Connection
 from .worker import handle
 
 READ_SIZE = 64 * 1024
+BLOCKING_TICK = 0.5  # how often a blocking reader looks up from recv() at the clock
 _IN = select.EPOLLIN
 _OUT = select.EPOLLOUT
+_GONE = select.EPOLLERR | select.EPOLLHUP
+REJECTED = protocol.error("ERR max connections reached")
 
 
-def configure(sock):
-    """Options every accepted connection gets, whatever accepted it."""
+def admit(sock, ctx):
+    """Take a freshly accepted connection under MAX_CONNECTIONS, or turn it away with
+    an error. Every accepting path calls this once; the reader releases the slot."""
+    if not ctx.limit.acquire():
+        ctx.metrics.connections_rejected.inc()
+        try:
+            sock.setblocking(False)
+            sock.send(REJECTED)
+        except OSError:
+            pass
+        sock.close()
+        return False
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return True
+
+
+def process(conn, data, run, ctx):
+    """Parse `data` and pass each request to run(request, received); after them,
+    queue the protocol error if the framing broke."""
+    received = time.perf_counter()
+    requests = conn.receive(data)
+    if requests:
+        conn.last_active = time.monotonic()  # dribbling bytes alone does not count
+    for request in requests:
+        run(request, received)
+    if conn.failed:
+        conn.reply_now(conn.failed)
+        ctx.metrics.protocol_errors.inc()
 
 
 class EventLoop:
@@ -37,13 +66,21 @@ class EventLoop:
         self._inbox = deque()  # connections adopted from an acceptor thread
         self._finished = deque()  # connections with replies completed by workers
         self._woken = False
+        self._stopping = False
+        self._deadline = None
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self._epoll.register(self._wake_r, _IN)
+        ctx.add_loop(self)
 
     # --- called from other threads -------------------------------------------------
     def adopt(self, sock):
         """Take over a connection accepted elsewhere (memcached's dispatch_conn_new)."""
         self._inbox.append(sock)
+        self._wake()
+
+    def stop(self):
+        """Drain: stop accepting and reading, answer what was read, then return."""
+        self._stopping = True
         self._wake()
 
     def _wake(self):
@@ -59,20 +96,34 @@ class EventLoop:
         self._epoll.register(sock.fileno(), _IN | (select.EPOLLEXCLUSIVE if exclusive else 0))
 
     def run(self):
+        idle_timeout = self.ctx.settings.idle_timeout
+        tick = min(1.0, idle_timeout / 4) if idle_timeout else None
+        next_sweep = time.monotonic() + (tick or 0)
         while True:
-            for fd, events in self._epoll.poll():
+            draining = self._deadline is not None
+            if draining and (not self._connections or time.monotonic() > self._deadline):
+                break
+            for fd, events in self._epoll.poll(0.1 if draining else tick):
                 if fd == self._wake_r:
                     self._on_wake()
                 elif fd in self._listeners:
                     self._accept(self._listeners[fd])
-                else:
-                    conn = self._connections.get(fd)
-                    if conn is None:
-                        continue
-                    if events & (_IN | select.EPOLLERR | select.EPOLLHUP):
-                        self._on_readable(conn)
-                    if events & _OUT and conn.fd in self._connections:
-                        self._flush(conn)
+                elif (conn := self._connections.get(fd)) is not None:
+                    self._on_events(conn, events)
+            if tick and time.monotonic() >= next_sweep:
+                self._close_idle(idle_timeout)
+                next_sweep = time.monotonic() + tick
+        for conn in list(self._connections.values()):
+            self._close(conn)  # the grace period is over
+
+    def _on_events(self, conn, events):
+        if conn.done_reading and not conn.lingering and events & _GONE:
+            self._close(conn)  # the client is gone; nobody is left to answer
+            return
+        if events & (_IN | _GONE):
+            self._on_readable(conn)
+        if events & _OUT and conn.fd in self._connections:
+            self._flush(conn)
 
     def _on_wake(self):
         try:
@@ -85,9 +136,19 @@ class EventLoop:
             self._open(self._inbox.popleft())
         while self._finished:
             conn = self._finished.popleft()
-            if conn.fd in self._connections and self._connections[conn.fd] is conn:
-                conn.collect_replies()
+            if self._connections.get(conn.fd) is conn:
                 self._flush(conn)
+        if self._stopping and self._deadline is None:
+            self._begin_drain()
+
+    def _begin_drain(self):
+        self._deadline = time.monotonic() + self.ctx.settings.shutdown_grace
+        for fd in self._listeners:
+            self._epoll.unregister(fd)
+        self._listeners.clear()
+        for conn in list(self._connections.values()):
+            conn.done_reading = True
+            self._flush(conn)
 
     def _accept(self, listener):
         while True:
@@ -97,23 +158,48 @@ class EventLoop:
                 return  # another loop took it, or the queue is empty
             except OSError:
                 return  # e.g. EMFILE; the connection stays queued for later
-            configure(sock)
-            self._open(sock)
+            if admit(sock, self.ctx):
+                self._open(sock)
 
     def _open(self, sock):
         sock.setblocking(False)
         conn = Connection(sock, self.name, self.ctx.settings.limits)
+        conn.last_active = time.monotonic()
         self._connections[conn.fd] = conn
         self._epoll.register(conn.fd, _IN)
         conn.watching = _IN
         self.ctx.metrics.connection_opened(self.name)
+        if self._deadline is not None:
+            conn.done_reading = True  # handed over while draining
+            self._flush(conn)
 
     def _close(self, conn):
         if self._connections.pop(conn.fd, None) is None:
             return
         self._epoll.unregister(conn.fd)
         conn.sock.close()
+        self.ctx.limit.release()
         self.ctx.metrics.connection_closed(self.name)
+
+    def _linger(self, conn):
+        """Draining: all answered. Send FIN, then discard what the client still sends
+        until it closes; closing with unread input would reset the connection and
+        could destroy replies not yet delivered."""
+        conn.lingering = True
+        conn.closing = True
+        try:
+            conn.sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            self._close(conn)
+            return
+        self._epoll.modify(conn.fd, _IN)
+        conn.watching = _IN
+
+    def _close_idle(self, idle_timeout):
+        oldest = time.monotonic() - idle_timeout
+        for conn in list(self._connections.values()):
+            if conn.last_active < oldest and not conn.pending and not conn.out:
+                self._close(conn)
 
     def _on_readable(self, conn):
         try:
@@ -125,18 +211,17 @@ class EventLoop:
         if not data:
             self._close(conn)
             return
-        if conn.failed or conn.closing:
-            return  # its reply is decided; what else it sends is dropped
-        received = time.perf_counter()
-        for request in conn.receive(data):
-            if self.pool is None:
-                conn.reply_now(handle(request, received, self.name, self.ctx))
-            else:
-                self.pool.submit(request, received, conn.reply_later(), lambda c=conn: self._reply_ready(c))
-        if conn.failed:
-            conn.reply_now(conn.failed)
-            self.ctx.metrics.protocol_errors.inc()
+        if conn.done_reading or conn.closing:
+            return  # its last reply is decided; what else it sends is dropped
+        process(conn, data, self._runner(conn), self.ctx)
         self._flush(conn)
+
+    def _runner(self, conn):
+        """How this loop runs a request of `conn`: itself, or through its worker pool."""
+        if self.pool is None:
+            return lambda request, received: conn.reply_now(handle(request, received, self.name, self.ctx))
+        done = lambda: self._reply_ready(conn)  # noqa: E731
+        return lambda request, received: self.pool.submit(request, received, conn.reply_later(), done)
 
     def _reply_ready(self, conn):
         """Called on a worker thread when one of `conn`'s replies is done."""
@@ -144,7 +229,7 @@ class EventLoop:
         self._wake()
 
     def _flush(self, conn):
-        """Send what is ready; wait for EPOLLOUT if the socket is full."""
+        """Send what is ready; then decide what to wait for on this connection."""
         conn.collect_replies()
         if conn.out:
             try:
@@ -155,11 +240,22 @@ class EventLoop:
                 self._close(conn)
                 return
             del conn.out[:sent]
-        if conn.closing and not conn.out:
-            self._close(conn)
+            if not conn.out:
+                conn.last_active = time.monotonic()  # the client took its replies
+        if not conn.out and (conn.closing or (conn.done_reading and not conn.pending)):
+            if self._deadline is None:
+                self._close(conn)
+            elif not conn.lingering:
+                self._linger(conn)
             return
-        # Read again only once the client has taken its replies; that bounds `out`.
-        wanted = _OUT if conn.out else 0 if conn.failed else _IN
+        # Backpressure: read more only once the client has taken its replies and fewer
+        # than MAX_PENDING requests are in flight; that bounds what a connection holds.
+        if conn.out:
+            wanted = _OUT
+        elif conn.done_reading or len(conn.pending) >= self.ctx.settings.max_pending:
+            wanted = 0
+        else:
+            wanted = _IN
         if wanted != conn.watching:
             self._epoll.modify(conn.fd, wanted)
             conn.watching = wanted
@@ -169,22 +265,61 @@ def serve_connection(sock, name, ctx):
     """Blocking reader: serve one connection on this thread until it closes."""
     conn = Connection(sock, name, ctx.settings.limits)
     ctx.metrics.connection_opened(name)
+    ctx.reader_started()
+    idle_timeout = ctx.settings.idle_timeout
+    conn.last_active = time.monotonic()
+    sock.settimeout(BLOCKING_TICK)
+    run = lambda request, received: conn.reply_now(handle(request, received, name, ctx))  # noqa: E731
     try:
         while not conn.closing:
-            data = sock.recv(READ_SIZE)
+            try:
+                data = sock.recv(READ_SIZE)
+            except TimeoutError:
+                data = None  # a wake-up to look at the stop flag and the idle clock
+            if ctx.stopping.is_set():
+                _linger_blocking(sock, ctx.settings.shutdown_grace)
+                break
+            if idle_timeout and time.monotonic() - conn.last_active > idle_timeout:
+                break
+            if data is None:
+                continue
             if not data:
                 break
-            received = time.perf_counter()
-            for request in conn.receive(data):
-                conn.reply_now(handle(request, received, name, ctx))
-            if conn.failed:
-                conn.reply_now(conn.failed)
-                ctx.metrics.protocol_errors.inc()
+            process(conn, data, run, ctx)
             conn.collect_replies()
-            sock.sendall(conn.out)
-            conn.out.clear()
+            if conn.out:
+                _send_blocking(sock, conn.out, ctx.stopping)
+                conn.out.clear()
+                conn.last_active = time.monotonic()  # the client took its replies
     except OSError:
         pass  # the client went away; nothing to answer
     finally:
         sock.close()
+        ctx.limit.release()
         ctx.metrics.connection_closed(name)
+        ctx.reader_finished()
+
+
+def _send_blocking(sock, data, stopping):
+    """sendall() that still looks up at the stop flag while the client is not reading
+    (blocking, that is this design's backpressure)."""
+    view = memoryview(data)
+    while view:
+        try:
+            view = view[sock.send(view) :]
+        except TimeoutError:
+            if stopping.is_set():
+                raise
+    view.release()
+
+
+def _linger_blocking(sock, grace):
+    """The blocking reader's drain: FIN after the replies sent, then discard input
+    until the client closes (see EventLoop._linger)."""
+    deadline = time.monotonic() + grace
+    try:
+        sock.shutdown(socket.SHUT_WR)
+        while time.monotonic() < deadline and sock.recv(READ_SIZE):
+            pass
+    except OSError:
+        pass

@@ -1,12 +1,13 @@
 """The master of the multi-process architectures, as in NGINX: it opens one
 SO_REUSEPORT listening socket per worker process, forks the workers (each keeps only its
-own socket), serves /metrics for all of them, and replaces a worker that dies."""
+own socket), serves /metrics for all of them, and replaces a worker that dies.
+On SIGTERM it passes the signal on and waits for the workers to drain."""
 
 import contextlib
 import logging
 import os
 import signal
-import sys
+import time
 
 from prometheus_client import multiprocess
 
@@ -16,37 +17,51 @@ log = logging.getLogger(__name__)
 
 
 def run_processes(settings, count, serve, start_metrics):
-    """Fork `count` processes running serve(index, listener); never returns."""
+    """Fork `count` processes running serve(index, listener); return once they exit
+    after SIGTERM."""
     listeners = [open_listener(settings.host, settings.port, settings.backlog, reuse_port=True) for _ in range(count)]
     children = {}
+    stopping = []
 
     def spawn(index):
         pid = os.fork()
         if pid == 0:
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            for other, sock in enumerate(listeners):
-                if other != index:
-                    sock.close()
+            status = 1
             try:
+                for other, sock in enumerate(listeners):
+                    if other != index:
+                        sock.close()
                 serve(index, listeners[index])
+                status = 0
             finally:
-                os._exit(1)
+                os._exit(status)
         children[pid] = index
 
     def stop(*_):
+        stopping.append(time.monotonic() + settings.shutdown_grace + 1)
         for pid in children:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
-        sys.exit(0)
 
     for index in range(count):
         spawn(index)
     signal.signal(signal.SIGTERM, stop)
     start_metrics({str(i): sock for i, sock in enumerate(listeners)})
-    while True:
-        pid, status = os.wait()
-        index = children.pop(pid, None)
-        multiprocess.mark_process_dead(pid)
-        if index is not None:
+    while children:
+        if stopping and time.monotonic() > stopping[0]:
+            for pid in children:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+        try:
+            pid, status = os.waitpid(-1, 0 if not stopping else os.WNOHANG)
+        except ChildProcessError:
+            break
+        if pid == 0:
+            time.sleep(0.05)  # draining: poll the children against the deadline
+            continue
+        index = children.pop(pid)
+        if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
+            multiprocess.mark_process_dead(pid)  # its live gauges stop counting
+        if not stopping:
             log.warning("worker process %d (pid %d) exited with status %d; starting another", index, pid, status)
             spawn(index)

@@ -8,19 +8,7 @@ request occupies one worker and not the connection's reader.
 import queue
 import threading
 import time
-from dataclasses import dataclass
-
 from . import commands
-from .config import Settings
-from .metrics import Metrics
-
-
-@dataclass
-class Context:
-    """What every part of a server shares: its settings and its metrics."""
-
-    settings: Settings
-    metrics: Metrics
 
 
 def handle(request, received, worker, ctx):

@@ -14,25 +14,12 @@ import threading
 import pytest
 import redis
 
-from conftest import SERVER_CPUS, run_server, wait_until
+from conftest import CONFIGS, SERVER_CPUS, run_server, wait_until
 from connlab.config import cpu_list
 from metrics_util import scrape, total
 
 pytestmark = pytest.mark.integration
 
-CONFIGS = {
-    "single-thread": ("single-thread", {}),
-    "single-acceptor": ("single-acceptor", {}),
-    "single-acceptor-per-connection": ("single-acceptor", {"WORKER_MODEL": "per-connection"}),
-    "multi-acceptor": ("multi-acceptor", {}),
-    "multi-acceptor-exclusive": ("multi-acceptor", {"ACCEPT_MODE": "exclusive"}),
-    # A blocking acceptor serves one connection per thread: give it more threads than
-    # the 50 connections redis-benchmark opens.
-    "multi-acceptor-blocking": ("multi-acceptor", {"ACCEPT_MODE": "blocking", "WORKERS": 64}),
-    "message-balancing": ("message-balancing", {}),
-    "socket-sharding": ("socket-sharding", {}),
-    "hybrid": ("hybrid", {}),
-}
 
 
 @pytest.fixture(scope="module", params=list(CONFIGS), ids=list(CONFIGS))
