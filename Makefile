@@ -94,4 +94,5 @@ ps: ## List the running services and their ports
 	@COMPOSE_PROFILES='*' $(COMPOSE) ps
 
 test: check-docker venv images ## Unit and integration tests (builds what is missing)
+	@scripts/host-tools.sh
 	@TESTCONTAINERS_RYUK_DISABLED=true SERVER_CPUS=$(SERVER_CPUS) $(VENV)/bin/pytest
