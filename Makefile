@@ -43,7 +43,7 @@ check-docker:
 	@command -v docker >/dev/null || { echo "connlab: ERROR: docker is not installed. Install Docker Engine (https://docs.docker.com/engine/install/)." >&2; exit 2; }
 	@docker info >/dev/null 2>&1 || { echo "connlab: ERROR: the Docker daemon is not reachable. Start it (sudo systemctl start docker) or check DOCKER_HOST." >&2; exit 2; }
 
-$(VENV)/.installed: requirements/test.txt services/requirements.txt
+$(VENV)/.installed: requirements/test.txt services/requirements.txt loadgen/requirements.txt
 	@echo "connlab: creating $(VENV) with $(PYTHON)"
 	@$(PYTHON) -m venv $(VENV)
 	@$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements/test.txt

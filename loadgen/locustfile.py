@@ -1,0 +1,92 @@
+"""connlab's locustfile: RESP over raw TCP against one connlab architecture.
+
+    locust -f loadgen/locustfile.py --host tcp://multi-acceptor:7000
+
+Parameters (web UI "custom parameters" or command line): --mix, --echo-bytes, --work-us,
+--sleep-ms, --connection-mode, --idle-interval, --pipeline, --rate, --request-timeout.
+"""
+
+import logging
+import os
+
+import gevent
+from locust import events, runners
+from locust.runners import MasterRunner, WorkerRunner
+
+from connlab_loadgen import metrics, options, precision, schedule
+from connlab_loadgen.annotations import Annotator, describe
+from connlab_loadgen.users import ConnlabUser  # noqa: F401  (the user class Locust runs)
+
+log = logging.getLogger("connlab.loadgen")
+
+precision.install()
+# Locust's CPU monitor feeds the web UI's CPU warning; sample it as often as ours.
+runners.CPU_MONITOR_INTERVAL = metrics.CPU_SAMPLE_SECONDS
+METRICS_PORT = int(os.environ.get("LOADGEN_METRICS_PORT", "9646"))
+BEHIND = {"sent": 0, "late": 0}  # the whole test's open-loop counts, on the master (or alone)
+
+
+@events.init_command_line_parser.add_listener
+def _(parser):
+    options.add_arguments(parser)
+
+
+@events.init.add_listener
+def on_init(environment, **_):
+    environment.events.request.add_listener(metrics.on_request)
+    if METRICS_PORT:
+        metrics.start_exporter(METRICS_PORT)
+    gevent.spawn(metrics.watch_cpu, environment)
+    if not isinstance(environment.runner, WorkerRunner):
+        environment.connlab_annotator = Annotator()
+
+
+@events.report_to_master.add_listener
+def on_report_to_master(client_id, data):
+    data["connlab_sent"], data["connlab_late"] = schedule.COUNTS.take()
+
+
+@events.worker_report.add_listener
+def on_worker_report(client_id, data):
+    BEHIND["sent"] += data.get("connlab_sent", 0)
+    BEHIND["late"] += data.get("connlab_late", 0)
+
+
+@events.test_start.add_listener
+def on_test_start(environment, **_):
+    if isinstance(environment.runner, WorkerRunner):
+        return
+    BEHIND.update(sent=0, late=0)
+    schedule.COUNTS.take()
+    log.info("connlab-loadgen: load test started: %s", describe(environment))
+    environment.connlab_annotator.annotate_later("start", environment)
+
+
+@events.test_stop.add_listener
+def on_test_stop(environment, **_):
+    if isinstance(environment.runner, WorkerRunner):
+        return
+    log.info("connlab-loadgen: load test stopped; %s", behind_schedule_line(environment))
+    environment.connlab_annotator.annotate_later("stop", environment)
+
+
+def behind_schedule_line(environment):
+    if not isinstance(environment.runner, MasterRunner):  # alone: our own counts
+        sent, late = schedule.COUNTS.take()
+        BEHIND["sent"] += sent
+        BEHIND["late"] += late
+    return (f"open loop: {BEHIND['late']} of {BEHIND['sent']} paced sends left more than "
+            f"{schedule.LATE_TOLERANCE_S * 1000:g} ms behind schedule")
+
+
+@events.quitting.add_listener
+def on_quitting(environment, **_):
+    if isinstance(environment.runner, WorkerRunner):
+        return
+    print(precision.table(environment.stats))
+    print(behind_schedule_line(environment))
+    prefix = environment.parsed_options and environment.parsed_options.csv_prefix
+    if prefix:
+        precision.write_csv(environment.stats, f"{prefix}_latency_ms.csv")
+        print(f"CSV files: {prefix}_stats.csv, {prefix}_stats_history.csv, {prefix}_failures.csv, "
+              f"{prefix}_exceptions.csv, {prefix}_latency_ms.csv (sub-ms precision)")
