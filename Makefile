@@ -56,10 +56,11 @@ images: check-docker ## Build every image (official bases, or the offline fallba
 
 up: check-arch check-docker images $(if $(findstring $(VENV),$(COMPOSE_BIN)),venv) ## Start ARCH (default single-thread) and wait until healthy
 	@echo "connlab: starting $(ARCH) (server CPUs $(SERVER_CPUS))"
-	@$(COMPOSE) --profile $(ARCH) up -d --wait --remove-orphans
+	@LOADGEN_ARCH=$(ARCH) $(COMPOSE) --profile $(ARCH) up -d --wait --remove-orphans
 	@echo "connlab: $(ARCH) is up"
 	@echo "  RESP:    redis-cli -p $(PORT_$(ARCH)) PING"
 	@echo "  metrics: http://127.0.0.1:$$(( $(PORT_$(ARCH)) + 1000 ))/metrics"
+	@echo "  Locust:  http://$${BIND_ADDRESS:-127.0.0.1}:8089 (host tcp://$(ARCH):7000, $${LOADGEN_WORKERS:-1} worker(s) on CPUs $(LOADGEN_CPUS))"
 
 down: $(if $(findstring $(VENV),$(COMPOSE_BIN)),venv) ## Stop and remove every connlab container
 	@COMPOSE_PROFILES='*' $(COMPOSE) down --remove-orphans
@@ -71,4 +72,28 @@ ps: ## List the running services and their ports
 	@COMPOSE_PROFILES='*' $(COMPOSE) ps
 
 test: check-docker venv images ## Unit and integration tests (builds what is missing)
-	@TESTCONTAINERS_RYUK_DISABLED=true SERVER_CPUS=$(SERVER_CPUS) $(VENV)/bin/pytest
+	@scripts/test-browser-deps.sh
+	@TESTCONTAINERS_RYUK_DISABLED=true SERVER_CPUS=$(SERVER_CPUS) LOADGEN_CPUS=$(LOADGEN_CPUS) $(VENV)/bin/pytest
+
+# --- loadgen (issue 4)
+USERS ?= 10
+SPAWN_RATE ?= $(USERS)
+DURATION ?= 30s
+RATE ?= 0
+LOAD_ARGS ?=
+RESULTS ?= results
+.PHONY: load bench-loadgen
+load: up ## Headless load on ARCH: USERS=10 DURATION=30s [RATE=req/s] [LOAD_ARGS='--pipeline 16 ...']
+	@mkdir -p $(RESULTS)/load
+	@name=$(ARCH)-$$(date -u +%Y%m%dT%H%M%SZ); \
+	echo "connlab: headless load on $(ARCH): $(USERS) users, $(DURATION), rate $(RATE) (0 = closed loop)"; \
+	LOADGEN_ARCH=$(ARCH) $(COMPOSE) --profile $(ARCH) run --rm --no-deps --user "$$(id -u):$$(id -g)" \
+	  -v "$(abspath $(RESULTS))/load:/results" loadgen \
+	  --headless -u $(USERS) -r $(SPAWN_RATE) -t $(DURATION) --rate $(RATE) $(LOAD_ARGS) \
+	  --csv /results/$$name --only-summary; rc=$$?; \
+	echo "connlab: CSV files: $(RESULTS)/load/$${name}_*.csv"; exit $$rc
+
+bench-loadgen: check-docker images ## Benchmark: one Locust worker vs redis-benchmark on one CPU against redis-server
+	@scripts/images.sh redis
+	@BENCH_CPU=$${BENCH_CPU:-$(firstword $(subst -, ,$(LOADGEN_CPUS)))} SERVER_CPUS=$(SERVER_CPUS) benchmarks/bench_loadgen.sh
+# --- end loadgen

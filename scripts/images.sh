@@ -69,15 +69,32 @@ build() {
   fi
 }
 
+# --- loadgen (issue 4): the official redis image, or the Python fallback base + apt.
+REDIS_BASE=${REDIS_BASE:-redis:7.4}
+redis_base() {
+  if have_or_pull "$REDIS_BASE"; then echo "$REDIS_BASE"; else
+    say "route: redis from Debian packages on the fallback base ($REDIS_BASE cannot be pulled)"
+    python_base
+  fi
+}
+# --- end loadgen
+
 images=("$@")
-[ ${#images[@]} -gt 0 ] || images=(server)
+[ ${#images[@]} -gt 0 ] || images=(server loadgen)
 base=$(python_base)
 for image in "${images[@]}"; do
   case "$image" in
     server)
       wheelhouse server services/requirements.txt
       build "connlab/server:$TAG" services/Dockerfile "$base" ;;
-    *) die "unknown image '$image' (known: server)" ;;
+    # --- loadgen (issue 4)
+    loadgen)
+      wheelhouse loadgen loadgen/requirements.txt
+      build "connlab/loadgen:$TAG" loadgen/Dockerfile "$base" ;;
+    redis)  # only for `make bench-loadgen`
+      build "connlab/redis:$TAG" benchmarks/redis.Dockerfile "$(redis_base)" ;;
+    # --- end loadgen
+    *) die "unknown image '$image' (known: server loadgen redis)" ;;
   esac
 done
 say "images ready: $(printf "connlab/%s:$TAG " "${images[@]}")"
