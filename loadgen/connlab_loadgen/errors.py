@@ -29,6 +29,10 @@ class ConnectTimeout(LoadgenFailure):
     message = "connect: timed out"
 
 
+class ConnectUnresolved(LoadgenFailure):
+    message = "connect: host name not resolved"
+
+
 class ConnectFailed(LoadgenFailure):
     message = "connect: failed"
 
@@ -71,6 +75,8 @@ def from_connect_error(exc):
         return ConnectRefused(exc)
     if isinstance(exc, (socket.timeout, TimeoutError)):
         return ConnectTimeout(exc)
+    if isinstance(exc, socket.gaierror):
+        return ConnectUnresolved(exc)
     return ConnectFailed(exc)
 
 

@@ -11,7 +11,9 @@ MODES = ("persistent", "per-request", "idle")
 
 
 def add_arguments(parser):
-    group = parser.add_argument_group("connlab", "RESP load against a connlab architecture")
+    # parser.add_argument, not an argument group's: only Locust's own add_argument marks
+    # arguments for the web UI (include_in_web_ui).
+    group = parser
     group.add_argument("--mix", type=str, default="PING:1",
                        env_var="LOADGEN_MIX",
                        help="Command weights, e.g. PING:8,ECHO:1,WORK:1,SLEEP:0")

@@ -6,7 +6,8 @@ that rounding replaceable (locust.stats.bucket_response_time, see "customizing
 response-time bucketing" in its docs): ours keeps two significant digits down to
 10 microseconds. Locust's console table and CSV still print percentiles as integers,
 so at the end we print (and write next to the CSVs) the same percentiles in ms with
-three decimals, from the same aggregated histogram.
+three decimals, from the same aggregated histogram; and the min/max the web UI shows
+keep two decimals instead of Locust's whole milliseconds.
 """
 
 import csv
@@ -30,8 +31,17 @@ def bucket_response_time(response_time):
     return int(round(response_time, -3))
 
 
+_proper_round = stats.proper_round
+
+
+def proper_round(value, digits=0):
+    """What Locust sends the web UI as min/max response times: keep 0.01 ms, not whole ms."""
+    return _proper_round(value, max(digits, 2))
+
+
 def install():
     stats.bucket_response_time = bucket_response_time
+    stats.proper_round = proper_round
 
 
 def rows(request_stats):

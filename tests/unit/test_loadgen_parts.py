@@ -50,6 +50,8 @@ def test_sub_millisecond_latencies_survive_locust_bucketing():
     assert entry.get_response_time_percentile(0.5) == pytest.approx(0.3)
     assert 0.29 <= entry.min_response_time < 0.3
     assert "0.300" in precision.table(entry.stats)
+    shown = entry.to_dict()  # what the web UI gets
+    assert shown["min_response_time"] == pytest.approx(0.29) and shown["median_response_time"] == pytest.approx(0.3)
 
 
 def test_bucketing_keeps_two_significant_digits():
