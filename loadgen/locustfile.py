@@ -33,6 +33,9 @@ def _(parser):
 
 @events.init.add_listener
 def on_init(environment, **_):
+    # gevent's loop clock is cached; after a slow start (imports) it can be seconds stale,
+    # and Locust's --run-time timer, armed from it, would fire that much early.
+    gevent.get_hub().loop.update_now()
     environment.events.request.add_listener(metrics.on_request)
     if METRICS_PORT:
         metrics.start_exporter(METRICS_PORT)
@@ -75,6 +78,8 @@ def behind_schedule_line(environment):
         sent, late = schedule.COUNTS.take()
         BEHIND["sent"] += sent
         BEHIND["late"] += late
+    if not BEHIND["sent"]:
+        return "closed loop (no --rate, not idle): no schedule to fall behind"
     return (f"open loop: {BEHIND['late']} of {BEHIND['sent']} paced sends left more than "
             f"{schedule.LATE_TOLERANCE_S * 1000:g} ms behind schedule")
 
