@@ -73,5 +73,9 @@ def test_web_ui_starts_shows_and_stops_a_load(docker_client):
                 assert float(ping[column]) > 0, (column, ping)  # sub-ms stays > 0, not rounded away
 
             page.get_by_role("button", name="Stop").click()
-            wait_until(lambda: header_value(page, "Status") == "STOPPED", 30, "the UI to show STOPPED")
+            try:
+                wait_until(lambda: header_value(page, "Status") == "STOPPED", 30, "the UI to show STOPPED")
+            except TimeoutError:
+                raise AssertionError(f"header: {page.locator('header').inner_text()!r}; "
+                                     f"API state: {get_json(f'{ui}/stats/requests')['state']}")
             assert get_json(f"{ui}/stats/requests")["state"] == "stopped"
