@@ -41,10 +41,10 @@ class Pacer:
         due = self.due
         self.due += self.interval
         delay = due - self.clock()
-        COUNTS.sent += 1
         if delay > 0:
-            self.sleep(delay)
-        elif -delay > LATE_TOLERANCE_S:
+            self.sleep(delay)  # a stopping user is killed here: that send never counts
+        COUNTS.sent += 1
+        if -delay > LATE_TOLERANCE_S:
             COUNTS.late += 1
             metrics.BEHIND_SCHEDULE.inc()
         return due
