@@ -6,10 +6,12 @@ Parameters (web UI "custom parameters" or command line): --mix, --echo-bytes, --
 --sleep-ms, --connection-mode, --idle-interval, --pipeline, --rate, --request-timeout.
 """
 
+import json
 import logging
 import os
 
 import gevent
+from flask import request
 from locust import events, runners
 from locust.runners import MasterRunner, WorkerRunner
 
@@ -42,6 +44,40 @@ def on_init(environment, **_):
     gevent.spawn(metrics.watch_cpu, environment)
     if not isinstance(environment.runner, WorkerRunner):
         environment.connlab_annotator = Annotator()
+    if environment.web_ui:
+        add_schedule_tab(environment)
+
+
+def schedule_totals(environment):
+    """(paced sends, late sends) of the current test: the workers' reports on a master,
+    plus what this process has not folded in yet when it runs alone."""
+    sent, late = BEHIND["sent"], BEHIND["late"]
+    if not isinstance(environment.runner, MasterRunner):
+        sent, late = sent + schedule.COUNTS.sent, late + schedule.COUNTS.late
+    return sent, late
+
+
+def add_schedule_tab(environment):
+    """An "Open loop" tab in the web UI (Locust's extended_tabs/extended_stats hooks)."""
+    web_ui = environment.web_ui
+    web_ui.template_args["extended_tabs"] = [{"title": "Open loop", "key": "connlab-schedule"}]
+    web_ui.template_args["extended_tables"] = [{
+        "key": "connlab-schedule",
+        "structure": [{"key": "name", "title": "Open-loop schedule"}, {"key": "value", "title": "Value"}],
+    }]
+
+    @web_ui.app.after_request
+    def add_schedule_stats(response):
+        if request.path != "/stats/requests" or not response.is_json:
+            return response
+        sent, late = schedule_totals(environment)
+        rows = [
+            {"name": "paced sends (Rate > 0, or idle mode)", "value": sent},
+            {"name": f"sends more than {schedule.LATE_TOLERANCE_S * 1000:g} ms behind schedule", "value": late},
+            {"name": "share behind schedule", "value": f"{100 * late / sent:.1f}%" if sent else "-"},
+        ]
+        response.set_data(json.dumps({**response.json, "extended_stats": [{"key": "connlab-schedule", "data": rows}]}))
+        return response
 
 
 @events.report_to_master.add_listener
@@ -74,7 +110,7 @@ def on_test_stop(environment, **_):
 
 
 def behind_schedule_line(environment):
-    if not isinstance(environment.runner, MasterRunner):  # alone: our own counts
+    if not isinstance(environment.runner, MasterRunner):  # alone: fold in our own counts
         sent, late = schedule.COUNTS.take()
         BEHIND["sent"] += sent
         BEHIND["late"] += late

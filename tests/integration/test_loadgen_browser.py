@@ -59,6 +59,7 @@ def test_web_ui_starts_shows_and_stops_a_load(docker_client):
             page.fill('input[name="spawnRate"]', "4")
             page.get_by_text("Custom parameters").click()
             page.fill('input[name="mix"]', "PING:3,ECHO:1")
+            page.fill('input[name="rate"]', "200")  # open loop: 200 requests/s over all users
             page.get_by_role("button", name="Start").click()
 
             def load_visible():
@@ -72,6 +73,14 @@ def test_web_ui_starts_shows_and_stops_a_load(docker_client):
             for column in ("Median (ms)", "95%ile (ms)", "99%ile (ms)"):
                 assert float(ping[column]) > 0, (column, ping)  # sub-ms stays > 0, not rounded away
 
+            page.get_by_role("tab", name="Open loop").click()
+
+            def paced_sends():
+                table = page.locator("table").inner_text()
+                found = re.search(r"paced sends[^\t\n]*\t(\d+)", table)
+                return found and int(found[1]) > 0
+
+            wait_until(paced_sends, 30, "the Open loop tab to count paced sends")
             page.get_by_role("button", name="Stop").click()
             try:
                 wait_until(lambda: header_value(page, "Status") == "STOPPED", 30, "the UI to show STOPPED")
