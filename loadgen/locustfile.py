@@ -57,10 +57,27 @@ def schedule_totals(environment):
     return sent, late
 
 
+def cpu_rows(environment):
+    """Each load generator process's CPU, flagged when saturated (then the figures are
+    the load generator's, not the server's)."""
+    runner = environment.runner
+    if isinstance(runner, MasterRunner):
+        processes = [(f"worker {node.id[-8:]}", node.cpu_usage) for node in runner.clients.values()]
+    else:
+        processes = [("this process", runner.current_cpu_usage)]
+    return [
+        {"name": f"CPU of {name}",
+         "value": f"{cpu:.0f}%" + (" SATURATED: these figures measure the load generator, add workers"
+                                   if cpu >= metrics.CPU_SATURATED_PERCENT else "")}
+        for name, cpu in processes
+    ]
+
+
 def add_schedule_tab(environment):
-    """An "Open loop" tab in the web UI (Locust's extended_tabs/extended_stats hooks)."""
+    """A "Load generator" tab in the web UI (Locust's extended_tabs/extended_stats hooks):
+    the schedule and each load generator process's CPU."""
     web_ui = environment.web_ui
-    web_ui.template_args["extended_tabs"] = [{"title": "Open loop", "key": "connlab-schedule"}]
+    web_ui.template_args["extended_tabs"] = [{"title": "Load generator", "key": "connlab-schedule"}]
     web_ui.template_args["extended_tables"] = [{
         "key": "connlab-schedule",
         "structure": [{"key": "name", "title": "Open-loop schedule"}, {"key": "value", "title": "Value"}],
@@ -75,6 +92,7 @@ def add_schedule_tab(environment):
             {"name": "paced sends (Rate > 0, or idle mode)", "value": sent},
             {"name": f"sends more than {schedule.LATE_TOLERANCE_S * 1000:g} ms behind schedule", "value": late},
             {"name": "share behind schedule", "value": f"{100 * late / sent:.1f}%" if sent else "-"},
+            *cpu_rows(environment),
         ]
         response.set_data(json.dumps({**response.json, "extended_stats": [{"key": "connlab-schedule", "data": rows}]}))
         return response

@@ -73,18 +73,22 @@ def test_web_ui_starts_shows_and_stops_a_load(docker_client):
             for column in ("Median (ms)", "95%ile (ms)", "99%ile (ms)"):
                 assert float(ping[column]) > 0, (column, ping)  # sub-ms stays > 0, not rounded away
 
-            page.get_by_role("tab", name="Open loop").click()
+            page.get_by_role("tab", name="Load generator").click()
 
             def paced_sends():
                 table = page.locator("table").inner_text()
                 found = re.search(r"paced sends[^\t\n]*\t(\d+)", table)
                 return found and int(found[1]) > 0
 
-            wait_until(paced_sends, 30, "the Open loop tab to count paced sends")
+            wait_until(paced_sends, 30, "the Load generator tab to count paced sends")
             page.get_by_role("button", name="Stop").click()
+            wait_until(lambda: get_json(f"{ui}/stats/requests")["state"] == "stopped", 30, "the load to stop")
             try:
-                wait_until(lambda: header_value(page, "Status") == "STOPPED", 30, "the UI to show STOPPED")
+                wait_until(lambda: header_value(page, "Status") == "STOPPED", 20, "the UI to show STOPPED")
             except TimeoutError:
-                raise AssertionError(f"header: {page.locator('header').inner_text()!r}; "
-                                     f"API state: {get_json(f'{ui}/stats/requests')['state']}")
-            assert get_json(f"{ui}/stats/requests")["state"] == "stopped"
+                # Locust's UI can stay on CLEANUP when it polled while users were being
+                # stopped (seen on this busy machine); a fresh page must show STOPPED.
+                shown = page.locator("header").inner_text()
+                page.reload()
+                wait_until(lambda: header_value(page, "Status") == "STOPPED", 20,
+                           f"a reloaded UI to show STOPPED (before reload: {shown!r})")
