@@ -30,7 +30,7 @@ PORT_hybrid := 7006
 
 .PHONY: help up down logs ps images test venv check-arch check-docker
 
-# --- observe: Prometheus and Grafana (issue 5) ---
+# Prometheus and Grafana
 GRAFANA_IMAGE ?= grafana/grafana:12.2.0
 export GRAFANA_IMAGE
 # Grafana joins `make up` only where its image is here or pullable (not on the offline route).
@@ -44,7 +44,6 @@ dashboards: venv ## Regenerate grafana/dashboards/*.json from grafana/connlab_da
 
 build/grafana-admin-password:
 	@mkdir -p build && (umask 077 && $(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(18))' > $@)
-# --- end observe ---
 
 help: ## List the targets
 	@echo "connlab — make <target> [ARCH=<arch>] (architectures: $(ARCHS))"
@@ -59,7 +58,7 @@ check-docker:
 	@command -v docker >/dev/null || { echo "connlab: ERROR: docker is not installed. Install Docker Engine (https://docs.docker.com/engine/install/)." >&2; exit 2; }
 	@docker info >/dev/null 2>&1 || { echo "connlab: ERROR: the Docker daemon is not reachable. Start it (sudo systemctl start docker) or check DOCKER_HOST." >&2; exit 2; }
 
-$(VENV)/.installed: requirements/test.txt services/requirements.txt
+$(VENV)/.installed: requirements/test.txt services/requirements.txt loadgen/requirements.txt
 	@echo "connlab: creating $(VENV) with $(PYTHON)"
 	@$(PYTHON) -m venv $(VENV)
 	@$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements/test.txt
@@ -72,10 +71,11 @@ images: check-docker ## Build every image (official bases, or the offline fallba
 
 up: check-arch check-docker images $(if $(findstring $(VENV),$(COMPOSE_BIN)),venv) | build/grafana-admin-password ## Start ARCH (default single-thread), Prometheus, node exporter (and Grafana where its image exists)
 	@echo "connlab: starting $(ARCH) (server CPUs $(SERVER_CPUS))"
-	@GRAFANA_ADMIN_PASSWORD="$(grafana_password)" $(COMPOSE) --profile $(ARCH) $(grafana_profile) up -d --wait --remove-orphans
+	@LOADGEN_ARCH=$(ARCH) GRAFANA_ADMIN_PASSWORD="$(grafana_password)" $(COMPOSE) --profile $(ARCH) $(grafana_profile) up -d --wait --remove-orphans
 	@echo "connlab: $(ARCH) is up"
-	@echo "  RESP:    redis-cli -p $(PORT_$(ARCH)) PING"
-	@echo "  metrics: http://127.0.0.1:$$(( $(PORT_$(ARCH)) + 1000 ))/metrics"
+	@echo "  RESP:       redis-cli -p $(PORT_$(ARCH)) PING"
+	@echo "  metrics:    http://127.0.0.1:$$(( $(PORT_$(ARCH)) + 1000 ))/metrics"
+	@echo "  Locust:     http://$${BIND_ADDRESS:-127.0.0.1}:8089 (host tcp://$(ARCH):7000, $${LOADGEN_WORKERS:-1} worker(s) on CPUs $(LOADGEN_CPUS))"
 	@echo "  Prometheus: http://$${BIND_ADDRESS:-127.0.0.1}:9090/targets (every target should be up)"
 	@if docker image inspect $(GRAFANA_IMAGE) >/dev/null 2>&1; then \
 	  echo "  Grafana:    http://$${BIND_ADDRESS:-127.0.0.1}:3000 (anonymous view; admin password in build/grafana-admin-password unless GRAFANA_ADMIN_PASSWORD is set)"; \
@@ -95,4 +95,26 @@ ps: ## List the running services and their ports
 
 test: check-docker venv images ## Unit and integration tests (builds what is missing)
 	@scripts/host-tools.sh
-	@TESTCONTAINERS_RYUK_DISABLED=true SERVER_CPUS=$(SERVER_CPUS) $(VENV)/bin/pytest
+	@TESTCONTAINERS_RYUK_DISABLED=true SERVER_CPUS=$(SERVER_CPUS) LOADGEN_CPUS=$(LOADGEN_CPUS) $(VENV)/bin/pytest
+
+# Load generator
+USERS ?= 10
+SPAWN_RATE ?= $(USERS)
+DURATION ?= 30s
+RATE ?= 0
+LOAD_ARGS ?=
+RESULTS ?= results
+.PHONY: load bench-loadgen
+load: up ## Headless load on ARCH: USERS=10 DURATION=30s [RATE=req/s] [LOAD_ARGS='--pipeline 16 ...']
+	@mkdir -p $(RESULTS)/load
+	@name=$(ARCH)-$$(date -u +%Y%m%dT%H%M%SZ); \
+	echo "connlab: headless load on $(ARCH): $(USERS) users, $(DURATION), rate $(RATE) (0 = closed loop)"; \
+	LOADGEN_ARCH=$(ARCH) $(COMPOSE) --profile $(ARCH) run --rm --no-deps --user "$$(id -u):$$(id -g)" \
+	  -v "$(abspath $(RESULTS))/load:/results" loadgen \
+	  --headless -u $(USERS) -r $(SPAWN_RATE) -t $(DURATION) --rate $(RATE) $(LOAD_ARGS) \
+	  --csv /results/$$name --only-summary; rc=$$?; \
+	echo "connlab: CSV files: $(RESULTS)/load/$${name}_*.csv"; exit $$rc
+
+bench-loadgen: check-docker images ## Benchmark: one Locust worker vs redis-benchmark on one CPU against redis-server
+	@scripts/images.sh redis
+	@BENCH_CPU=$${BENCH_CPU:-$(firstword $(subst -, ,$(LOADGEN_CPUS)))} SERVER_CPUS=$(SERVER_CPUS) benchmarks/bench_loadgen.sh

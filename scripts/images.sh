@@ -69,11 +69,11 @@ build() {
   fi
 }
 
-# --- observe: Prometheus and node exporter (official image, else Debian's package) ---
 PROMETHEUS_BASE=${PROMETHEUS_BASE:-prom/prometheus:v2.53.3}
 NODE_EXPORTER_BASE=${NODE_EXPORTER_BASE:-prom/node-exporter:v1.9.0}
+REDIS_BASE=${REDIS_BASE:-redis:7.4}
 # The official image when it is here or pullable; else the Debian trixie base, where
-# the Dockerfile installs the Debian package.
+# the Dockerfile installs Debian's package.
 official_or_debian() {
   if have_or_pull "$1"; then
     say "route: official image $1"
@@ -84,21 +84,25 @@ official_or_debian() {
     echo "$FALLBACK_BASE"
   fi
 }
-# --- end observe ---
 
 images=("$@")
-[ ${#images[@]} -gt 0 ] || images=(server prometheus node-exporter)
+[ ${#images[@]} -gt 0 ] || images=(server loadgen prometheus node-exporter)
 base=$(python_base)
 for image in "${images[@]}"; do
   case "$image" in
     server)
       wheelhouse server services/requirements.txt
       build "connlab/server:$TAG" services/Dockerfile "$base" ;;
-    prometheus)  # observe
+    loadgen)
+      wheelhouse loadgen loadgen/requirements.txt
+      build "connlab/loadgen:$TAG" loadgen/Dockerfile "$base" ;;
+    prometheus)
       build "connlab/prometheus:$TAG" prometheus/Dockerfile "$(official_or_debian "$PROMETHEUS_BASE")" ;;
-    node-exporter)  # observe
+    node-exporter)
       build "connlab/node-exporter:$TAG" prometheus/node-exporter/Dockerfile "$(official_or_debian "$NODE_EXPORTER_BASE")" ;;
-    *) die "unknown image '$image' (known: server prometheus node-exporter)" ;;
+    redis)  # only for `make bench-loadgen`
+      build "connlab/redis:$TAG" benchmarks/redis.Dockerfile "$(official_or_debian "$REDIS_BASE")" ;;
+    *) die "unknown image '$image' (known: server loadgen prometheus node-exporter redis)" ;;
   esac
 done
 say "images ready: $(printf "connlab/%s:$TAG " "${images[@]}")"

@@ -12,10 +12,16 @@ import time
 import urllib.request
 from dataclasses import dataclass
 
-import docker
-import pytest
-from testcontainers.core.container import DockerContainer
-from testcontainers.core.labels import LABEL_SESSION_ID, SESSION_ID
+# Tests talk to containers through loopback only. Inside a container testcontainers
+# would otherwise pick the Docker bridge's gateway address; these must be set before
+# testcontainers is imported (it reads them once).
+os.environ.setdefault("TC_HOST", "127.0.0.1")
+os.environ.setdefault("TESTCONTAINERS_CONNECTION_MODE", "docker_host")
+
+import docker  # noqa: E402
+import pytest  # noqa: E402
+from testcontainers.core.container import DockerContainer  # noqa: E402
+from testcontainers.core.labels import LABEL_SESSION_ID, SESSION_ID  # noqa: E402
 
 LOOPBACK = "127.0.0.1"
 TAG = os.environ.get("CONNLAB_TAG", "latest")

@@ -12,14 +12,17 @@ import re
 import secrets
 import urllib.error
 import urllib.request
+from types import SimpleNamespace
 
 import pytest
 import yaml
 from testcontainers.core.container import DockerContainer
 from testcontainers.core.network import Network
 
-import connlab_annotations
+from grafana_client import GrafanaApi
+
 from connlab_dashboards import inspect
+from connlab_loadgen.annotations import Annotator
 from conftest import wait_until
 from observe_stack import PROMETHEUS_IMAGE
 
@@ -59,10 +62,10 @@ def grafana(docker_client):
         with prometheus, grafana:
             url = f"http://{grafana.get_container_host_ip()}:{grafana.get_exposed_port(3000)}"
             wait_until(lambda: http_status(f"{url}/api/health")[0] == 200, 120, "Grafana to answer /api/health")
-            api = connlab_annotations.client_from_env({"GRAFANA_URL": url, "GRAFANA_ADMIN_PASSWORD": password})
-            assert api is not None, "grafana-client could not reach Grafana with the admin password"
+            api = GrafanaApi.from_url(url, credential=("admin", password), timeout=5)
+            api.health.check()
             wait_until(lambda: api.search.search_dashboards(tag="connlab"), 90, "Grafana to provision the dashboards")
-            yield url, api
+            yield url, api, password
 
 
 def http_status(url, data=None, auth=None):
@@ -78,7 +81,7 @@ def http_status(url, data=None, auth=None):
 
 
 def test_every_committed_dashboard_is_provisioned(grafana):
-    _, api = grafana
+    _, api, _ = grafana
     listed = {d["uid"]: d for d in api.search.search_dashboards(tag="connlab")}
     expected = {d["uid"] for d in inspect.load_all().values()}
     assert set(listed) == expected
@@ -87,14 +90,14 @@ def test_every_committed_dashboard_is_provisioned(grafana):
 
 
 def test_datasource_is_provisioned_and_healthy(grafana):
-    _, api = grafana
+    _, api, _ = grafana
     assert api.datasource.get_datasource_by_uid(DATASOURCE_UID)["type"] == "prometheus"
     health = wait_until(lambda: api.datasource.health(DATASOURCE_UID), 30, "the datasource health check")
     assert health["status"] == "OK", health
 
 
 def test_anonymous_can_view_but_not_edit(grafana):
-    url, _ = grafana
+    url, _, _ = grafana
     status, found = http_status(f"{url}/api/search?tag=connlab")
     assert status == 200 and found
     status, _ = http_status(f"{url}/api/dashboards/db", data=json.dumps({"dashboard": {"title": "x"}}).encode())
@@ -102,20 +105,23 @@ def test_anonymous_can_view_but_not_edit(grafana):
 
 
 def test_default_admin_password_is_refused(grafana):
-    url, _ = grafana
+    url, _, _ = grafana
     status, _ = http_status(f"{url}/api/org", auth="admin:admin")
     assert status == 401
 
 
 def test_annotation_round_trip(grafana):
-    _, api = grafana
+    """What the load generator does at the start of a load test, read back."""
+    url, api, password = grafana
     marker = secrets.token_hex(4)
-    annotation_id = connlab_annotations.annotate_start(api, "socket-sharding", users=10, run=marker)
-    assert annotation_id
+    options = SimpleNamespace(num_users=10, spawn_rate=10, mix=f"PING:{marker}", connection_mode="persistent")
+    environment = SimpleNamespace(host="tcp://socket-sharding:7000", parsed_options=options)
+    reply = Annotator(url, credential=("admin", password)).annotate("start", environment)
+    annotation_id = reply["id"]
     try:
-        found = api.annotations.find_annotations(tags=[connlab_annotations.TAG, "arch:socket-sharding"])
+        found = api.annotations.find_annotations(tags=["connlab", "socket-sharding"])
         assert any(marker in a["text"] and a["id"] == annotation_id for a in found)
     finally:
         api.annotations.delete_annotations_by_id(annotation_id)
-    found = api.annotations.find_annotations(tags=[connlab_annotations.TAG, "arch:socket-sharding"])
+    found = api.annotations.find_annotations(tags=["connlab", "socket-sharding"])
     assert not any(a["id"] == annotation_id for a in found)

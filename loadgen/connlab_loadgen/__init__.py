@@ -1,0 +1,1 @@
+"""connlab's load generator: a Locust custom client speaking RESP over raw TCP."""

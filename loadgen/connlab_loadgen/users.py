@@ -1,0 +1,79 @@
+"""The Locust users: RespUser owns a RespClient (Locust's custom-client pattern);
+ConnlabUser runs the configured mix, connection mode, pipeline and rate."""
+
+from urllib.parse import urlsplit
+
+import gevent
+from locust import User, constant, task
+
+from . import errors, metrics
+from .client import RespClient
+from .options import Mix
+from .schedule import Pacer, user_interval
+
+DEFAULT_PORT = 7000
+# After a failed connect, wait this long before the next: a server that is down must
+# not turn the load generator into a busy loop of refused connects.
+RECONNECT_BACKOFF_S = 0.05
+
+
+def parse_host(host):
+    """tcp://name:port (or name:port) -> (name, port)."""
+    if not host:
+        raise ValueError("no host: give --host tcp://<arch>:7000 (or fill the Host field)")
+    parts = urlsplit(host if "://" in host else f"tcp://{host}")
+    if parts.scheme != "tcp" or not parts.hostname:
+        raise ValueError(f"host {host!r} is not tcp://<name>:<port>")
+    return parts.hostname, parts.port or DEFAULT_PORT
+
+
+class RespUser(User):
+    abstract = True
+
+    def __init__(self, environment):
+        super().__init__(environment)
+        host, port = parse_host(self.host)
+        timeout = getattr(environment.parsed_options, "request_timeout", 5.0)
+        self.client = RespClient(environment, host, port, timeout=timeout)
+
+
+class ConnlabUser(RespUser):
+    # Closed loop: no think time, the next request goes as soon as its reply is in.
+    # Open loop and idle mode pace themselves (Pacer) inside the task.
+    wait_time = constant(0)
+
+    def on_start(self):
+        options = self.environment.parsed_options
+        self.mix = Mix.from_options(options)
+        self.mode = options.connection_mode
+        self.depth = 1 if self.mode == "idle" else max(1, options.pipeline)
+        if self.mode == "idle":
+            self.pacer = Pacer(options.idle_interval)
+        elif options.rate > 0:
+            self.pacer = Pacer(user_interval(options.rate, options.num_users or 1, self.depth))
+        else:
+            self.pacer = None
+        metrics.ACTIVE_USERS.inc()
+        if self.mode == "idle":
+            self._guarded(self.client.connect)  # idle users hold their connection from the start
+
+    def on_stop(self):
+        self.client.close()
+        metrics.ACTIVE_USERS.dec()
+
+    def _guarded(self, call, *args):
+        """Failures are already in Locust's table; here the user only carries on."""
+        try:
+            return call(*args)
+        except errors.LoadgenFailure:
+            self.client.close()
+            gevent.sleep(RECONNECT_BACKOFF_S)
+            return None
+
+    @task
+    def send(self):
+        started = self.pacer.wait() if self.pacer else None
+        commands = self.mix.pick(self.depth)
+        self._guarded(self.client.execute, commands, started)
+        if self.mode == "per-request":
+            self.client.close()

@@ -1,0 +1,79 @@
+"""Containers for the load generator's integration tests: a server and Locust processes
+on one private Docker network, removed whatever happens (conftest cleans up the rest)."""
+
+import contextlib
+import json
+import os
+import urllib.parse
+import urllib.request
+
+from prometheus_client.parser import text_string_to_metric_families
+from testcontainers.core.container import DockerContainer
+from testcontainers.core.network import Network
+
+from conftest import SERVER_CPUS, SERVER_IMAGE, TAG, ping, wait_until
+
+LOADGEN_IMAGE = f"connlab/loadgen:{TAG}"
+LOADGEN_CPUS = os.environ.get("LOADGEN_CPUS") or str(min(os.sched_getaffinity(0)))
+
+
+def loadgen(network, *args, **env):
+    container = (
+        DockerContainer(LOADGEN_IMAGE)
+        .with_network(network)
+        .with_command(list(args))
+        .with_exposed_ports(9646)
+        .with_kwargs(cpuset_cpus=LOADGEN_CPUS)
+    )
+    for key, value in env.items():
+        container.with_env(key, str(value))
+    return container
+
+
+def url(container, port, path=""):
+    return f"http://{container.get_container_host_ip()}:{container.get_exposed_port(port)}{path}"
+
+
+def get_json(address):
+    with urllib.request.urlopen(address, timeout=5) as response:
+        return json.load(response)
+
+
+def post_form(address, form):
+    data = urllib.parse.urlencode(form).encode()
+    with urllib.request.urlopen(urllib.request.Request(address, data=data), timeout=5) as response:
+        return json.load(response)
+
+
+def metric(container, name, **labels):
+    """Sum of the samples of `name` whose labels include `labels`, from /metrics."""
+    with urllib.request.urlopen(url(container, 9646, "/metrics"), timeout=5) as response:
+        text = response.read().decode()
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == name and labels.items() <= sample.labels.items()
+    )
+
+
+@contextlib.contextmanager
+def server_on(network, arch="single-thread"):
+    server = (
+        DockerContainer(SERVER_IMAGE)
+        .with_env("ARCH", arch)
+        .with_network(network)
+        .with_network_aliases(arch)
+        .with_exposed_ports(7000)
+        .with_kwargs(cpuset_cpus=SERVER_CPUS)
+    )
+    with server:
+        host, port = server.get_container_host_ip(), int(server.get_exposed_port(7000))
+        wait_until(lambda: ping(host, port), 30, f"{arch} to answer PING")
+        yield server
+
+
+@contextlib.contextmanager
+def network():
+    with Network() as net:
+        yield net

@@ -1,0 +1,111 @@
+"""RespClient against a scripted server on loopback: each request is recorded once,
+failures get clear names, and nothing escapes a user."""
+
+import socket
+import threading
+
+import pytest
+from locust.env import Environment
+
+from connlab_loadgen import errors
+from connlab_loadgen.client import RespClient
+from connlab_loadgen.resp import Command
+
+
+class ScriptedServer:
+    """Accepts one connection, reads `expect` bytes, answers `reply`, then maybe closes."""
+
+    def __init__(self, reply, expect, close=False):
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.reply, self.expect, self.close = reply, expect, close
+        self.received = b""
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        conn, _ = self.listener.accept()
+        conn.settimeout(5)
+        while len(self.received) < self.expect:
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            self.received += chunk
+        conn.sendall(self.reply)
+        if self.close:
+            conn.close()
+        else:
+            self.conn = conn
+
+    def stop(self):
+        self.thread.join(5)
+        self.listener.close()
+
+
+@pytest.fixture
+def recorded():
+    environment = Environment()
+    events = []
+    environment.events.request.add_listener(lambda **kw: events.append(kw))
+    return environment, events
+
+
+def run(recorded, reply, commands, close=False, timeout=2):
+    environment, events = recorded
+    wire = b"".join(c.wire for c in commands)
+    server = ScriptedServer(reply, len(wire), close)
+    client = RespClient(environment, "127.0.0.1", server.port, timeout=timeout)
+    raised = None
+    try:
+        client.execute(commands)
+    except errors.LoadgenFailure as failure:
+        raised = failure
+    server.stop()
+    assert server.received == wire
+    return events, raised, client
+
+
+def test_pipeline_records_each_request_singly(recorded):
+    commands = [Command.ping(), Command.echo(3), Command.ping()]
+    events, raised, client = run(recorded, b"+PONG\r\n$3\r\nxxx\r\n+PONG\r\n", commands)
+    assert raised is None and client.connected
+    assert [(e["name"], e["exception"]) for e in events] == [("PING", None), ("ECHO 3B", None), ("PING", None)]
+    assert all(e["request_type"] == "RESP" and e["response_time"] > 0 for e in events)
+    # Replies come in order, so pipelined latencies never decrease.
+    times = [e["response_time"] for e in events]
+    assert times == sorted(times)
+
+
+def test_server_closing_mid_pipeline_fails_the_rest_by_name(recorded):
+    events, raised, client = run(recorded, b"+PONG\r\n", [Command.ping()] * 3, close=True)
+    assert isinstance(raised, errors.ConnectionClosed) and not client.connected
+    assert [str(e["exception"]) if e["exception"] else None for e in events] == [
+        None, "connection closed by server before the reply", "connection closed by server before the reply"]
+
+
+def test_error_reply_and_wrong_reply_are_failures_not_exceptions(recorded):
+    events, raised, client = run(recorded, b"-ERR unknown command 'X'\r\n+NOPE\r\n", [Command.ping()] * 2)
+    assert raised is None and client.connected
+    assert str(events[0]["exception"]) == "reply: server error: ERR unknown command 'X'"
+    assert isinstance(events[1]["exception"], errors.UnexpectedReply)
+
+
+def test_garbage_is_a_protocol_error(recorded):
+    events, raised, _ = run(recorded, b"?what\r\n", [Command.ping()])
+    assert isinstance(raised, errors.ProtocolError)
+    assert str(events[0]["exception"]) == "reply: RESP protocol error"
+
+
+def test_silent_server_is_a_reply_timeout(recorded):
+    events, raised, _ = run(recorded, b"", [Command.ping()], timeout=0.2)
+    assert isinstance(raised, errors.ReplyTimeout) and str(events[0]["exception"]) == "reply: timed out"
+
+
+def test_refused_connect_is_recorded_as_connect_failure(recorded):
+    environment, events = recorded
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        port = probe.getsockname()[1]  # closed again: nothing listens there now
+    client = RespClient(environment, "127.0.0.1", port)
+    with pytest.raises(errors.ConnectRefused):
+        client.execute([Command.ping()])
+    assert [(e["name"], str(e["exception"])) for e in events] == [("connect", "connect: connection refused")]
