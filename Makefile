@@ -95,3 +95,11 @@ ps: ## List the running services and their ports
 
 test: check-docker venv images ## Unit and integration tests (builds what is missing)
 	@TESTCONTAINERS_RYUK_DISABLED=true SERVER_CPUS=$(SERVER_CPUS) $(VENV)/bin/pytest
+
+# --- harden: fuzz and soak (issue 6) ---
+.PHONY: fuzz soak
+# Without ARCH on the command line, fuzz covers every architecture and mode.
+FUZZ_ARCH = $(if $(filter file,$(origin ARCH)),all,$(ARCH))
+
+fuzz: check-docker venv images ## Fuzz live servers: every mode, or ARCH=<arch|mode> (FUZZ_FRAMES, FUZZ_SECONDS, FUZZ_SEED)
+	@ARCH=$(FUZZ_ARCH) TESTCONTAINERS_RYUK_DISABLED=true SERVER_CPUS=$(SERVER_CPUS) PYTHONPATH=services:tests $(VENV)/bin/python tests/fuzz.py
