@@ -103,3 +103,7 @@ FUZZ_ARCH = $(if $(filter file,$(origin ARCH)),all,$(ARCH))
 
 fuzz: check-docker venv images ## Fuzz live servers: every mode, or ARCH=<arch|mode> (FUZZ_FRAMES, FUZZ_SECONDS, FUZZ_SEED)
 	@ARCH=$(FUZZ_ARCH) TESTCONTAINERS_RYUK_DISABLED=true SERVER_CPUS=$(SERVER_CPUS) PYTHONPATH=services:tests $(VENV)/bin/python tests/fuzz.py
+
+soak: check-docker venv images ## Soak ARCH (or a mode) for SOAK_SECONDS (180) of mixed load with churn; fails on errors
+	@ARCH=$(ARCH) TESTCONTAINERS_RYUK_DISABLED=true SERVER_CPUS=$(SERVER_CPUS) PYTHONPATH=services:tests $(VENV)/bin/python benchmarks/soak.py
+# --- end harden ---
