@@ -1,7 +1,8 @@
 """Fuzz a live server: malformed and valid frames from many connections at once (issue 6).
 
 Hostile connections each send a few valid requests and then one malformed frame, random
-bytes, or a frame cut off by an abrupt close (RST). Meanwhile a few well-behaved
+bytes, or a frame cut off by an abrupt close (RST); or they pipeline big ECHOs and reset
+the connection while the replies are being written. Meanwhile a few well-behaved
 connections pipeline valid requests and check that every reply arrives, in order.
 Afterwards the server must still answer and its thread and fd counts must settle back
 to the baseline taken before the run.
@@ -160,7 +161,9 @@ class Fuzzer:
     def hostile(self, rng):
         while True:
             prefix = [valid_request(rng, b"h") for _ in range(rng.randrange(4))]
-            mode = rng.choice(("malformed", "malformed", "garbage", "abort"))
+            mode = rng.choice(("malformed", "malformed", "garbage", "abort", "flood"))
+            if mode == "flood":  # replies the server is still writing when the RST comes
+                prefix = [(bulk_request(b"ECHO", rng.randbytes(LIMITS["MAX_BULK"])), None) for _ in range(rng.randrange(8, 32))]
             if not self._take_frames(len(prefix) + 1):
                 return
             sent = b"".join(req for req, _ in prefix)
@@ -172,6 +175,11 @@ class Fuzzer:
             try:
                 if mode == "malformed":
                     self._malformed(sock, sent, b"".join(reply for _, reply in prefix), malformed_frame(rng))
+                elif mode == "flood":  # at most 128 KiB: loopback buffers take it even if the server stops reading
+                    sock.settimeout(2)
+                    sock.sendall(sent)
+                    abort(sock)
+                    sock = None
                 elif mode == "garbage":
                     sock.sendall(sent + garbage(rng))
                     sock.shutdown(socket.SHUT_WR)  # the server sees EOF and must let go

@@ -18,7 +18,7 @@ def test_fuzz_leaves_the_server_whole(name, docker_client):
     seed = int(os.environ["FUZZ_SEED"]) if os.environ.get("FUZZ_SEED") else None
     # No Docker healthcheck: its connections would blur the thread and fd baseline.
     with run_server(arch, docker={"healthcheck": {"test": ["NONE"]}}, **env, **LIMITS) as server:
-        report, settled, answers = fuzz(server, seed=seed, frames=3000, seconds=6, connections=12, valid=4)
+        report, settled, answers = fuzz(server, seed=seed, frames=6000, seconds=6, connections=12, valid=4)
     print(report.summary())
     assert report.frames >= 200, "the fuzzer barely ran"
     assert answers, "the server stopped answering PING"
