@@ -118,3 +118,14 @@ load: up ## Headless load on ARCH: USERS=10 DURATION=30s [RATE=req/s] [LOAD_ARGS
 bench-loadgen: check-docker images ## Benchmark: one Locust worker vs redis-benchmark on one CPU against redis-server
 	@scripts/images.sh redis
 	@BENCH_CPU=$${BENCH_CPU:-$(firstword $(subst -, ,$(LOADGEN_CPUS)))} SERVER_CPUS=$(SERVER_CPUS) benchmarks/bench_loadgen.sh
+
+# Fuzz and soak
+.PHONY: fuzz soak
+# Without ARCH on the command line, fuzz covers every architecture and mode.
+FUZZ_ARCH = $(if $(filter file,$(origin ARCH)),all,$(ARCH))
+
+fuzz: check-docker venv images ## Fuzz live servers: every mode, or ARCH=<arch|mode> (FUZZ_FRAMES, FUZZ_SECONDS, FUZZ_SEED)
+	@ARCH=$(FUZZ_ARCH) TESTCONTAINERS_RYUK_DISABLED=true SERVER_CPUS=$(SERVER_CPUS) PYTHONPATH=services:tests $(VENV)/bin/python tests/fuzz.py
+
+soak: check-docker venv images ## Soak ARCH (or a mode) for SOAK_SECONDS (180) of mixed load with churn; fails on errors
+	@ARCH=$(ARCH) TESTCONTAINERS_RYUK_DISABLED=true SERVER_CPUS=$(SERVER_CPUS) PYTHONPATH=services:tests $(VENV)/bin/python benchmarks/soak.py

@@ -1,0 +1,309 @@
+"""Fuzz a live server: malformed and valid frames from many connections at once (issue 6).
+
+Hostile connections each send a few valid requests and then one malformed frame, random
+bytes, or a frame cut off by an abrupt close (RST); or they pipeline big ECHOs and reset
+the connection while the replies are being written. Meanwhile a few well-behaved
+connections pipeline valid requests and check that every reply arrives, in order.
+Afterwards the server must still answer and its thread and fd counts must settle back
+to the baseline taken before the run.
+
+Used by tests/integration/test_fuzz.py (short form) and `make fuzz`:
+    PYTHONPATH=services:tests .venv/bin/python tests/fuzz.py
+with ARCH (a name from conftest.CONFIGS, or `all`), FUZZ_FRAMES, FUZZ_SECONDS,
+FUZZ_CONNECTIONS, FUZZ_VALID, FUZZ_SEED.
+"""
+
+import os
+import random
+import socket
+import struct
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+
+from metrics_util import scrape, total
+
+# The server runs with small limits so that over-limit frames are cheap to send.
+LIMITS = {"MAX_BULK": 4096, "MAX_ARRAY": 64, "MAX_INLINE": 1024}
+PROTOCOL_ERROR = b"-ERR Protocol error"
+IO_TIMEOUT = 10  # a reply slower than this counts as lost
+
+
+def bulk_request(*args):
+    return b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in args)
+
+
+def valid_request(rng, tag):
+    """(request bytes, the exact reply) for a PING or a tagged ECHO, bulk or inline."""
+    kind = rng.randrange(4)
+    if kind == 0:
+        return b"PING\r\n", b"+PONG\r\n"
+    if kind == 1:
+        return bulk_request(b"PING"), b"+PONG\r\n"
+    if kind == 2:  # an inline word: no whitespace in it
+        word = b"%s-%d" % (tag, rng.randrange(10**6))
+        return b"ECHO " + word + b"\r\n", b"$%d\r\n%s\r\n" % (len(word), word)
+    payload = tag + bytes(rng.randrange(256) for _ in range(rng.randrange(64)))  # binary-safe
+    return bulk_request(b"ECHO", payload), b"$%d\r\n%s\r\n" % (len(payload), payload)
+
+
+def malformed_frame(rng):
+    """A frame the parser must refuse with a protocol error, whatever follows it."""
+    bulk, array, inline = LIMITS["MAX_BULK"], LIMITS["MAX_ARRAY"], LIMITS["MAX_INLINE"]
+    letters = bytes(rng.choice(b"abcxyz") for _ in range(rng.randrange(1, 6)))
+    choices = [
+        lambda: b"*%d\r\n" % (array + 1 + rng.randrange(2**40)),  # array over the limit
+        lambda: b"*1\r\n$%d\r\n" % (bulk + 1 + rng.randrange(2**40)),  # bulk over the limit (up to TiBs)
+        lambda: b"*1\r\n$-%d\r\n" % rng.randrange(1, 100),  # negative bulk length
+        lambda: b"*2\r\n$4\r\nECHO\r\n:%d\r\n" % rng.randrange(100),  # not a bulk string
+        lambda: b"*1\r\n$4\r\nPING" + letters + b"\r\n",  # bulk longer than announced
+        lambda: b"*" + letters + b"\r\n",  # array length not a number
+        lambda: b"*1\r\n$" + letters + b"\r\n",  # bulk length not a number
+        lambda: b"*" + b"1" * rng.randrange(40, 200),  # a length line that never ends
+        lambda: b"X" * (inline + 2 + rng.randrange(inline)),  # inline line over the limit
+    ]
+    return rng.choice(choices)()
+
+
+def garbage(rng):
+    """Random bytes, biased towards RESP's own alphabet."""
+    tokens = [b"*", b"$", b"\r\n", b"\n", b"-1", b"0", b"3", b"PING", b"ECHO", b" "]
+    parts = [rng.choice(tokens) if rng.random() < 0.6 else rng.randbytes(rng.randrange(1, 16)) for _ in range(rng.randrange(1, 40))]
+    return b"".join(parts)
+
+
+def read_until_closed(sock, deadline):
+    got = bytearray()
+    while time.monotonic() < deadline:
+        sock.settimeout(max(0.01, deadline - time.monotonic()))
+        chunk = sock.recv(65536)
+        if not chunk:
+            return bytes(got), True
+        got += chunk
+    return bytes(got), False
+
+
+def read_exactly(sock, length):
+    got = bytearray()
+    while len(got) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        got += chunk
+    return bytes(got)
+
+
+def abort(sock):
+    """Close with a RST, as a crashed client would."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
+
+
+@dataclass
+class Report:
+    seed: int
+    frames: int = 0  # frames sent by hostile connections, valid and malformed
+    hostile_connections: int = 0
+    protocol_errors_seen: int = 0
+    valid_replies: int = 0
+    lost: list = field(default_factory=list)  # valid connections: what went wrong
+    bad_errors: list = field(default_factory=list)  # malformed frames not answered as such
+    resets: int = 0  # malformed frames answered by a RST instead of the error reply
+    baseline: dict = field(default_factory=dict)
+    after: dict = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def summary(self):
+        return (
+            f"seed={self.seed} hostile frames={self.frames} connections={self.hostile_connections} "
+            f"protocol errors answered={self.protocol_errors_seen} resets={self.resets} "
+            f"valid replies={self.valid_replies} lost={len(self.lost)} bad error replies={len(self.bad_errors)} "
+            f"threads {self.baseline.get('threads')}->{self.after.get('threads')} "
+            f"fds {self.baseline.get('fds')}->{self.after.get('fds')} in {self.seconds:.1f}s"
+        )
+
+
+def counts(server):
+    samples = scrape(server)
+    return {
+        "threads": total(samples, "connlab_threads"),
+        "fds": total(samples, "connlab_open_fds"),
+        "protocol_errors": total(samples, "connlab_protocol_errors_total"),
+    }
+
+
+class Fuzzer:
+    def __init__(self, server, *, seed, frames, seconds, connections, valid):
+        self.server, self.seed = server, seed
+        self.frames_limit, self.connections, self.valid = frames, connections, valid
+        self.deadline = time.monotonic() + seconds
+        self.report = Report(seed)
+        self.lock = threading.Lock()
+        self.hostile_done = threading.Event()
+
+    def _take_frames(self, n):
+        """Reserve `n` frames of the budget; False once it or the time is spent."""
+        with self.lock:
+            if self.report.frames >= self.frames_limit or time.monotonic() >= self.deadline:
+                return False
+            self.report.frames += n
+            self.report.hostile_connections += 1
+            return True
+
+    def _record(self, attr, value):
+        with self.lock:
+            if isinstance(getattr(self.report, attr), list):
+                getattr(self.report, attr).append(value)
+            else:
+                setattr(self.report, attr, getattr(self.report, attr) + value)
+
+    def hostile(self, rng):
+        while True:
+            prefix = [valid_request(rng, b"h") for _ in range(rng.randrange(4))]
+            mode = rng.choice(("malformed", "malformed", "garbage", "abort", "flood"))
+            if mode == "flood":  # replies the server is still writing when the RST comes
+                prefix = [(bulk_request(b"ECHO", rng.randbytes(LIMITS["MAX_BULK"])), None) for _ in range(rng.randrange(8, 32))]
+            if not self._take_frames(len(prefix) + 1):
+                return
+            sent = b"".join(req for req, _ in prefix)
+            try:
+                sock = self.server.connect(timeout=IO_TIMEOUT)
+            except OSError as exc:
+                self._record("bad_errors", f"connect failed: {exc!r}")
+                continue
+            try:
+                if mode == "malformed":
+                    self._malformed(sock, sent, b"".join(reply for _, reply in prefix), malformed_frame(rng))
+                elif mode == "flood":  # at most 128 KiB: loopback buffers take it even if the server stops reading
+                    sock.settimeout(2)
+                    sock.sendall(sent)
+                    abort(sock)
+                    sock = None
+                elif mode == "garbage":
+                    sock.sendall(sent + garbage(rng))
+                    sock.shutdown(socket.SHUT_WR)  # the server sees EOF and must let go
+                    read_until_closed(sock, time.monotonic() + IO_TIMEOUT)
+                else:  # cut a valid or malformed frame short, then RST
+                    frame = rng.choice([malformed_frame(rng), bulk_request(b"ECHO", rng.randbytes(200))])
+                    sock.sendall(sent + frame[: rng.randrange(len(frame) + 1)])
+                    abort(sock)
+                    sock = None
+            except OSError:
+                pass  # the server may drop a hostile client any way it likes
+            finally:
+                if sock is not None:
+                    sock.close()
+
+    def _malformed(self, sock, sent, replies, frame):
+        sock.sendall(sent + frame)
+        try:
+            got, closed = read_until_closed(sock, time.monotonic() + IO_TIMEOUT)
+        except ConnectionResetError:
+            self._record("resets", 1)
+            return
+        rest = got[len(replies):]
+        if got.startswith(replies) and rest.startswith(PROTOCOL_ERROR) and rest.endswith(b"\r\n") and closed:
+            self._record("protocol_errors_seen", 1)
+        else:
+            self._record("bad_errors", f"frame {frame[:60]!r}: got {got[-80:]!r} closed={closed}")
+
+    def well_behaved(self, rng, index):
+        """One connection pipelining valid requests until the hostile ones are done."""
+        tag = b"v%d" % index
+        try:
+            sock = self.server.connect(timeout=IO_TIMEOUT)
+        except OSError as exc:
+            self._record("lost", f"valid {index}: connect failed: {exc!r}")
+            return
+        with sock:
+            while not self.hostile_done.is_set():
+                batch = [valid_request(rng, tag) for _ in range(rng.randrange(1, 16))]
+                expected = b"".join(reply for _, reply in batch)
+                try:
+                    sock.sendall(b"".join(req for req, _ in batch))
+                    got = read_exactly(sock, len(expected))
+                except OSError as exc:
+                    self._record("lost", f"valid {index}: {exc!r}")
+                    return
+                if got != expected:
+                    self._record("lost", f"valid {index}: expected {expected[:80]!r}, got {got[:80]!r}")
+                    return
+                self._record("valid_replies", len(batch))
+
+    def run(self):
+        start = time.monotonic()
+        rng = random.Random(self.seed)
+        self.report.baseline = counts(self.server)
+        hostile = [threading.Thread(target=self.hostile, args=(random.Random(rng.random()),)) for _ in range(self.connections)]
+        valid = [threading.Thread(target=self.well_behaved, args=(random.Random(rng.random()), i)) for i in range(self.valid)]
+        for thread in valid + hostile:
+            thread.start()
+        for thread in hostile:
+            thread.join()
+        self.hostile_done.set()
+        for thread in valid:
+            thread.join()
+        self.report.seconds = time.monotonic() - start
+        return self.report
+
+
+def settled(server, baseline, timeout=30):
+    """Poll until threads and fds are back to `baseline` (connections close
+    asynchronously); return the last counts, settled or not."""
+    deadline = time.monotonic() + timeout
+    while True:
+        now = counts(server)
+        if now["threads"] <= baseline["threads"] and now["fds"] <= baseline["fds"]:
+            return now, True
+        if time.monotonic() >= deadline:
+            return now, False
+        time.sleep(0.2)
+
+
+def still_answers(server):
+    with server.connect(timeout=IO_TIMEOUT) as sock:
+        sock.sendall(b"PING\r\n")
+        return read_exactly(sock, 7) == b"+PONG\r\n"
+
+
+def fuzz(server, *, seed=None, frames=2000, seconds=8.0, connections=16, valid=4):
+    """Run the fuzzer against `server`; return (report, settled, answers)."""
+    seed = random.randrange(2**32) if seed is None else seed
+    print(f"fuzz seed={seed} (FUZZ_SEED={seed} replays it)", flush=True)
+    report = Fuzzer(server, seed=seed, frames=frames, seconds=seconds, connections=connections, valid=valid).run()
+    report.after, ok = settled(server, report.baseline)
+    return report, ok, still_answers(server)
+
+
+def main():
+    from conftest import CONFIGS, run_server
+
+    arch = os.environ.get("ARCH") or "all"
+    names = list(CONFIGS) if arch == "all" else [n for n in CONFIGS if n == arch or CONFIGS[n][0] == arch]
+    if not names:
+        sys.exit(f"fuzz: unknown ARCH {arch!r}; one of: all, {', '.join(CONFIGS)}")
+    seed = int(os.environ["FUZZ_SEED"]) if os.environ.get("FUZZ_SEED") else random.randrange(2**32)
+    options = dict(
+        frames=int(os.environ.get("FUZZ_FRAMES", 20000)),
+        seconds=float(os.environ.get("FUZZ_SECONDS", 60)),
+        connections=int(os.environ.get("FUZZ_CONNECTIONS", 32)),
+        valid=int(os.environ.get("FUZZ_VALID", 8)),
+    )
+    failed = []
+    for name in names:
+        arch_name, env = CONFIGS[name]
+        with run_server(arch_name, docker={"healthcheck": {"test": ["NONE"]}}, **env, **LIMITS) as server:
+            report, ok, answers = fuzz(server, seed=seed, **options)
+        verdict = "ok" if ok and answers and not report.lost and not report.bad_errors else "FAIL"
+        print(f"{name:32} {verdict:4} {report.summary()} settled={ok} answers={answers}", flush=True)
+        for problem in (report.lost + report.bad_errors)[:10]:
+            print(f"    {problem}")
+        if verdict != "ok":
+            failed.append(name)
+    if failed:
+        sys.exit(f"fuzz: FAILED on {', '.join(failed)} (seed {seed})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,156 @@
+"""Property-based tests of the RESP request parser (issue 6).
+
+Generated streams of valid requests (arrays of bulk strings and inline commands) must
+parse the same however the bytes are split; arbitrary bytes must never raise anything
+but ProtocolError; frames over the limits must fail without allocating what they announce.
+"""
+
+import tracemalloc
+
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from connlab.protocol import Limits, ProtocolError, RequestParser
+
+SMALL = Limits(max_bulk=64, max_array=8, max_inline=64)
+WHITESPACE = b" \t\n\r\x0b\x0c"  # what bytes.split() splits inline commands on
+
+bulk_args = st.lists(st.binary(max_size=SMALL.max_bulk), min_size=1, max_size=SMALL.max_array)
+word = st.binary(min_size=1, max_size=8).filter(lambda w: not any(b in WHITESPACE for b in w))
+
+
+@st.composite
+def inline_command(draw):
+    words = draw(st.lists(word, min_size=1, max_size=4))
+    first = words[0]
+    if first.startswith(b"*"):  # a leading '*' would make it an array header
+        words[0] = b"X" + first
+    line = b" ".join(words)
+    if len(line) > SMALL.max_inline:
+        line = line[: SMALL.max_inline].rstrip()
+    return line.split(), line + draw(st.sampled_from([b"\r\n", b"\n"]))
+
+
+@st.composite
+def array_command(draw):
+    args = draw(bulk_args)
+    return args, b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in args)
+
+
+requests = st.lists(st.one_of(inline_command(), array_command()), min_size=1, max_size=12)
+
+
+def split(data, cuts):
+    """`data` cut at the (sorted, deduplicated) positions in `cuts`."""
+    points = sorted({c % (len(data) + 1) for c in cuts})
+    return [data[a:b] for a, b in zip([0, *points], [*points, len(data)])]
+
+
+def feed_pieces(parser, pieces):
+    parsed = []
+    for piece in pieces:
+        parsed.extend(parser.feed(piece))
+    return parsed
+
+
+@given(requests, st.lists(st.integers(min_value=0), max_size=40))
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+def test_any_split_parses_to_the_same_requests(stream, cuts):
+    expected = [args for args, _ in stream]
+    data = b"".join(frame for _, frame in stream)
+    assert RequestParser(SMALL).feed(data) == expected
+    assert feed_pieces(RequestParser(SMALL), split(data, cuts)) == expected
+
+
+@given(requests)
+@settings(max_examples=100)
+def test_byte_at_a_time_parses_to_the_same_requests(stream):
+    data = b"".join(frame for _, frame in stream)
+    assert feed_pieces(RequestParser(SMALL), [data[i : i + 1] for i in range(len(data))]) == [a for a, _ in stream]
+
+
+# Bytes biased towards RESP's own alphabet, so that the parser gets deep into frames.
+resp_ish = st.lists(
+    st.one_of(
+        st.sampled_from([b"*", b"$", b"\r\n", b"\r", b"\n", b"-1", b"0", b"3", b"99", b"-", b" ", b"PING"]),
+        st.binary(max_size=6),
+    ),
+    max_size=60,
+).map(b"".join)
+
+
+@given(st.one_of(st.binary(max_size=300), resp_ish), st.lists(st.integers(min_value=0), max_size=10))
+@settings(max_examples=500)
+@example(b"*1\r\n$-5\r\n", [])
+@example(b"*\r\n", [])
+@example(b"*1\r\nX", [])
+def test_random_bytes_raise_only_protocol_errors(data, cuts):
+    parser = RequestParser(SMALL)
+    try:
+        for piece in split(data, cuts):
+            for request in parser.feed(piece):
+                assert request and all(isinstance(arg, bytes) for arg in request)
+    except ProtocolError as exc:
+        assert all(isinstance(r, list) for r in exc.requests)
+
+
+def peak_allocation(data, limits):
+    """Bytes allocated at peak while a fresh parser is fed `data`; the ProtocolError."""
+    parser = RequestParser(limits)
+    tracemalloc.start()
+    try:
+        with pytest.raises(ProtocolError) as raised:
+            parser.feed(data)
+        return tracemalloc.get_traced_memory()[1], raised.value
+    finally:
+        tracemalloc.stop()
+
+
+@given(st.integers(min_value=SMALL.max_bulk + 1, max_value=2**64), st.binary(max_size=32))
+@settings(max_examples=100)
+@example(4 * 2**30, b"")
+def test_oversized_bulk_fails_without_allocating_it(length, tail):
+    peak, exc = peak_allocation(b"*1\r\n$%d\r\n" % length + tail, SMALL)
+    assert "bulk length" in str(exc)
+    assert peak < 64 * 1024
+
+
+@given(st.integers(min_value=SMALL.max_array + 1, max_value=2**64))
+@settings(max_examples=100)
+@example(4 * 2**30)
+def test_oversized_array_fails_without_allocating_it(count):
+    peak, exc = peak_allocation(b"*%d\r\n$4\r\nPING\r\n" % count, SMALL)
+    assert "multibulk length" in str(exc)
+    assert peak < 64 * 1024
+
+
+@given(st.integers(min_value=SMALL.max_inline + 2, max_value=4 * SMALL.max_inline), st.binary(max_size=16))
+@settings(max_examples=100)
+def test_oversized_inline_fails(size, prefix):
+    data = (b"X" + prefix.replace(b"\n", b"X") + b"Y" * size)[:size]
+    with pytest.raises(ProtocolError, match="too big inline"):
+        feed_pieces(RequestParser(SMALL), [data])
+
+
+@given(st.integers(min_value=33, max_value=200), st.sampled_from([b"*", b"*1\r\n$"]))
+@settings(max_examples=50)
+def test_overlong_length_header_fails(digits, prefix):
+    """A length line that never ends is refused once it outgrows any valid number."""
+    with pytest.raises(ProtocolError, match="too big"):
+        RequestParser(SMALL).feed(prefix + b"1" * digits)
+
+
+@given(st.integers(min_value=1, max_value=SMALL.max_bulk), st.integers(min_value=0, max_value=4))
+@settings(max_examples=50)
+def test_announced_bulk_within_limit_waits_without_preallocating(length, have):
+    """Up to the limit, the parser waits for the bytes rather than reserving them."""
+    limits = Limits(max_bulk=64 * 1024 * 1024, max_array=8, max_inline=64)
+    parser = RequestParser(limits)
+    tracemalloc.start()
+    try:
+        assert parser.feed(b"*1\r\n$%d\r\n" % (limits.max_bulk - length) + b"a" * have) == []
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 64 * 1024
