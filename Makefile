@@ -119,6 +119,11 @@ bench-loadgen: check-docker images ## Benchmark: one Locust worker vs redis-benc
 	@scripts/images.sh redis
 	@BENCH_CPU=$${BENCH_CPU:-$(firstword $(subst -, ,$(LOADGEN_CPUS)))} SERVER_CPUS=$(SERVER_CPUS) benchmarks/bench_loadgen.sh
 
+CPUS ?= 1
+.PHONY: bench-scaling
+bench-scaling: venv ## Benchmark: requests/s of each architecture on CPUS=1,2,4,... server CPUs (plain processes)
+	@$(VENV)/bin/python benchmarks/scaling.py --cpus $(CPUS)
+
 # Fuzz and soak
 .PHONY: fuzz soak
 # Without ARCH on the command line, fuzz covers every architecture and mode.
