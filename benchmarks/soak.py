@@ -25,6 +25,7 @@ TESTS = pathlib.Path(__file__).resolve().parents[1] / "tests"
 sys.path[:0] = [str(TESTS)]
 
 from metrics_util import scrape, total  # noqa: E402
+from wire import read_exactly  # noqa: E402
 
 IO_TIMEOUT = 10  # a reply slower than this is an error
 MIB = 1024 * 1024
@@ -43,14 +44,11 @@ def request(rng):
     return b"*2\r\n$5\r\nSLEEP\r\n$1\r\n%d\r\n" % rng.randrange(1, 4), b"+OK\r\n"  # milliseconds
 
 
-def read_exactly(sock, length):
-    got = bytearray()
-    while len(got) < length:
-        chunk = sock.recv(65536)
-        if not chunk:
-            raise ConnectionError(f"closed after {len(got)} of {length} reply bytes")
-        got += chunk
-    return bytes(got)
+def read_reply(sock, length):
+    got = read_exactly(sock, length)
+    if len(got) < length:
+        raise ConnectionError(f"closed after {len(got)} of {length} reply bytes")
+    return got
 
 
 class Soak:
@@ -74,7 +72,7 @@ class Soak:
     def _exchange(self, sock, batch):
         sock.sendall(b"".join(req for req, _ in batch))
         expected = b"".join(reply for _, reply in batch)
-        got = read_exactly(sock, len(expected))
+        got = read_reply(sock, len(expected))
         if got != expected:
             raise AssertionError(f"expected {expected[:60]!r}, got {got[:60]!r}")
         self._count(len(batch))

@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass, field
 
 from metrics_util import scrape, total
+from wire import read_exactly
 
 # The server runs with small limits so that over-limit frames are cheap to send.
 LIMITS = {"MAX_BULK": 4096, "MAX_ARRAY": 64, "MAX_INLINE": 1024}
@@ -82,16 +83,6 @@ def read_until_closed(sock, deadline):
             return bytes(got), True
         got += chunk
     return bytes(got), False
-
-
-def read_exactly(sock, length):
-    got = bytearray()
-    while len(got) < length:
-        chunk = sock.recv(65536)
-        if not chunk:
-            break
-        got += chunk
-    return bytes(got)
 
 
 def abort(sock):

@@ -17,6 +17,7 @@ import redis
 from conftest import CONFIGS, SERVER_CPUS, run_server, wait_until
 from connlab.config import cpu_list
 from metrics_util import scrape, total
+from wire import read_exactly, read_until_closed
 
 pytestmark = pytest.mark.integration
 
@@ -39,23 +40,6 @@ def send_and_read(server, data, expected_length):
     with server.connect() as sock:
         sock.sendall(data)
         return read_exactly(sock, expected_length)
-
-
-def read_exactly(sock, length):
-    got = bytearray()
-    while len(got) < length:
-        chunk = sock.recv(65536)
-        if not chunk:
-            break
-        got += chunk
-    return bytes(got)
-
-
-def read_until_closed(sock):
-    got = bytearray()
-    while chunk := sock.recv(65536):
-        got += chunk
-    return bytes(got)
 
 
 def test_commands_through_redis_py(server):

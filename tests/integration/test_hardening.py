@@ -7,6 +7,7 @@ import pytest
 
 from conftest import CONFIGS, run_server, wait_until
 from metrics_util import scrape, total
+from wire import exchange
 
 pytestmark = pytest.mark.integration
 
@@ -25,17 +26,6 @@ def server(config):
     with run_server(arch, docker=NO_HEALTHCHECK, **{**LIMITS, **env}) as server:
         server.arch = arch
         yield server
-
-
-def exchange(sock, request, reply):
-    sock.sendall(request)
-    got = b""
-    while len(got) < len(reply):
-        chunk = sock.recv(65536)
-        if not chunk:
-            break
-        got += chunk
-    return got == reply
 
 
 def closed_by_server(sock, timeout):

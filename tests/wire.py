@@ -1,0 +1,25 @@
+"""Raw-socket helpers shared by the tests, fuzz and soak runs."""
+
+
+def read_exactly(sock, length):
+    """Up to `length` bytes: fewer only if the peer closed first."""
+    got = bytearray()
+    while len(got) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        got += chunk
+    return bytes(got)
+
+
+def read_until_closed(sock):
+    got = bytearray()
+    while chunk := sock.recv(65536):
+        got += chunk
+    return bytes(got)
+
+
+def exchange(sock, request, reply):
+    """Send `request`; True if exactly `reply` comes back."""
+    sock.sendall(request)
+    return read_exactly(sock, len(reply)) == reply
