@@ -17,6 +17,10 @@ from dataclasses import dataclass
 # testcontainers is imported (it reads them once).
 os.environ.setdefault("TC_HOST", "127.0.0.1")
 os.environ.setdefault("TESTCONTAINERS_CONNECTION_MODE", "docker_host")
+# Importing locust monkey-patches the whole interpreter with gevent (its normal mode, in
+# its own process). Here it would patch pytest's process after docker/ssl are imported;
+# the load generator's client uses gevent's sockets explicitly, so it needs no patching.
+os.environ.setdefault("LOCUST_SKIP_MONKEY_PATCH", "1")
 
 import docker  # noqa: E402
 import pytest  # noqa: E402

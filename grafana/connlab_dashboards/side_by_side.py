@@ -5,9 +5,8 @@ from .common import RATE, Ids, arch_variable, base_dashboard, command_variable, 
 SEL = 'arch=~"$arch"'
 SEL_CMD = 'arch=~"$arch", command=~"$command"'
 
-# Panels fed only by the load generator (connlab_loadgen_*): the panel-query test skips
-# them, with this reason, while no such series exist in Prometheus.
-LOADGEN_PANELS = ("Client latency p50 / p99 (load generator)", "Client requests/s by result (load generator)")
+# The load generator labels commands with their parameters ("ECHO 16B", "WORK 100us").
+LOADGEN_CMD = 'command=~"($command).*"'
 
 
 def _quantile(q, metric, by="arch", selector=SEL_CMD):
@@ -45,16 +44,17 @@ def build():
 
     d.with_row(row(ids, "Client side (load generator)"))
     d.with_panel(timeseries_panel(
-        ids, LOADGEN_PANELS[0],
+        ids, "Client latency p50 / p99 (load generator)",
         "Round trip as the load generator sees it (network and client included).", "s",
         [
-            (_quantile("0.5", "connlab_loadgen_request_duration_seconds", by="command", selector='command=~"$command"'), "p50 {{command}}"),
-            (_quantile("0.99", "connlab_loadgen_request_duration_seconds", by="command", selector='command=~"$command"'), "p99 {{command}}"),
+            (_quantile("0.5", "connlab_loadgen_latency_seconds", by="command", selector=LOADGEN_CMD), "p50 {{command}}"),
+            (_quantile("0.99", "connlab_loadgen_latency_seconds", by="command", selector=LOADGEN_CMD), "p99 {{command}}"),
         ],
     ))
     d.with_panel(timeseries_panel(
-        ids, LOADGEN_PANELS[1], "Requests the load generator completed, by result (failures by name).", "reqps",
-        [(f'sum by (result) (rate(connlab_loadgen_requests_total{{command=~"$command"}}[{RATE}]))', "{{result}}")],
+        ids, "Client requests/s by result (load generator)",
+        "Requests the load generator completed, by result (failures by name).", "reqps",
+        [(f"sum by (result) (rate(connlab_loadgen_requests_total{{{LOADGEN_CMD}}}[{RATE}]))", "{{result}}")],
     ))
 
     d.with_row(row(ids, "Connections and queues"))

@@ -18,10 +18,13 @@ from testcontainers.core.container import DockerContainer
 from testcontainers.core.network import Network
 
 from conftest import SERVER_CPUS, SERVER_IMAGE, TAG, ping, wait_until
+from loadgen_lab import LOADGEN_CPUS, LOADGEN_IMAGE
 
 PROMETHEUS_IMAGE = f"connlab/prometheus:{TAG}"
 NODE_EXPORTER_IMAGE = f"connlab/node-exporter:{TAG}"
-IMAGES = (SERVER_IMAGE, PROMETHEUS_IMAGE, NODE_EXPORTER_IMAGE)
+IMAGES = (SERVER_IMAGE, PROMETHEUS_IMAGE, NODE_EXPORTER_IMAGE, LOADGEN_IMAGE)
+# The real load generator, headless, bounded: every command, so every panel has data.
+LOADGEN_ARGS = ["--headless", "-u", "4", "-r", "4", "-t", "300s", "--mix", "PING:2,ECHO:1,WORK:1,SLEEP:1"]
 PING = b"*1\r\n$4\r\nPING\r\n"
 ECHO = b"*2\r\n$4\r\nECHO\r\n$5\r\nhello\r\n"
 
@@ -42,7 +45,7 @@ class Load:
     """Some steady connections sending PING and ECHO, and one thread opening and closing
     connections; stops on exit or after `limit` seconds, whichever comes first."""
 
-    def __init__(self, host, port, connections=4, limit=180):
+    def __init__(self, host, port, connections=4, limit=300):
         self.address = (host, port)
         self.connections = connections
         self.deadline = time.monotonic() + limit
@@ -117,7 +120,9 @@ class Prometheus:
 
 @contextlib.contextmanager
 def observed_server(arch):
-    """Yield (Prometheus, Load) once Prometheus has scraped the loaded server twice."""
+    """Yield (Prometheus, Load) once Prometheus has scraped the loaded server, the load
+    generator and the exporter three times. Load adds connection churn to the load
+    generator's persistent connections."""
     with Network() as network:
         server = (
             DockerContainer(SERVER_IMAGE)
@@ -128,6 +133,13 @@ def observed_server(arch):
             .with_kwargs(cpuset_cpus=SERVER_CPUS)
         )
         node = DockerContainer(NODE_EXPORTER_IMAGE).with_network(network).with_network_aliases("node-exporter")
+        locust = (
+            DockerContainer(LOADGEN_IMAGE)
+            .with_network(network)
+            .with_network_aliases("loadgen")  # the name Prometheus looks up
+            .with_command([*LOADGEN_ARGS, "--host", f"tcp://{arch}:7000"])
+            .with_kwargs(cpuset_cpus=LOADGEN_CPUS)
+        )
         prometheus = DockerContainer(PROMETHEUS_IMAGE).with_exposed_ports(9090).with_network(network)
         with server, node:
             host, port = server.get_container_host_ip(), int(server.get_exposed_port(7000))
@@ -135,13 +147,14 @@ def observed_server(arch):
             with prometheus:
                 prom = Prometheus(f"http://{prometheus.get_container_host_ip()}:{prometheus.get_exposed_port(9090)}")
                 wait_until(lambda: prom.api("status/buildinfo"), 60, "Prometheus to answer")
-                with Load(host, port) as load:
+                with locust, Load(host, port, connections=0) as load:
                     # Rates need two scrapes of a moving counter (5 s apart): wait for
                     # three scrapes of every target (server, exporter, Prometheus itself)
                     # taken while the load runs.
-                    scraped = "count(count_over_time(up[15s]) >= 3) >= 3"
+                    scraped = "count(count_over_time(up[15s]) >= 3) >= 4"
                     served = f'sum(rate(connlab_requests_total{{arch="{arch}"}}[20s])) > 0'
-                    wait_until(lambda: prom.query(scraped) and prom.query(served), 90,
-                               f"Prometheus to scrape every target three times while {arch} serves requests")
+                    loaded = "sum(rate(connlab_loadgen_requests_total[20s])) > 0"
+                    wait_until(lambda: prom.query(scraped) and prom.query(served) and prom.query(loaded), 120,
+                               f"Prometheus to scrape every target three times while {arch} serves the load")
                     assert not load.errors, f"the load failed: {load.errors[:3]}"
                     yield prom, load
