@@ -80,12 +80,14 @@ class Context:
             return
         self.stopping.set()
         for sock in self._listeners:
-            _stop_reading(sock)  # wakes a thread blocked in accept()
+            _stop_accepting(sock)
         for loop in self._loops:
             loop.stop()
 
 
-def _stop_reading(sock):
+def _stop_accepting(sock):
+    """Shut a listening socket: a thread blocked in accept() wakes with an error, and
+    new connections are refused instead of queued."""
     try:
         sock.shutdown(socket.SHUT_RD)
     except OSError:
