@@ -24,7 +24,7 @@ import time
 TESTS = pathlib.Path(__file__).resolve().parents[1] / "tests"
 sys.path[:0] = [str(TESTS)]
 
-from metrics_util import scrape, total  # noqa: E402
+from metrics_util import resources  # noqa: E402
 from wire import read_exactly  # noqa: E402
 
 IO_TIMEOUT = 10  # a reply slower than this is an error
@@ -123,15 +123,6 @@ class Soak:
             for thread in threads:
                 thread.join(timeout=2 * IO_TIMEOUT)
         return time.monotonic() - start
-
-
-def resources(server):
-    samples = scrape(server)
-    return {
-        "memory": total(samples, "connlab_resident_memory_bytes"),
-        "fds": total(samples, "connlab_open_fds"),
-        "threads": total(samples, "connlab_threads"),
-    }
 
 
 def settle(server, baseline, timeout=30):

@@ -22,7 +22,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from metrics_util import scrape, total
+from metrics_util import resources
 from wire import read_exactly
 
 # The server runs with small limits so that over-limit frames are cheap to send.
@@ -113,15 +113,6 @@ class Report:
             f"threads {self.baseline.get('threads')}->{self.after.get('threads')} "
             f"fds {self.baseline.get('fds')}->{self.after.get('fds')} in {self.seconds:.1f}s"
         )
-
-
-def counts(server):
-    samples = scrape(server)
-    return {
-        "threads": total(samples, "connlab_threads"),
-        "fds": total(samples, "connlab_open_fds"),
-        "protocol_errors": total(samples, "connlab_protocol_errors_total"),
-    }
 
 
 class Fuzzer:
@@ -225,7 +216,7 @@ class Fuzzer:
     def run(self):
         start = time.monotonic()
         rng = random.Random(self.seed)
-        self.report.baseline = counts(self.server)
+        self.report.baseline = resources(self.server)
         hostile = [threading.Thread(target=self.hostile, args=(random.Random(rng.random()),)) for _ in range(self.connections)]
         valid = [threading.Thread(target=self.well_behaved, args=(random.Random(rng.random()), i)) for i in range(self.valid)]
         for thread in valid + hostile:
@@ -244,7 +235,7 @@ def settled(server, baseline, timeout=30):
     asynchronously); return the last counts, settled or not."""
     deadline = time.monotonic() + timeout
     while True:
-        now = counts(server)
+        now = resources(server)
         if now["threads"] <= baseline["threads"] and now["fds"] <= baseline["fds"]:
             return now, True
         if time.monotonic() >= deadline:

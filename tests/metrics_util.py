@@ -20,3 +20,15 @@ def scrape(server):
 def total(samples, name, **labels):
     """Sum of the samples called `name` whose labels include `labels`."""
     return sum(s.value for s in samples.get(name, []) if all(s.labels.get(k) == v for k, v in labels.items()))
+
+
+def resources(server):
+    """What a leak would show in: the server's memory, descriptors and threads, and the
+    protocol errors it has answered."""
+    samples = scrape(server)
+    return {
+        "memory": total(samples, "connlab_resident_memory_bytes"),
+        "fds": total(samples, "connlab_open_fds"),
+        "threads": total(samples, "connlab_threads"),
+        "protocol_errors": total(samples, "connlab_protocol_errors_total"),
+    }

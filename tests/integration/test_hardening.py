@@ -1,6 +1,5 @@
 """Limits, hostile clients and graceful shutdown, for every architecture and mode."""
 
-import socket
 import threading
 
 import pytest

@@ -4,7 +4,8 @@ churn on every architecture; no errors, and fds and threads back to idle afterwa
 import pytest
 
 from conftest import CONFIGS, run_server
-from soak import Soak, resources, settle
+from metrics_util import resources
+from soak import Soak, settle
 
 pytestmark = pytest.mark.integration
 
