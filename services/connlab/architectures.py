@@ -1,5 +1,6 @@
 """The six architectures: the same parts (listener, acceptor, reader, worker,
-dispatcher), wired differently. Each function serves forever."""
+dispatcher), wired differently. Each function serves until the server is stopped
+(SIGTERM) and has drained."""
 
 import threading
 

@@ -108,21 +108,21 @@ QUIT = b"QUIT"
 NAMES = frozenset(HANDLERS) | {QUIT}
 
 
-def command_name(request):
-    """The metric label of a request: its upper-cased name if known, else 'unknown'."""
-    name = request[0].upper()
-    return name.decode() if name in NAMES else "unknown"
+# Metric labels: a known command's name, or "unknown" (request names are unbounded).
+LABELS = {name: name.decode() for name in NAMES}
 
 
 def execute(request, info):
+    """Run `request`; return its metric label and its Reply."""
     name = request[0].upper()
+    label = LABELS.get(name, "unknown")
     if name == QUIT:
-        return Reply(protocol.OK, close=True)
+        return label, Reply(protocol.OK, close=True)
     handler = HANDLERS.get(name)
     if handler is None:
         shown = request[0][:128].decode(errors="replace")
-        return Reply(protocol.error(f"ERR unknown command '{shown}'"))
+        return label, Reply(protocol.error(f"ERR unknown command '{shown}'"))
     try:
-        return Reply(handler(request[1:], info))
+        return label, Reply(handler(request[1:], info))
     except ArgumentError as exc:
-        return Reply(protocol.error(f"ERR {exc}"))
+        return label, Reply(protocol.error(f"ERR {exc}"))

@@ -8,13 +8,14 @@ request occupies one worker and not the connection's reader.
 import queue
 import threading
 import time
+
 from . import commands
 
 
 def handle(request, received, worker, ctx):
     """Execute `request` (read at perf_counter `received`) and record it."""
-    reply = commands.execute(request, ctx.settings)
-    ctx.metrics.request_done(commands.command_name(request), worker, time.perf_counter() - received)
+    label, reply = commands.execute(request, ctx.settings)
+    ctx.metrics.request_done(label, worker, time.perf_counter() - received)
     return reply
 
 

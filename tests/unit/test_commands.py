@@ -4,12 +4,12 @@ import time
 
 import pytest
 
-from connlab.commands import burn_cpu, command_name, execute
+from connlab.commands import burn_cpu, execute
 from connlab.config import Settings
 
 
 def run(*args):
-    return execute([a.encode() if isinstance(a, str) else a for a in args], Settings())
+    return execute([a.encode() if isinstance(a, str) else a for a in args], Settings())[1]
 
 
 def test_ping_and_echo():
@@ -72,9 +72,10 @@ def test_burn_zero_returns():
     burn_cpu(0)
 
 
-def test_command_names_for_metrics():
-    assert command_name([b"echo", b"x"]) == "ECHO"
-    assert command_name([b"nosuch"]) == "unknown"
+def test_command_labels_for_metrics():
+    assert execute([b"echo", b"x"], Settings())[0] == "ECHO"
+    assert execute([b"quit"], Settings())[0] == "QUIT"
+    assert execute([b"nosuch"], Settings())[0] == "unknown"
 
 
 def test_hello_negotiates_resp2_only():
