@@ -2,9 +2,10 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-ARCHS := single-thread single-acceptor multi-acceptor message-balancing socket-sharding hybrid
-ARCH ?= single-thread
 PYTHON ?= python3
+# The architectures: one list, in services/connlab/config.py.
+ARCHS := $(shell PYTHONPATH=services $(PYTHON) -c 'from connlab.config import ARCHITECTURES; print(*ARCHITECTURES)')
+ARCH ?= single-thread
 VENV := .venv
 NPROC := $(shell nproc 2>/dev/null || echo 1)
 # Server and load generator on different CPUs: the load generator gets the lower half,
@@ -21,12 +22,6 @@ export SERVER_CPUS LOADGEN_CPUS
 # The Compose v2 CLI plugin if the machine has it, else the one PyPI ships in the venv.
 COMPOSE_BIN := $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo "$(VENV)/bin/docker-compose")
 COMPOSE = $(COMPOSE_BIN) -f compose/compose.yaml --project-directory .
-PORT_single-thread := 7001
-PORT_single-acceptor := 7002
-PORT_multi-acceptor := 7003
-PORT_message-balancing := 7004
-PORT_socket-sharding := 7005
-PORT_hybrid := 7006
 
 .PHONY: help up down logs ps images test venv check-arch check-docker
 
@@ -73,8 +68,10 @@ up: check-arch check-docker images $(if $(findstring $(VENV),$(COMPOSE_BIN)),ven
 	@echo "connlab: starting $(ARCH) (server CPUs $(SERVER_CPUS))"
 	@LOADGEN_ARCH=$(ARCH) GRAFANA_ADMIN_PASSWORD="$(grafana_password)" $(COMPOSE) --profile $(ARCH) $(grafana_profile) up -d --wait --remove-orphans
 	@echo "connlab: $(ARCH) is up"
-	@echo "  RESP:       redis-cli -p $(PORT_$(ARCH)) PING"
-	@echo "  metrics:    http://127.0.0.1:$$(( $(PORT_$(ARCH)) + 1000 ))/metrics"
+	@port=$$($(COMPOSE) --profile $(ARCH) port $(ARCH) 7000 | sed 's/.*://'); \
+	 metrics=$$($(COMPOSE) --profile $(ARCH) port $(ARCH) 8000); \
+	 echo "  RESP:       redis-cli -p $$port PING"; \
+	 echo "  metrics:    http://$$metrics/metrics"
 	@echo "  Locust:     http://$${BIND_ADDRESS:-127.0.0.1}:8089 (host tcp://$(ARCH):7000, $${LOADGEN_WORKERS:-1} worker(s) on CPUs $(LOADGEN_CPUS))"
 	@echo "  Prometheus: http://$${BIND_ADDRESS:-127.0.0.1}:9090/targets (every target should be up)"
 	@if docker image inspect $(GRAFANA_IMAGE) >/dev/null 2>&1; then \
@@ -118,6 +115,17 @@ load: up ## Headless load on ARCH: USERS=10 DURATION=30s [RATE=req/s] [LOAD_ARGS
 bench-loadgen: check-docker images ## Benchmark: one Locust worker vs redis-benchmark on one CPU against redis-server
 	@scripts/images.sh redis
 	@BENCH_CPU=$${BENCH_CPU:-$(firstword $(subst -, ,$(LOADGEN_CPUS)))} SERVER_CPUS=$(SERVER_CPUS) benchmarks/bench_loadgen.sh
+
+comma := ,
+first_cpu = $(firstword $(subst -, ,$(subst $(comma), ,$(1))))
+REPEAT ?= 3
+.PHONY: bench-server bench
+bench-server: check-docker images ## Benchmark: every architecture on one server CPU next to redis-server and a bare asyncio server [VARIANTS=a,b REPEAT=3]
+	@scripts/images.sh redis
+	@$(PYTHON) benchmarks/bench_server.py --server-cpu $(call first_cpu,$(SERVER_CPUS)) --client-cpu $(call first_cpu,$(LOADGEN_CPUS)) \
+	  --repeat $(REPEAT) $(if $(VARIANTS),--variants $(VARIANTS))
+
+bench: bench-server bench-loadgen bench-scaling ## Every benchmark above, one after the other
 
 CPUS ?= 1
 .PHONY: bench-scaling

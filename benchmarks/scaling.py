@@ -14,7 +14,6 @@ import os
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -37,7 +36,6 @@ def start_server(arch, env, cpus, port):
         "HOST": "127.0.0.1",
         "PORT": str(port),
         "METRICS_PORT": str(port + 1),
-        "PROMETHEUS_MULTIPROC_DIR": tempfile.mkdtemp(prefix="connlab-bench-"),
         "PYTHONPATH": str(ROOT / "services"),
     }
     env.setdefault("WORKERS", str(len(cpus)))

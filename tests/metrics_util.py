@@ -6,12 +6,20 @@ from collections import defaultdict
 from prometheus_client.parser import text_string_to_metric_families
 
 
+def _families(server):
+    with urllib.request.urlopen(server.metrics_url, timeout=10) as response:
+        return list(text_string_to_metric_families(response.read().decode()))
+
+
+def family_names(server):
+    """The metric families on the server's /metrics (counters without `_total`)."""
+    return {family.name for family in _families(server)}
+
+
 def scrape(server):
     """{sample name: [samples]} from the server's /metrics."""
-    with urllib.request.urlopen(server.metrics_url, timeout=10) as response:
-        text = response.read().decode()
     samples = defaultdict(list)
-    for family in text_string_to_metric_families(text):
+    for family in _families(server):
         for sample in family.samples:
             samples[sample.name].append(sample)
     return samples

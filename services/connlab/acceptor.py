@@ -12,8 +12,9 @@ log = logging.getLogger(__name__)
 _RESOURCE_ERRORS = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
 
 
-def accept_forever(listener, hand_off, ctx):
-    """Accept until the server stops (ctx.stop() shuts the listener, waking accept)."""
+def accept_forever(listener, hand_off, ctx, tally):
+    """Accept until the server stops (ctx.stop() shuts the listener, waking accept);
+    `tally` is this thread's accounting."""
     listener.setblocking(True)
     while not ctx.stopping.is_set():
         try:
@@ -28,5 +29,5 @@ def accept_forever(listener, hand_off, ctx):
             log.warning("accept failed (%s); retrying in 10 ms", exc)
             time.sleep(0.01)
             continue
-        if admit(sock, ctx):
+        if admit(sock, ctx, tally):
             hand_off(sock)

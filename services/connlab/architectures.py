@@ -33,13 +33,14 @@ def single_thread(ctx, listener, name="0"):
 def single_acceptor(ctx, listener):
     """One acceptor thread hands connections to workers (memcached)."""
     threads = []
+    acceptor = ctx.metrics.tally("acceptor", worker=False)
     if ctx.settings.worker_model == "per-connection":
-        hand_off = ThreadPerConnection(ctx)
+        hand_off = ThreadPerConnection(ctx, acceptor)
     else:
         loops = [EventLoop(str(i), ctx) for i in range(ctx.settings.workers)]
         threads = _start((loop.run,) for loop in loops)
         hand_off = RoundRobin(loops)
-    accept_forever(listener, hand_off, ctx)
+    accept_forever(listener, hand_off, ctx, acceptor)
     _join(threads, ctx)
     ctx.wait_for_blocking_readers(ctx.settings.shutdown_grace)
 
@@ -49,7 +50,7 @@ def multi_acceptor(ctx, listener):
     workers = range(ctx.settings.workers)
     if ctx.settings.accept_mode == "blocking":
         # Each thread accepts, serves that connection to its end, then accepts again.
-        threads = _start((accept_forever, listener, _serve_as(str(i), ctx), ctx) for i in workers)
+        threads = _start((_accept_and_serve, listener, str(i), ctx) for i in workers)
     else:
         loops = [EventLoop(str(i), ctx) for i in workers]
         for loop in loops:
@@ -59,8 +60,9 @@ def multi_acceptor(ctx, listener):
     _join(threads, ctx)
 
 
-def _serve_as(name, ctx):
-    return lambda sock: serve_connection(sock, name, ctx)
+def _accept_and_serve(listener, name, ctx):
+    counts = ctx.metrics.tally(name)
+    accept_forever(listener, lambda sock: serve_connection(sock, counts, ctx), ctx, counts)
 
 
 def message_balancing(ctx, listener, prefix=""):

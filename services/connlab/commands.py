@@ -12,12 +12,9 @@ from . import protocol
 _CONFIG = {b"save": b"", b"appendonly": b"no"}
 
 
-class Reply:
-    __slots__ = ("data", "close")
-
-    def __init__(self, data, close=False):
-        self.data = data
-        self.close = close
+class Closing(bytes):
+    """A reply after which the connection closes (QUIT, malformed framing). Every
+    other reply is plain bytes."""
 
 
 class ArgumentError(Exception):
@@ -47,8 +44,10 @@ def burn_cpu(microseconds):
 
 
 def _ping(args, info):
+    if not args:
+        return protocol.PONG
     _count(args, 0, 1, "ping")
-    return protocol.bulk(args[0]) if args else protocol.PONG
+    return protocol.bulk(args[0])
 
 
 def _echo(args, info):
@@ -94,6 +93,10 @@ def _config(args, info):
     return protocol.array([name, _CONFIG[name]] if name in _CONFIG else [])
 
 
+def _quit(args, info):
+    return Closing(protocol.OK)
+
+
 HANDLERS = {
     b"PING": _ping,
     b"ECHO": _echo,
@@ -103,26 +106,25 @@ HANDLERS = {
     b"COMMAND": _command,
     b"CONFIG": _config,
     b"HELLO": _hello,
+    b"QUIT": _quit,
 }
-QUIT = b"QUIT"
-NAMES = frozenset(HANDLERS) | {QUIT}
-
-
+NAMES = frozenset(HANDLERS)
 # Metric labels: a known command's name, or "unknown" (request names are unbounded).
 LABELS = {name: name.decode() for name in NAMES}
+METRIC_LABELS = (*sorted(LABELS.values()), "unknown")
+# name -> (label, handler), in upper and lower case: most clients send one of the two.
+_DISPATCH = {spelling: (LABELS[name], handler) for name, handler in HANDLERS.items() for spelling in (name, name.lower())}
 
 
 def execute(request, info):
-    """Run `request`; return its metric label and its Reply."""
-    name = request[0].upper()
-    label = LABELS.get(name, "unknown")
-    if name == QUIT:
-        return label, Reply(protocol.OK, close=True)
-    handler = HANDLERS.get(name)
-    if handler is None:
-        shown = request[0][:128].decode(errors="replace")
-        return label, Reply(protocol.error(f"ERR unknown command '{shown}'"))
+    """Run `request`; return its metric label and its reply (bytes)."""
+    name = request[0]
+    found = _DISPATCH.get(name) or _DISPATCH.get(name.upper())
+    if found is None:
+        shown = name[:128].decode(errors="replace")
+        return "unknown", protocol.error(f"ERR unknown command '{shown}'")
+    label, handler = found
     try:
-        return label, Reply(handler(request[1:], info))
+        return label, handler(request[1:], info)
     except ArgumentError as exc:
-        return label, Reply(protocol.error(f"ERR {exc}"))
+        return label, protocol.error(f"ERR {exc}")

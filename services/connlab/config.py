@@ -16,6 +16,27 @@ ARCHITECTURES = (
 )
 WORKER_MODELS = ("pool", "per-connection")
 ACCEPT_MODES = ("epoll", "exclusive", "blocking")
+# The setting that picks an architecture's mode, and its choices (the first is the default).
+MODES = {"single-acceptor": ("WORKER_MODEL", WORKER_MODELS), "multi-acceptor": ("ACCEPT_MODE", ACCEPT_MODES)}
+# A blocking reader serves one connection per thread: enough threads for the 50
+# connections that the suites and benchmarks open.
+_VARIANT_SETTINGS = {"multi-acceptor/blocking": {"WORKERS": "64"}}
+
+
+def variants():
+    """Every architecture and mode the lab compares: {name: (ARCH, settings)}, named
+    `arch` or, where a mode applies, `arch/mode`. Benchmarks, tests and experiments take
+    the list from here."""
+    found = {}
+    for arch in ARCHITECTURES:
+        if arch not in MODES:
+            found[arch] = (arch, {})
+            continue
+        setting, choices = MODES[arch]
+        for choice in choices:
+            name = f"{arch}/{choice}"
+            found[name] = (arch, {setting: choice, **_VARIANT_SETTINGS.get(name, {})})
+    return found
 
 
 class ConfigError(Exception):
@@ -71,6 +92,7 @@ class Settings:
     idle_timeout: float = 300.0  # seconds without a request; 0 keeps idle ones forever
     shutdown_grace: float = 5.0  # seconds to finish work in hand after SIGTERM
     max_pending: int = 1024  # requests in flight on one connection before reading pauses
+    request_metrics: bool = True  # False only for bench-server: what accounting costs
 
     @classmethod
     def from_env(cls, env=os.environ):
@@ -94,6 +116,7 @@ class Settings:
             idle_timeout=_int(env, "IDLE_TIMEOUT", int(cls.idle_timeout), low=0),
             shutdown_grace=_int(env, "SHUTDOWN_GRACE", int(cls.shutdown_grace), low=0),
             max_pending=_int(env, "MAX_PENDING", cls.max_pending),
+            request_metrics=_choice(env, "REQUEST_METRICS", ("1", "0")) == "1",
         )
 
     def describe(self):

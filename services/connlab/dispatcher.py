@@ -3,6 +3,7 @@
 import itertools
 import threading
 
+from . import tally
 from .reader import serve_connection
 
 
@@ -20,9 +21,14 @@ class RoundRobin:
 class ThreadPerConnection:
     """The textbook design: a new thread for each connection, gone when it closes."""
 
-    def __init__(self, ctx):
+    def __init__(self, ctx, acceptor_tally):
         self.ctx = ctx
+        self.acceptor_tally = acceptor_tally
 
     def __call__(self, sock):
-        self.ctx.metrics.threads_started.inc()
-        threading.Thread(target=serve_connection, args=(sock, "per-connection", self.ctx), daemon=True).start()
+        self.acceptor_tally.count(tally.THREADS_STARTED)
+        threading.Thread(target=self._serve, args=(sock,), daemon=True).start()
+
+    def _serve(self, sock):
+        with self.ctx.metrics.borrowed("per-connection") as counts:
+            serve_connection(sock, counts, self.ctx)

@@ -1,104 +1,118 @@
 """Prometheus metrics: the same names for every architecture, told apart by `arch`.
 
-Values live in prometheus_client's multiprocess files when PROMETHEUS_MULTIPROC_DIR is
-set (always, in the image), so that one /metrics can sum the processes of
-socket-sharding and hybrid. The process that serves /metrics also reports what only it
-can see: its listening sockets' accept queues and the OS view of every server process.
+Requests, latencies and connections are counted in per-thread tallies (tally.py), off
+the hot path, and summed here when /metrics is scraped (RequestCollector), for the
+threads of one process and the processes of socket-sharding and hybrid alike. The
+process that serves /metrics also reports what only it can see: its listening sockets'
+accept queues and the OS view of every server process (ServerCollector).
 """
 
-import os
 import platform
 import socket
 import struct
+from collections import defaultdict
 
 import psutil
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
-from prometheus_client import disable_created_metrics, multiprocess
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.utils import floatToGoString
 
-disable_created_metrics()  # the _created series only clutter the comparison
+from . import tally
+from .tally import LATENCY_BUCKETS
 
-# Sub-millisecond resolution: a loopback round trip is tens of microseconds.
-LATENCY_BUCKETS = (
-    0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
-    0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-)  # fmt: skip
+_LE = [floatToGoString(bound) for bound in LATENCY_BUCKETS] + ["+Inf"]
 
 
 class Metrics:
-    """The server's instruments, with children bound per label value for speed."""
+    """Hands each serving thread its tally on the server's board."""
 
-    def __init__(self, arch, registry=None):
+    def __init__(self, arch, board, request_metrics=True):
         self.arch = arch
-        self.registry = registry if registry is not None else CollectorRegistry()
-        r = self.registry
-        self._requests = Counter(
-            "connlab_requests", "Requests served, by command.", ["arch", "command"], registry=r
-        )
-        self._duration = Histogram(
+        self.board = board
+        self.request_metrics = request_metrics
+
+    def tally(self, name, worker=True):
+        """The calling thread's tally, labelled `name` (`worker=False`: a helper such as
+        the acceptor, which has no per-worker series)."""
+        taken = self.board.take(name, worker)
+        taken.recording = self.request_metrics
+        return taken
+
+    def borrowed(self, name):
+        """A tally for the life of a thread that serves one connection."""
+        return self.board.borrowed(name)
+
+
+class RequestCollector:
+    """Scrape-time sums of every tally on the board, under the metric names and labels
+    the dashboards query."""
+
+    def __init__(self, arch, board):
+        self.arch = arch
+        self.board = board
+
+    def collect(self):
+        arch, commands = self.arch, self.board.commands
+        slots = [slot.tolist() for slot in self.board.slots()]
+        at = {command: tally.COMMANDS_AT + i * tally.HISTOGRAM_WORDS for i, command in enumerate(commands)}
+
+        requests = CounterMetricFamily("connlab_requests", "Requests served, by command.", labels=["arch", "command"])
+        duration = HistogramMetricFamily(
             "connlab_request_duration_seconds",
-            "Time from a request being read to its reply being ready, queue wait included.",
-            ["arch", "command"],
-            buckets=LATENCY_BUCKETS,
-            registry=r,
+            "Time from a request being read to its reply being ready to send, queue wait included.",
+            labels=["arch", "command"],
         )
-        self._worker_requests = Counter(
-            "connlab_worker_requests", "Requests served, by worker.", ["arch", "worker"], registry=r
-        )
-        self._accepted = Counter(
-            "connlab_connections_accepted", "Connections accepted, by worker.", ["arch", "worker"], registry=r
-        )
-        self._active = Gauge(
-            "connlab_connections_active",
-            "Connections open, by worker.",
-            ["arch", "worker"],
-            multiprocess_mode="livesum",
-            registry=r,
-        )
-        self.protocol_errors = Counter(
-            "connlab_protocol_errors", "Connections closed for malformed framing.", ["arch"], registry=r
-        ).labels(arch)
-        self.connections_rejected = Counter(
-            "connlab_connections_rejected", "Connections turned away at MAX_CONNECTIONS.", ["arch"], registry=r
-        ).labels(arch)
-        self.threads_started = Counter(
-            "connlab_connection_threads_started", "Threads started to serve one connection each.", ["arch"], registry=r
-        ).labels(arch)
-        self.queue_depth = Gauge(
-            "connlab_queue_depth",
-            "Requests parsed and waiting for a worker (message balancing).",
-            ["arch"],
-            multiprocess_mode="livesum",
-            registry=r,
-        ).labels(arch)
-        self.queue_wait = Histogram(
-            "connlab_queue_wait_seconds",
-            "Time a parsed request waited for a worker (message balancing).",
-            ["arch"],
-            buckets=LATENCY_BUCKETS,
-            registry=r,
-        ).labels(arch)
-        self._by_command = {}
-        self._by_worker = {}
+        for command in commands:
+            buckets, seconds = tally.histogram(slots, at[command])
+            if buckets[-1]:
+                requests.add_metric([arch, command], buckets[-1])
+                duration.add_metric([arch, command], list(zip(_LE, buckets)), seconds)
+        yield requests
+        yield duration
 
-    def request_done(self, command, worker, seconds):
-        children = self._by_command.get(command)
-        if children is None:
-            children = self._requests.labels(self.arch, command), self._duration.labels(self.arch, command)
-            self._by_command[command] = children
-        children[0].inc()
-        children[1].observe(seconds)
-        worker_child = self._by_worker.get(worker)
-        if worker_child is None:
-            worker_child = self._by_worker[worker] = self._worker_requests.labels(self.arch, worker)
-        worker_child.inc()
+        # A worker has series once it has served a request or accepted a connection
+        # (as prometheus_client's labelled children did): an I/O thread that only
+        # reads has no request series, a pool worker that only executes no connections.
+        served, accepted, active = defaultdict(int), defaultdict(int), defaultdict(int)
+        for words in slots:
+            if not words[tally.WORKER]:
+                continue
+            name = tally.name_of(words)
+            requests_served = sum(tally.count(words, at[command]) for command in commands)
+            if requests_served:
+                served[name] += requests_served
+            if words[tally.ACCEPTED]:
+                accepted[name] += words[tally.ACCEPTED]
+                active[name] += words[tally.ACCEPTED] - words[tally.CLOSED]
+        yield _by_worker(CounterMetricFamily, "connlab_worker_requests", "Requests served, by worker.", arch, served)
+        yield _by_worker(CounterMetricFamily, "connlab_connections_accepted", "Connections accepted, by worker.", arch, accepted)
+        yield _by_worker(GaugeMetricFamily, "connlab_connections_active", "Connections open, by worker.", arch, active)
 
-    def connection_opened(self, worker):
-        self._accepted.labels(self.arch, worker).inc()
-        self._active.labels(self.arch, worker).inc()
+        summed = lambda field: sum(words[field] for words in slots)  # noqa: E731
+        yield _one(CounterMetricFamily, "connlab_protocol_errors", "Connections closed for malformed framing.", arch, summed(tally.PROTOCOL_ERRORS))
+        yield _one(CounterMetricFamily, "connlab_connections_rejected", "Connections turned away at MAX_CONNECTIONS.", arch, summed(tally.REJECTED))
+        yield _one(CounterMetricFamily, "connlab_connection_threads_started", "Threads started to serve one connection each.", arch, summed(tally.THREADS_STARTED))
+        waits, wait_seconds = tally.histogram(slots, tally.QUEUE_WAIT)
+        depth = max(0, summed(tally.QUEUED) - waits[-1])
+        yield _one(GaugeMetricFamily, "connlab_queue_depth", "Requests parsed and waiting for a worker (message balancing).", arch, depth)
+        wait = HistogramMetricFamily(
+            "connlab_queue_wait_seconds", "Time a parsed request waited for a worker (message balancing).", labels=["arch"]
+        )
+        wait.add_metric([arch], list(zip(_LE, waits)), wait_seconds)
+        yield wait
 
-    def connection_closed(self, worker):
-        self._active.labels(self.arch, worker).dec()
+
+def _by_worker(family_type, name, documentation, arch, values):
+    family = family_type(name, documentation, labels=["arch", "worker"])
+    for worker, value in sorted(values.items()):
+        family.add_metric([arch, worker], value)
+    return family
+
+
+def _one(family_type, name, documentation, arch, value):
+    family = family_type(name, documentation, labels=["arch"])
+    family.add_metric([arch], value)
+    return family
 
 
 def listen_queue(sock):
@@ -152,10 +166,10 @@ class ServerCollector:
             system += cpu.system
             voluntary += ctx.voluntary
             involuntary += ctx.involuntary
-        yield _gauge("connlab_processes", "Server processes.", arch, len(procs))
-        yield _gauge("connlab_threads", "Threads in all server processes.", arch, threads)
-        yield _gauge("connlab_open_fds", "Open file descriptors of all server processes.", arch, fds)
-        yield _gauge("connlab_resident_memory_bytes", "Resident memory of all server processes.", arch, rss)
+        yield _one(GaugeMetricFamily, "connlab_processes", "Server processes.", arch, len(procs))
+        yield _one(GaugeMetricFamily, "connlab_threads", "Threads in all server processes.", arch, threads)
+        yield _one(GaugeMetricFamily, "connlab_open_fds", "Open file descriptors of all server processes.", arch, fds)
+        yield _one(GaugeMetricFamily, "connlab_resident_memory_bytes", "Resident memory of all server processes.", arch, rss)
         cpu_family = CounterMetricFamily("connlab_cpu_seconds", "CPU time of all server processes.", labels=["arch", "mode"])
         cpu_family.add_metric([arch, "user"], user)
         cpu_family.add_metric([arch, "system"], system)
@@ -166,34 +180,14 @@ class ServerCollector:
         yield switches
 
 
-def _gauge(name, documentation, arch, value):
-    family = GaugeMetricFamily(name, documentation, labels=["arch"])
-    family.add_metric([arch], value)
-    return family
-
-
 def _server_processes():
     me = psutil.Process()
     return [me, *me.children(recursive=True)]
 
 
-def serve_metrics(port, metrics, collector):
-    """Start /metrics on its own thread; in multiprocess mode it sums every process."""
-    if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
-    else:
-        registry = metrics.registry
-    registry.register(collector)
+def serve_metrics(port, *collectors):
+    """Start /metrics on its own thread."""
+    registry = CollectorRegistry()
+    for collector in collectors:
+        registry.register(collector)
     return start_http_server(port, registry=registry)
-
-
-def reset_multiprocess_dir():
-    """Wipe stale values left by an earlier run (a restarted container keeps /tmp)."""
-    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-    if not path:
-        return
-    os.makedirs(path, exist_ok=True)
-    for name in os.listdir(path):
-        if name.endswith(".db"):
-            os.remove(os.path.join(path, name))

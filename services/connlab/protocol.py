@@ -36,8 +36,13 @@ class RequestParser:
 
     def feed(self, data):
         """Add bytes; return the requests they complete. Raises ProtocolError."""
-        self._buf += data
         requests = []
+        if not self._buf and self._args is None:  # nothing half-read: try the fast path
+            used = _complete_arrays(data, self.limits, requests)
+            if used == len(data):
+                return requests
+            data = memoryview(data)[used:]
+        self._buf += data
         try:
             while (request := self._next_request()) is not None:
                 if request:  # empty inline lines are skipped, as Redis does
@@ -112,6 +117,55 @@ class RequestParser:
         line = bytes(self._buf[self._pos : end]).rstrip(b"\r")
         self._pos = end + 1
         return line.split()
+
+
+# The headers of everyday requests, looked up rather than parsed.
+_COUNTS = {b"*%d" % n: n for n in range(1, 17)}
+_LENGTHS = {b"$%d" % n: n for n in range(257)}
+
+
+def _header(line, known, prefix, low, high):
+    """The number in a header line (`*3`, `$4`), or None unless the incremental parser
+    would accept it: `prefix`, then a number in [low, high], within its line limit."""
+    number = known.get(line)
+    if number is None:
+        if not 1 < len(line) <= 33 or line[0] != prefix:
+            return None
+        try:
+            number = int(line[1:])
+        except ValueError:
+            return None
+    return number if low <= number <= high else None
+
+
+def _complete_arrays(data, limits, requests):
+    """The fast path, for the common case of whole requests in one read: split `data`
+    at its line ends once, take the complete, well-formed arrays of bulk strings at its
+    start, append them to `requests`, and return how many bytes they took. It stops at
+    anything else (an inline command, a request cut short, a bulk string that holds a
+    line end, a limit, malformed framing) and leaves it to the incremental parser,
+    which treats it exactly as it would have."""
+    lines = data.split(CRLF)
+    last = len(lines) - 1  # lines[last] is what follows the final line end
+    at = 0
+    while at < last:
+        count = _header(lines[at], _COUNTS, 42, 1, limits.max_array)  # '*'; *0 and *-1 are skipped there
+        if count is None or at + 2 * count >= last:
+            break
+        args = []
+        for line in range(at + 1, at + 2 * count, 2):
+            arg = lines[line + 1]
+            if _header(lines[line], _LENGTHS, 36, 0, limits.max_bulk) != len(arg):  # '$'
+                break
+            args.append(arg)
+        else:
+            requests.append(args)
+            at += 2 * count + 1
+            continue
+        break
+    if at == last:
+        return len(data) - len(lines[last])
+    return sum(map(len, lines[:at])) + 2 * at
 
 
 def _number(raw, what):

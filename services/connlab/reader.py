@@ -13,7 +13,7 @@ import socket
 import time
 from collections import deque
 
-from . import protocol
+from . import protocol, tally
 from .connection import Connection
 from .worker import handle
 
@@ -25,11 +25,12 @@ _GONE = select.EPOLLERR | select.EPOLLHUP
 REJECTED = protocol.error("ERR max connections reached")
 
 
-def admit(sock, ctx):
+def admit(sock, ctx, counts):
     """Take a freshly accepted connection under MAX_CONNECTIONS, or turn it away with
-    an error. Every accepting path calls this once; the reader releases the slot."""
+    an error (counted in the accepting thread's tally `counts`). Every accepting path
+    calls this once; the reader releases the slot."""
     if not ctx.limit.acquire():
-        ctx.metrics.connections_rejected.inc()
+        counts.count(tally.REJECTED)
         try:
             sock.setblocking(False)
             sock.send(REJECTED)
@@ -41,18 +42,17 @@ def admit(sock, ctx):
     return True
 
 
-def process(conn, data, run, ctx):
-    """Parse `data` and pass each request to run(request, received); after them,
+def process(conn, data, run):
+    """Parse `data` and pass the requests to run(conn, requests, received); after them,
     queue the protocol error if the framing broke."""
-    received = time.perf_counter()
+    received = time.perf_counter_ns()
     requests = conn.receive(data)
     if requests:
         conn.last_active = time.monotonic()  # dribbling bytes alone does not count
-    for request in requests:
-        run(request, received)
+        run(conn, requests, received)
     if conn.failed:
         conn.reply_now(conn.failed)
-        ctx.metrics.protocol_errors.inc()
+        conn.tally.count(tally.PROTOCOL_ERRORS)
 
 
 class EventLoop:
@@ -60,6 +60,8 @@ class EventLoop:
         self.name = name  # the worker label of its connections
         self.ctx = ctx
         self.pool = pool  # None: execute requests on this thread
+        self.tally = ctx.metrics.tally(name)  # written only by the thread that runs the loop
+        self._run = self._execute if pool is None else self._submit
         self._epoll = select.epoll()
         self._connections = {}  # fd -> Connection
         self._listeners = {}  # fd -> listening socket
@@ -134,9 +136,12 @@ class EventLoop:
         self._woken = False  # cleared before draining, so no hand-off is missed
         while self._inbox:
             self._open(self._inbox.popleft())
+        finished = {}  # each connection once, however many of its replies are done
         while self._finished:
             conn = self._finished.popleft()
-            if self._connections.get(conn.fd) is conn:
+            finished[conn.fd] = conn
+        for fd, conn in finished.items():
+            if self._connections.get(fd) is conn:
                 self._flush(conn)
         if self._stopping and self._deadline is None:
             self._begin_drain()
@@ -158,17 +163,18 @@ class EventLoop:
                 return  # another loop took it, or the queue is empty
             except OSError:
                 return  # e.g. EMFILE; the connection stays queued for later
-            if admit(sock, self.ctx):
+            if admit(sock, self.ctx, self.tally):
                 self._open(sock)
 
     def _open(self, sock):
         sock.setblocking(False)
-        conn = Connection(sock, self.name, self.ctx.settings.limits)
+        conn = Connection(sock, self.tally, self.ctx.settings.limits)
+        conn.on_reply = lambda: self._reply_ready(conn)  # for the workers of a pool
         conn.last_active = time.monotonic()
         self._connections[conn.fd] = conn
         self._epoll.register(conn.fd, _IN)
         conn.watching = _IN
-        self.ctx.metrics.connection_opened(self.name)
+        self.tally.count(tally.ACCEPTED)
         if self._deadline is not None:
             conn.done_reading = True  # handed over while draining
             self._flush(conn)
@@ -179,7 +185,7 @@ class EventLoop:
         self._epoll.unregister(conn.fd)
         conn.sock.close()
         self.ctx.limit.release()
-        self.ctx.metrics.connection_closed(self.name)
+        self.tally.count(tally.CLOSED)
 
     def _linger(self, conn):
         """Draining: all answered. Send FIN, then discard what the client still sends
@@ -213,15 +219,17 @@ class EventLoop:
             return
         if conn.done_reading or conn.closing:
             return  # its last reply is decided; what else it sends is dropped
-        process(conn, data, self._runner(conn), self.ctx)
+        process(conn, data, self._run)
         self._flush(conn)
 
-    def _runner(self, conn):
-        """How this loop runs a request of `conn`: itself, or through its worker pool."""
-        if self.pool is None:
-            return lambda request, received: conn.reply_now(handle(request, received, self.name, self.ctx))
-        done = lambda: self._reply_ready(conn)  # noqa: E731
-        return lambda request, received: self.pool.submit(request, received, conn.reply_later(), done)
+    # How this loop runs a request: itself, or through its worker pool.
+    def _execute(self, conn, requests, received):
+        conn.reply_all(handle(requests, received, self.tally, self.ctx))
+
+    def _submit(self, conn, requests, received):
+        if self.tally.recording:
+            self.tally.count(tally.QUEUED, len(requests))
+        self.pool.submit(requests, received, time.perf_counter_ns(), conn)
 
     def _reply_ready(self, conn):
         """Called on a worker thread when one of `conn`'s replies is done."""
@@ -261,15 +269,16 @@ class EventLoop:
             conn.watching = wanted
 
 
-def serve_connection(sock, name, ctx):
-    """Blocking reader: serve one connection on this thread until it closes."""
-    conn = Connection(sock, name, ctx.settings.limits)
-    ctx.metrics.connection_opened(name)
+def serve_connection(sock, counts, ctx):
+    """Blocking reader: serve one connection on this thread (whose tally is `counts`)
+    until it closes."""
+    conn = Connection(sock, counts, ctx.settings.limits)
+    counts.count(tally.ACCEPTED)
     ctx.reader_started()
     idle_timeout = ctx.settings.idle_timeout
     conn.last_active = time.monotonic()
     sock.settimeout(BLOCKING_TICK)
-    run = lambda request, received: conn.reply_now(handle(request, received, name, ctx))  # noqa: E731
+    run = lambda conn, requests, received: conn.reply_all(handle(requests, received, counts, ctx))  # noqa: E731
     try:
         while not conn.closing:
             try:
@@ -285,7 +294,7 @@ def serve_connection(sock, name, ctx):
                 continue
             if not data:
                 break
-            process(conn, data, run, ctx)
+            process(conn, data, run)
             conn.collect_replies()
             if conn.out:
                 _send_blocking(sock, conn.out, ctx.stopping)
@@ -296,7 +305,7 @@ def serve_connection(sock, name, ctx):
     finally:
         sock.close()
         ctx.limit.release()
-        ctx.metrics.connection_closed(name)
+        counts.count(tally.CLOSED)
         ctx.reader_finished()
 
 

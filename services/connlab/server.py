@@ -2,28 +2,32 @@
 
 import logging
 
-from . import architectures, metrics
+from . import architectures, commands, metrics
 from .context import ConnectionLimit, Context
 from .listener import open_listener
 from .supervisor import run_processes
+from .tally import Board
 
 log = logging.getLogger("connlab")
 
 
 def serve(settings):
     """Serve with the architecture `settings.arch` names until SIGTERM has drained it."""
-    metrics.reset_multiprocess_dir()
     limit = ConnectionLimit(settings.max_connections)  # shared by forked workers
+    # Every thread that may serve a connection has a slot: up to one per connection,
+    # plus the event loops, workers and acceptors of every process.
+    board = Board(settings.max_connections + 64 + 4 * settings.workers * settings.processes, commands.METRIC_LABELS)
 
-    def context(listener=None):
-        ctx = Context(settings, metrics.Metrics(settings.arch), limit)
-        if listener is not None:  # a serving process, not the multi-process master
-            ctx.add_listener(listener)
-            ctx.stop_on_sigterm()
+    def context(listener):
+        """What one serving process shares (in a multi-process server, made after fork)."""
+        ctx = Context(settings, metrics.Metrics(settings.arch, board, settings.request_metrics), limit)
+        ctx.add_listener(listener)
+        ctx.stop_on_sigterm()
         return ctx
 
-    def start_metrics(ctx, listeners):
-        metrics.serve_metrics(settings.metrics_port, ctx.metrics, metrics.ServerCollector(settings, listeners))
+    def start_metrics(listeners):
+        collectors = metrics.RequestCollector(settings.arch, board), metrics.ServerCollector(settings, listeners)
+        metrics.serve_metrics(settings.metrics_port, *collectors)
 
     log.info("serving %s on %s:%d, metrics on :%d", settings.describe(), settings.host, settings.port, settings.metrics_port)
     if settings.arch in architectures.MULTI_PROCESS:
@@ -32,11 +36,12 @@ def serve(settings):
             settings,
             settings.workers if settings.arch == "socket-sharding" else settings.processes,
             serve=lambda index, listener: wiring(context(listener), index, listener),
-            start_metrics=lambda listeners: start_metrics(context(), listeners),
+            start_metrics=start_metrics,
+            board=board,
         )
     else:
         listener = open_listener(settings.host, settings.port, settings.backlog)
         ctx = context(listener)
-        start_metrics(ctx, {"0": listener})
+        start_metrics({"0": listener})
         architectures.SINGLE_PROCESS[settings.arch](ctx, listener)
     log.info("stopped")

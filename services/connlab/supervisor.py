@@ -9,16 +9,14 @@ import os
 import signal
 import time
 
-from prometheus_client import multiprocess
-
 from .listener import open_listener
 
 log = logging.getLogger(__name__)
 
 
-def run_processes(settings, count, serve, start_metrics):
+def run_processes(settings, count, serve, start_metrics, board):
     """Fork `count` processes running serve(index, listener); return once they exit
-    after SIGTERM."""
+    after SIGTERM. `board` holds every process's accounting (tally.Board)."""
     listeners = [open_listener(settings.host, settings.port, settings.backlog, reuse_port=True) for _ in range(count)]
     children = {}
     stopping = []
@@ -60,8 +58,7 @@ def run_processes(settings, count, serve, start_metrics):
             time.sleep(0.05)  # draining: poll the children against the deadline
             continue
         index = children.pop(pid)
-        if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
-            multiprocess.mark_process_dead(pid)  # its live gauges stop counting
+        board.release_process(pid)  # its connections are gone; its slots go to its successor
         if not stopping:
             log.warning("worker process %d (pid %d) exited with status %d; starting another", index, pid, status)
             spawn(index)

@@ -1,22 +1,35 @@
 """Workers: the role that executes requests.
 
-`handle` runs one request on the calling thread and records it. `WorkerPool` is the
-message-balancing worker: threads that take parsed requests from one queue, so a slow
-request occupies one worker and not the connection's reader.
+`handle` runs the requests of one read on the calling thread and records them.
+`WorkerPool` is the message-balancing worker: threads that take parsed requests from one
+queue, one at a time, so a slow request occupies one worker and not the connection's
+reader.
 """
 
 import queue
 import threading
-import time
+from time import perf_counter_ns
 
 from . import commands
 
 
-def handle(request, received, worker, ctx):
-    """Execute `request` (read at perf_counter `received`) and record it."""
-    label, reply = commands.execute(request, ctx.settings)
-    ctx.metrics.request_done(label, worker, time.perf_counter() - received)
-    return reply
+def handle(requests, received, tally, ctx):
+    """Execute `requests`, read together at perf_counter_ns `received`, in order on the
+    calling thread; record them in `tally` (that thread's own); return their replies.
+
+    Their replies leave together, in one write, once the last is done: that moment is
+    when each reply is ready to send, so one clock reading times them all."""
+    info, execute = ctx.settings, commands.execute
+    if not tally.recording:
+        return [execute(request, info)[1] for request in requests]
+    replies, labels = [], []
+    reply_to, label = replies.append, labels.append  # the hot loop: no lookups in it
+    for request in requests:
+        command, reply = execute(request, info)
+        reply_to(reply)
+        label(command)
+    tally.requests_done(labels, perf_counter_ns() - received)
+    return replies
 
 
 class WorkerPool:
@@ -34,16 +47,22 @@ class WorkerPool:
         for thread in self._threads:
             thread.start()
 
-    def submit(self, request, received, slot, done):
-        """Queue a request; `done()` is called (on the worker) once `slot.reply` is set."""
-        self.ctx.metrics.queue_depth.inc()
-        self._queue.put((request, received, slot, done, time.perf_counter()))
+    def submit(self, requests, received, queued, conn):
+        """Queue `requests` of `conn`, read at `received` and queued at `queued`
+        (perf_counter_ns), one by one; each worker fills in the reply's slot, then
+        calls conn.on_reply()."""
+        put = self._queue.put
+        for request in requests:
+            put((request, received, queued, conn.reply_later(), conn.on_reply))
 
     def _run(self, name):
-        metrics = self.ctx.metrics
+        tally, info, execute, clock = self.ctx.metrics.tally(name), self.ctx.settings, commands.execute, perf_counter_ns
         while True:
-            request, received, slot, done, queued = self._queue.get()
-            metrics.queue_depth.dec()
-            metrics.queue_wait.observe(time.perf_counter() - queued)
-            slot.reply = handle(request, received, name, self.ctx)
+            request, received, queued, slot, done = self._queue.get()
+            if tally.recording:
+                taken = clock()
+                label, slot.reply = execute(request, info)
+                tally.request_done(label, clock() - received, taken - queued)
+            else:
+                slot.reply = execute(request, info)[1]
             done()

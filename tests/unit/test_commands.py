@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from connlab.commands import burn_cpu, execute
+from connlab.commands import Closing, burn_cpu, execute
 from connlab.config import Settings
 
 
@@ -13,9 +13,9 @@ def run(*args):
 
 
 def test_ping_and_echo():
-    assert run("PING").data == b"+PONG\r\n"
-    assert run("ping", "hi").data == b"$2\r\nhi\r\n"
-    assert run("EcHo", b"\x00\r\n").data == b"$3\r\n\x00\r\n\r\n"
+    assert run("PING") == b"+PONG\r\n"
+    assert run("ping", "hi") == b"$2\r\nhi\r\n"
+    assert run("EcHo", b"\x00\r\n") == b"$3\r\n\x00\r\n\r\n"
 
 
 @pytest.mark.parametrize(
@@ -33,22 +33,22 @@ def test_ping_and_echo():
 )
 def test_errors_name_what_is_wrong(args, message):
     reply = run(*args)
-    assert reply.data == message.encode() + b"\r\n"
-    assert not reply.close
+    assert reply == message.encode() + b"\r\n"
+    assert not isinstance(reply, Closing)
 
 
 def test_quit_closes():
     reply = run("QUIT")
-    assert (reply.data, reply.close) == (b"+OK\r\n", True)
+    assert reply == b"+OK\r\n" and isinstance(reply, Closing)
 
 
 def test_config_get_answers_what_redis_benchmark_asks():
-    assert run("CONFIG", "GET", "save").data == b"*2\r\n$4\r\nsave\r\n$0\r\n\r\n"
-    assert run("CONFIG", "GET", "maxmemory").data == b"*0\r\n"
+    assert run("CONFIG", "GET", "save") == b"*2\r\n$4\r\nsave\r\n$0\r\n\r\n"
+    assert run("CONFIG", "GET", "maxmemory") == b"*0\r\n"
 
 
 def test_info_reports_settings():
-    text = run("INFO").data.decode()
+    text = run("INFO").decode()
     fields = dict(line.split(":", 1) for line in text.split("\r\n")[1:] if line)
     assert fields["arch"] == "single-thread"
     assert fields["workers"] == "1"
@@ -57,7 +57,7 @@ def test_info_reports_settings():
 
 def test_work_burns_thread_cpu_time():
     before = time.thread_time()
-    assert run("WORK", "20000").data == b"+OK\r\n"
+    assert run("WORK", "20000") == b"+OK\r\n"
     assert time.thread_time() - before >= 0.02
 
 
@@ -79,5 +79,5 @@ def test_command_labels_for_metrics():
 
 
 def test_hello_negotiates_resp2_only():
-    assert run("HELLO").data == b"*4\r\n$6\r\nserver\r\n$7\r\nconnlab\r\n$5\r\nproto\r\n:2\r\n"
-    assert run("HELLO", "3").data.startswith(b"-NOPROTO this server speaks RESP2 only")
+    assert run("HELLO") == b"*4\r\n$6\r\nserver\r\n$7\r\nconnlab\r\n$5\r\nproto\r\n:2\r\n"
+    assert run("HELLO", "3").startswith(b"-NOPROTO this server speaks RESP2 only")

@@ -2,7 +2,7 @@
 
 import socket
 
-from connlab.commands import Reply
+from connlab.commands import Closing
 from connlab.connection import Connection
 from connlab.protocol import Limits
 
@@ -10,17 +10,17 @@ from connlab.protocol import Limits
 def make_connection():
     left, right = socket.socketpair()
     right.close()
-    return Connection(left, "0", Limits())
+    return Connection(left, None, Limits())
 
 
 def test_out_of_order_completion_is_written_in_order():
     conn = make_connection()
     first, second, third = conn.reply_later(), conn.reply_later(), conn.reply_later()
-    third.reply = Reply(b"3")
-    second.reply = Reply(b"2")
+    third.reply = b"3"
+    second.reply = b"2"
     conn.collect_replies()
     assert conn.out == b""  # the head is not done yet
-    first.reply = Reply(b"1")
+    first.reply = b"1"
     conn.collect_replies()
     assert conn.out == b"123"
 
@@ -28,16 +28,16 @@ def test_out_of_order_completion_is_written_in_order():
 def test_reply_now_waits_behind_pending_replies():
     conn = make_connection()
     slot = conn.reply_later()
-    conn.reply_now(Reply(b"B"))
-    slot.reply = Reply(b"A")
+    conn.reply_now(b"B")
+    slot.reply = b"A"
     conn.collect_replies()
     assert conn.out == b"AB"
 
 
 def test_nothing_is_written_after_a_closing_reply():
     conn = make_connection()
-    conn.reply_now(Reply(b"+OK\r\n", close=True))
-    conn.reply_now(Reply(b"+PONG\r\n"))
+    conn.reply_now(Closing(b"+OK\r\n"))
+    conn.reply_now(b"+PONG\r\n")
     assert conn.out == b"+OK\r\n" and conn.closing
 
 
@@ -45,6 +45,6 @@ def test_protocol_error_keeps_earlier_requests():
     conn = make_connection()
     requests = conn.receive(b"PING\r\n*1\r\n$x\r\n")
     assert requests == [[b"PING"]]
-    assert conn.failed.data.startswith(b"-ERR Protocol error: invalid bulk length")
-    assert conn.failed.close
+    assert conn.failed.startswith(b"-ERR Protocol error: invalid bulk length")
+    assert isinstance(conn.failed, Closing)
     assert conn.receive(b"PING\r\n") == []  # nothing is read after the error

@@ -5,10 +5,12 @@ import re
 
 import yaml
 
+from connlab.config import ARCHITECTURES
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((ROOT / "compose/compose.yaml").read_text())
 PROMETHEUS = yaml.safe_load((ROOT / "prometheus/prometheus.yml").read_text())
-ARCHS = re.search(r"^ARCHS := (.*)$", (ROOT / "Makefile").read_text(), re.M).group(1).split()
+ARCHS = ARCHITECTURES
 LOADGEN_METRICS_PORT = 9646
 
 

@@ -95,6 +95,31 @@ def test_random_bytes_raise_only_protocol_errors(data, cuts):
         assert all(isinstance(r, list) for r in exc.requests)
 
 
+def outcome(pieces):
+    """(every request parsed, the protocol error's message or None), fed `pieces`."""
+    parser, parsed = RequestParser(SMALL), []
+    try:
+        for piece in pieces:
+            parsed.extend(parser.feed(piece))
+    except ProtocolError as exc:
+        return parsed + list(exc.requests), str(exc)
+    return parsed, None
+
+
+@given(st.one_of(requests.map(lambda stream: b"".join(frame for _, frame in stream)), resp_ish, st.binary(max_size=100)))
+@settings(max_examples=500)
+@example(b"*2\r\n$4\r\nECHO\r\n$1\r\nx\r\n*1\r\n$99\r\n")
+@example(b"*1\r\n$4\r\nPING\r\n*1\r\n:1\r\n")
+@example(b"*0\r\n*-1\r\n*1\r\n$4\r\nPING\r\nPING\r\n")
+@example(b"*9\r\n" + b"$1\r\nx\r\n" * 9)  # over SMALL.max_array
+@example(b"*1\r\n$65\r\n" + b"x" * 65 + b"\r\n")  # over SMALL.max_bulk
+@example(b"*1\r\n$+4\r\nPING\r\n*1\r\n$4\r\nPI\r\n\r\n")
+def test_fast_path_agrees_with_the_incremental_parser(data):
+    """Whole reads take the in-place fast path; byte-at-a-time ones the incremental
+    parser. Both must give the same requests and the same error."""
+    assert outcome([data]) == outcome([data[i : i + 1] for i in range(len(data))])
+
+
 def peak_allocation(data, limits):
     """Bytes allocated at peak while a fresh parser is fed `data`; the ProtocolError."""
     parser = RequestParser(limits)
