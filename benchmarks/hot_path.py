@@ -1,0 +1,104 @@
+"""Where a request's microseconds go on the server, stage by stage, with the server's
+own code: parse, execute, account, buffer the reply, the socket calls, and the
+message-balancing hand-off. Each figure is the best of several timed runs (the least
+disturbed by the shared machine), in microseconds per request.
+
+    python benchmarks/hot_path.py      (bench-server runs it in the server image)
+"""
+
+import socket
+import sys
+import timeit
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "services"))
+from connlab import commands, metrics, protocol  # noqa: E402
+from connlab.config import Settings  # noqa: E402
+from connlab.connection import Connection  # noqa: E402
+from connlab.context import Context  # noqa: E402
+from connlab.reader import EventLoop  # noqa: E402
+from connlab.tally import Board  # noqa: E402
+from connlab.worker import WorkerPool, handle  # noqa: E402
+
+PING = b"*1\r\n$4\r\nPING\r\n"
+
+
+def per_request(statement, requests, number=2000, repeat=7):
+    """Best-of-`repeat` microseconds per request of `statement`, which serves `requests`."""
+    return min(timeit.repeat(statement, number=number, repeat=repeat)) / number / requests * 1e6
+
+
+def context(recording=True):
+    settings = Settings.from_env({"REQUEST_METRICS": "1" if recording else "0"})
+    return Context(settings, metrics.Metrics("single-thread", Board(8, commands.METRIC_LABELS), recording))
+
+
+def stages(depth):
+    """Microseconds per request of each stage, `depth` requests per read."""
+    data, requests = PING * depth, [[b"PING"]] * depth
+    parser = protocol.RequestParser()
+    on, off = context(True), context(False)
+    on_tally, off_tally = on.metrics.tally("0"), off.metrics.tally("0")
+    conn = Connection(socket.socket(), on_tally, on.settings.limits)
+    replies = [protocol.PONG] * depth
+    left, right = socket.socketpair()  # stands in for a TCP connection's two ends
+    reply_bytes = protocol.PONG * depth
+
+    def buffer_replies():
+        conn.reply_all(replies)
+        conn.collect_replies()
+        conn.out.clear()
+
+    def socket_calls():
+        right.send(data)
+        left.recv(65536)
+        left.send(reply_bytes)
+        right.recv(65536)
+
+    execute_off = per_request(lambda: handle(requests, 0, off_tally, off), depth)
+    figures = {
+        "parse": per_request(lambda: parser.feed(data), depth),
+        "execute": execute_off,
+        "accounting": per_request(lambda: handle(requests, 0, on_tally, on), depth) - execute_off,
+        "buffer replies": per_request(buffer_replies, depth),
+        "send+recv (both ends)": per_request(socket_calls, depth),
+    }
+    left.close(), right.close()
+    return figures
+
+
+def hand_off(count=20000, batch=100):
+    """Microseconds per request through the message-balancing path and back: the I/O
+    loop queues it, a pool worker executes it and fills its slot, the loop is woken
+    through its pipe and collects the reply."""
+    ctx = context(True)
+    pool = WorkerPool(ctx, 2)
+    pool.start()
+    loop = EventLoop("io", ctx, pool)
+    conn = Connection(socket.socket(), loop.tally, ctx.settings.limits)
+    conn.on_reply = lambda: loop._reply_ready(conn)
+    best = float("inf")
+    for _ in range(3):
+        started = timeit.default_timer()
+        for _ in range(count // batch):
+            pool.submit([[b"PING"]] * batch, 0, 0, conn)
+            while conn.pending:
+                loop._epoll.poll(1)  # woken by the workers' pipe
+                loop._on_wake()
+                conn.collect_replies()
+            conn.out.clear()
+        best = min(best, (timeit.default_timer() - started) / count * 1e6)
+    return best
+
+
+def main():
+    print(f"Python {sys.version.split()[0]}, microseconds per request (best of 7)")
+    print(f"{'stage':<24} {'1 per read':>11} {'16 per read':>12}")
+    one, sixteen = stages(1), stages(16)
+    for stage in one:
+        print(f"{stage:<24} {one[stage]:>11.2f} {sixteen[stage]:>12.2f}")
+    print(f"{'pool hand-off':<24} {hand_off():>11.2f}   (message-balancing, hybrid: per request, on top)")
+
+
+if __name__ == "__main__":
+    main()
