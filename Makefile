@@ -18,7 +18,9 @@ else
 SERVER_CPUS ?= $(call cpu_range,$(shell echo $$(( $(NPROC) / 2 ))),$(shell echo $$(( $(NPROC) - 1 ))))
 LOADGEN_CPUS ?= $(call cpu_range,0,$(shell echo $$(( $(NPROC) / 2 - 1 ))))
 endif
-export SERVER_CPUS LOADGEN_CPUS
+# One Locust worker per load generator CPU: a worker is one process, one core at most.
+LOADGEN_WORKERS ?= $(shell PYTHONPATH=services $(PYTHON) -c 'from connlab.config import cpu_set; print(len(cpu_set("$(LOADGEN_CPUS)")))')
+export SERVER_CPUS LOADGEN_CPUS LOADGEN_WORKERS
 # The Compose v2 CLI plugin if the machine has it, else the one PyPI ships in the venv.
 COMPOSE_BIN := $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo "$(VENV)/bin/docker-compose")
 COMPOSE = $(COMPOSE_BIN) -f compose/compose.yaml --project-directory .
@@ -43,7 +45,7 @@ build/grafana-admin-password:
 help: ## List the targets
 	@echo "connlab — make <target> [ARCH=<arch>] (architectures: $(ARCHS))"
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | awk -F'\t' '{printf "  %-16s %s\n", $$1, $$2}'
-	@echo "CPU pinning here: SERVER_CPUS=$(SERVER_CPUS) LOADGEN_CPUS=$(LOADGEN_CPUS) (override on the command line)"
+	@echo "CPU pinning here: SERVER_CPUS=$(SERVER_CPUS) LOADGEN_CPUS=$(LOADGEN_CPUS) LOADGEN_WORKERS=$(LOADGEN_WORKERS) (override on the command line)"
 
 check-arch:
 	@case " $(ARCHS) " in *" $(ARCH) "*) ;; *) \
@@ -72,7 +74,7 @@ up: check-arch check-docker images $(if $(findstring $(VENV),$(COMPOSE_BIN)),ven
 	 metrics=$$($(COMPOSE) --profile $(ARCH) port $(ARCH) 8000); \
 	 echo "  RESP:       redis-cli -p $$port PING"; \
 	 echo "  metrics:    http://$$metrics/metrics"
-	@echo "  Locust:     http://$${BIND_ADDRESS:-127.0.0.1}:8089 (host tcp://$(ARCH):7000, $${LOADGEN_WORKERS:-1} worker(s) on CPUs $(LOADGEN_CPUS))"
+	@echo "  Locust:     http://$${BIND_ADDRESS:-127.0.0.1}:8089 (host tcp://$(ARCH):7000, $(LOADGEN_WORKERS) worker(s) on CPUs $(LOADGEN_CPUS))"
 	@echo "  Prometheus: http://$${BIND_ADDRESS:-127.0.0.1}:9090/targets (every target should be up)"
 	@if docker image inspect $(GRAFANA_IMAGE) >/dev/null 2>&1; then \
 	  echo "  Grafana:    http://$${BIND_ADDRESS:-127.0.0.1}:3000 (anonymous view; admin password in build/grafana-admin-password unless GRAFANA_ADMIN_PASSWORD is set)"; \
@@ -102,15 +104,10 @@ RATE ?= 0
 LOAD_ARGS ?=
 RESULTS ?= results
 .PHONY: load bench-loadgen
-load: up ## Headless load on ARCH: USERS=10 DURATION=30s [RATE=req/s] [LOAD_ARGS='--pipeline 16 ...']
-	@mkdir -p $(RESULTS)/load
-	@name=$(ARCH)-$$(date -u +%Y%m%dT%H%M%SZ); \
-	echo "connlab: headless load on $(ARCH): $(USERS) users, $(DURATION), rate $(RATE) (0 = closed loop)"; \
-	LOADGEN_ARCH=$(ARCH) $(COMPOSE) --profile $(ARCH) run --rm --no-deps --user "$$(id -u):$$(id -g)" \
-	  -v "$(abspath $(RESULTS))/load:/results" loadgen \
-	  --headless -u $(USERS) -r $(SPAWN_RATE) -t $(DURATION) --rate $(RATE) $(LOAD_ARGS) \
-	  --csv /results/$$name --only-summary; rc=$$?; \
-	echo "connlab: CSV files: $(RESULTS)/load/$${name}_*.csv"; exit $$rc
+load: up ## Headless load on ARCH through the stack's Locust workers: USERS=10 DURATION=30s [RATE=req/s] [LOAD_ARGS='--pipeline 16 ...']
+	@$(PYTHON) scripts/load.py --url http://$$(h=$${BIND_ADDRESS:-127.0.0.1}; [ "$$h" = 0.0.0.0 ] && h=127.0.0.1; echo $$h):8089 \
+	  --host tcp://$(ARCH):7000 --users $(USERS) --spawn-rate $(SPAWN_RATE) --duration $(DURATION) --rate $(RATE) \
+	  --results $(RESULTS)/load --name $(ARCH) $(LOAD_ARGS)
 
 bench-loadgen: check-docker images ## Benchmark: one Locust worker vs redis-benchmark on one CPU against redis-server
 	@scripts/images.sh redis

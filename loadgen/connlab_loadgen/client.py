@@ -1,38 +1,81 @@
 """RespClient: Locust's custom-client pattern for RESP over raw TCP.
 
-Every request fires Locust's `request` event once, with its own latency, also when
-several are pipelined on one write. Failures are fired as events, then raised as
-LoadgenFailure for the user to handle (reconnect); they never end a user.
+Every request is recorded once, with its own latency, also when several are pipelined
+on one write: successes in bulk through the recorder (recorder.py), failures by firing
+Locust's `request` event, then raised as LoadgenFailure for the user to handle
+(reconnect); they never end a user.
+
+The connection is a non-blocking socket driven by gevent's hub directly: one read
+and one write watcher per connection, made when it opens, and one watchdog per
+process for the reply timeout. A request then costs the system calls and one switch
+to the hub while the reply is on its way, and no more (gevent's cooperative socket
+would start and stop a timer, and raise an exception, at each wait).
 """
 
 import socket as stdsocket
 import time
+import weakref
 
+import gevent
 import hiredis
 from gevent import socket
 
 from . import errors, metrics
+from .recorder import Recorder
 
 RECV_BYTES = 65536
+_READ, _WRITE = 1, 2  # libev/libuv io watcher events
+
+
+class Watchdog:
+    """Enforces --request-timeout on every connection of this process with one check
+    every quarter timeout: a reply later than its timeout (to within a quarter of
+    it) fails the request with ReplyTimeout, raised where its user waits."""
+
+    def __init__(self):
+        self.clients = weakref.WeakSet()
+        self._greenlet = None
+
+    def watch(self, client):
+        self.clients.add(client)
+        if self._greenlet is None or self._greenlet.dead:
+            self._greenlet = gevent.spawn(self._run)
+
+    def _run(self):
+        while self.clients:
+            gevent.sleep(min(client.timeout for client in list(self.clients)) / 4)
+            now = time.perf_counter()
+            for client in list(self.clients):
+                sent = client.waiting_since
+                if sent is not None and now - sent > client.timeout:
+                    # From the hub, not from here: a greenlet thrown into returns to
+                    # the hub when it next waits.
+                    gevent.get_hub().loop.run_callback(client.expire, sent)
+
+
+WATCHDOG = Watchdog()
 
 
 class RespClient:
     def __init__(self, environment, host, port, timeout=5.0):
         self.environment = environment
         self.host, self.port, self.timeout = host, port, timeout
+        self.recorder = Recorder.of(environment)
         self.sock = None
         self.reader = None
+        self.waiting_since = None  # perf_counter() of the write whose replies are awaited
+        self._waiter = None  # the greenlet awaiting them
 
     @property
     def connected(self):
         return self.sock is not None
 
-    def _fire(self, name, started, exception=None, length=0):
+    def _fire(self, name, started, exception):
         self.environment.events.request.fire(
             request_type="RESP",
             name=name,
             response_time=(time.perf_counter() - started) * 1000.0,
-            response_length=length,
+            response_length=0,
             exception=exception,
             context={},
         )
@@ -41,68 +84,95 @@ class RespClient:
         """Open the connection; a failure is recorded under the name "connect"."""
         started = time.perf_counter() if started is None else started
         try:
-            sock = socket.create_connection((self.host, self.port), timeout=self.timeout)
+            cooperative = socket.create_connection((self.host, self.port), timeout=self.timeout)
         except OSError as exc:
             failure = errors.from_connect_error(exc)
             self._fire("connect", started, failure)
             raise failure from exc
+        sock = stdsocket.socket(fileno=cooperative.detach())
+        sock.setblocking(False)
         sock.setsockopt(stdsocket.IPPROTO_TCP, stdsocket.TCP_NODELAY, 1)
+        self._hub = gevent.get_hub()
+        self._readable = self._hub.loop.io(sock.fileno(), _READ)
+        self._writable = self._hub.loop.io(sock.fileno(), _WRITE)
         self.sock = sock
         self.reader = hiredis.Reader()
         metrics.OPEN_CONNECTIONS.inc()
+        WATCHDOG.watch(self)
 
     def close(self):
         if self.sock is not None:
             try:
+                WATCHDOG.clients.discard(self)
+                self._readable.close()
+                self._writable.close()
                 self.sock.close()
             finally:
                 self.sock = None
                 self.reader = None
                 metrics.OPEN_CONNECTIONS.dec()
 
-    def execute(self, commands, started=None):
-        """Write `commands` (one pipeline) at once, then read one reply per command.
+    def execute(self, commands, started=None, wire=None):
+        """Write `commands` (one pipeline; `wire`, their bytes, if already joined) at
+        once, then read one reply per command.
 
-        Each reply is fired as its own request, timed from `started` (the scheduled
+        Each reply is recorded as its own request, timed from `started` (the scheduled
         send time in open-loop mode, else now). Returns the number that succeeded.
         """
-        started = time.perf_counter() if started is None else started
+        clock = time.perf_counter
+        started = clock() if started is None else started
         if self.sock is None:
             self.connect(started)
+        ok, index = 0, 0
+        self.waiting_since, self._waiter = clock(), gevent.getcurrent()
         try:
-            self.sock.sendall(b"".join(command.wire for command in commands))
-        except OSError as exc:
-            self._fail_rest(commands, started, errors.from_io_error(exc))
-        ok = 0
-        for index, command in enumerate(commands):
-            try:
+            self._send(wire if wire is not None else b"".join(command.wire for command in commands))
+            for index, command in enumerate(commands):
                 reply = self._read_reply()
-            except errors.LoadgenFailure as failure:
-                self._fail_rest(commands[index:], started, failure)
-            if isinstance(reply, hiredis.ReplyError):
-                self._fire(command.name, started, errors.ServerError(str(reply)))
-            elif reply != command.expected:
-                self._fire(command.name, started, errors.UnexpectedReply(reply))
-            else:
-                self._fire(command.name, started, length=len(reply))
-                ok += 1
+                now = clock()
+                if reply == command.expected:
+                    self.recorder.ok(command.name, (now - started) * 1000.0, len(reply), now)
+                    ok += 1
+                elif isinstance(reply, hiredis.ReplyError):
+                    self._fire(command.name, started, errors.ServerError(str(reply)))
+                else:
+                    self._fire(command.name, started, errors.UnexpectedReply(reply))
+        except errors.LoadgenFailure as failure:
+            self._fail_rest(commands[index:], started, failure)
+        except hiredis.ProtocolError as exc:
+            self._fail_rest(commands[index:], started, errors.ProtocolError(exc))
+        except OSError as exc:
+            self._fail_rest(commands[index:], started, errors.from_io_error(exc))
+        finally:
+            self.waiting_since = None
         return ok
 
-    def _read_reply(self):
-        while True:
+    def expire(self, sent):
+        """The watchdog's verdict on the write made at `sent`, if still awaited."""
+        if self.waiting_since == sent:
+            self.waiting_since = None
+            self._waiter.throw(errors.ReplyTimeout())
+
+    def _send(self, data):
+        view = memoryview(data)
+        while view:
             try:
-                reply = self.reader.gets()
-            except hiredis.ProtocolError as exc:
-                raise errors.ProtocolError(exc) from exc
-            if reply is not False:
-                return reply
+                view = view[self.sock.send(view) :]
+            except BlockingIOError:
+                self._hub.wait(self._writable)
+
+    def _read_reply(self):
+        """The next reply. The first of a write is never there yet: wait, then read."""
+        while (reply := self.reader.gets()) is False:
+            self._hub.wait(self._readable)
             try:
                 data = self.sock.recv(RECV_BYTES)
-            except OSError as exc:
-                raise errors.from_io_error(exc) from exc
+            except BlockingIOError:
+                continue  # a spurious wake-up
             if not data:
                 raise errors.ConnectionClosed()
             self.reader.feed(data)
+        return reply
 
     def _fail_rest(self, commands, started, failure):
         """Record every outstanding request as failed, drop the connection, raise."""

@@ -1,15 +1,17 @@
-"""The load generator's own Prometheus metrics (connlab_loadgen_*), and its CPU watch.
+"""The load generator's own Prometheus metrics (connlab_loadgen_*).
 
-Every request Locust records is also counted here, from the same `request` event, so
-dashboards can put the client-side view next to the server's.
+Every request Locust records is also counted here, so dashboards can put the
+client-side view next to the server's: successes in bulk when the recorder folds them
+into Locust's statistics (recorder.py), failures one by one from the `request` event.
 """
 
+import itertools
 import logging
-import os
+from bisect import bisect_left
 
-import gevent
-import psutil
-from prometheus_client import Counter, Gauge, Histogram, start_http_server
+from prometheus_client import REGISTRY, Counter, Gauge, start_http_server
+from prometheus_client.core import HistogramMetricFamily
+from prometheus_client.utils import floatToGoString
 
 log = logging.getLogger("connlab.loadgen")
 
@@ -18,65 +20,60 @@ LATENCY_BUCKETS = (
     0.00005, 0.0001, 0.0002, 0.0003, 0.0005, 0.00075, 0.001, 0.0015, 0.002, 0.003, 0.005,
     0.0075, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 )
+LATENCY_BOUNDS_MS = [round(bound * 1000, 6) for bound in LATENCY_BUCKETS]  # `le`, for bisect_left
 REQUESTS = Counter("connlab_loadgen_requests", "Requests sent, by command and result", ["command", "result"])
-LATENCY = Histogram(
-    "connlab_loadgen_latency_seconds",
-    "Request latency seen by the load generator (from the scheduled send time in open-loop mode)",
-    ["command"],
-    buckets=LATENCY_BUCKETS,
-)
+
+
+class LatencyHistogram:
+    """connlab_loadgen_latency_seconds by command, filled a batch at a time from
+    Locust's own rounded response times (two significant digits, precision.py)."""
+
+    def __init__(self):
+        self._counts = {}  # command -> counts per bucket, +Inf last
+        self._sums = {}  # command -> seconds
+
+    def add(self, command, rounded, milliseconds):
+        """Requests counted by rounded response time (ms), `milliseconds` in all."""
+        counts = self._counts.setdefault(command, [0] * (len(LATENCY_BUCKETS) + 1))
+        for response_time, count in rounded.items():
+            counts[bisect_left(LATENCY_BOUNDS_MS, response_time)] += count
+        self._sums[command] = self._sums.get(command, 0.0) + milliseconds / 1000.0
+
+    def collect(self):
+        family = HistogramMetricFamily(
+            "connlab_loadgen_latency_seconds",
+            "Request latency seen by the load generator (from the scheduled send time in open-loop mode)",
+            labels=["command"],
+        )
+        bounds = [floatToGoString(bound) for bound in LATENCY_BUCKETS] + ["+Inf"]
+        for command, counts in list(self._counts.items()):
+            family.add_metric([command], list(zip(bounds, itertools.accumulate(counts))), self._sums[command])
+        yield family
+
+
+LATENCY = LatencyHistogram()
+REGISTRY.register(LATENCY)
 ACTIVE_USERS = Gauge("connlab_loadgen_active_users", "Locust users running in this process")
 OPEN_CONNECTIONS = Gauge("connlab_loadgen_open_connections", "TCP connections open to the server")
 CPU_PERCENT = Gauge("connlab_loadgen_cpu_percent", "CPU use of this load generator process (100 = one core)")
-CPU_SATURATED = Gauge("connlab_loadgen_cpu_saturated", "1 while this process uses more CPU than CPU_SATURATED_PERCENT")
+CPU_SATURATED = Gauge("connlab_loadgen_cpu_saturated", "1 while this process uses more CPU than LOADGEN_CPU_SATURATED_PERCENT")
 BEHIND_SCHEDULE = Counter("connlab_loadgen_sends_behind_schedule", "Open-loop sends that left later than scheduled")
 
-CPU_SAMPLE_SECONDS = 2.0
-CPU_SATURATED_PERCENT = float(os.environ.get("LOADGEN_CPU_SATURATED_PERCENT", "90"))
-
-
-# labels() costs more than the increment itself; this runs once per request.
-_counters, _histograms = {}, {}
+def record_successes(command, rounded, milliseconds):
+    """Successful requests of `command`, counted by rounded response time (ms),
+    `milliseconds` in all (the recorder's batches)."""
+    REQUESTS.labels(command, "ok").inc(sum(rounded.values()))
+    LATENCY.add(command, rounded, milliseconds)
 
 
 def on_request(request_type, name, response_time, exception, **_):
-    result = "ok" if exception is None else type(exception).__name__
-    counter = _counters.get((name, result))
-    if counter is None:
-        counter = _counters[(name, result)] = REQUESTS.labels(name, result)
-    counter.inc()
+    """Locust's `request` event: failures, and successes that other code fires."""
     if exception is None:
-        histogram = _histograms.get(name)
-        if histogram is None:
-            histogram = _histograms[name] = LATENCY.labels(name)
-        histogram.observe(response_time / 1000.0)
+        record_successes(name, {response_time: 1}, response_time)
+    else:
+        REQUESTS.labels(name, type(exception).__name__).inc()
 
 
 def start_exporter(port):
     start_http_server(port)
     log.info("connlab-loadgen: Prometheus metrics on :%d/metrics", port)
-
-
-def watch_cpu(environment, interval=CPU_SAMPLE_SECONDS):
-    """Sample this process's CPU; warn once per saturation episode, in the log.
-
-    The web UI's warning comes from Locust's own CPU monitor (cpu_warning), which the
-    locustfile makes sample as often as this one does.
-    """
-    process = psutil.Process()
-    process.cpu_percent()  # the first call only starts the measurement
-    saturated = False
-    while True:
-        gevent.sleep(interval)
-        percent = process.cpu_percent()
-        CPU_PERCENT.set(percent)
-        now_saturated = percent >= CPU_SATURATED_PERCENT
-        CPU_SATURATED.set(1 if now_saturated else 0)
-        if now_saturated and not saturated:
-            log.warning(
-                "connlab-loadgen: this load generator process is CPU-saturated (%.0f%% of a core): "
-                "latencies and rates now measure the load generator, not the server. "
-                "Add workers (LOADGEN_WORKERS) or CPUs (LOADGEN_CPUS).",
-                percent,
-            )
-        saturated = now_saturated

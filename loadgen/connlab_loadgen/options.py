@@ -45,6 +45,7 @@ class Mix:
         if not commands:
             raise ValueError("the command mix has no command with a positive weight")
         self.commands, self.weights = commands, weights
+        self._fixed = {}  # depth -> (commands, wire) when the mix has one command
 
     @classmethod
     def parse(cls, text, echo_bytes=16, work_us=100, sleep_ms=10):
@@ -73,6 +74,12 @@ class Mix:
         return cls.parse(options.mix, options.echo_bytes, options.work_us, options.sleep_ms)
 
     def pick(self, count):
-        if len(self.commands) == 1:
-            return self.commands * count
-        return random.choices(self.commands, self.weights, k=count)
+        """The next `count` commands, and their bytes on the wire."""
+        if len(self.commands) == 1:  # the same every time: encoded once
+            fixed = self._fixed.get(count)
+            if fixed is None:
+                commands = self.commands * count
+                fixed = self._fixed[count] = commands, b"".join(c.wire for c in commands)
+            return fixed
+        commands = random.choices(self.commands, self.weights, k=count)
+        return commands, b"".join(c.wire for c in commands)

@@ -11,6 +11,7 @@ keep two decimals instead of Locust's whole milliseconds.
 """
 
 import csv
+import io
 
 from locust import stats
 
@@ -72,9 +73,16 @@ def table(request_stats):
     return "\n".join(lines)
 
 
+def csv_text(request_stats):
+    """The same table as CSV."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(HEADER)
+    for row in rows(request_stats):
+        writer.writerow([*row[:4], *(f"{value:.3f}" for value in row[4:])])
+    return out.getvalue()
+
+
 def write_csv(request_stats, path):
     with open(path, "w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(HEADER)
-        for row in rows(request_stats):
-            writer.writerow([*row[:4], *(f"{value:.3f}" for value in row[4:])])
+        handle.write(csv_text(request_stats))

@@ -29,6 +29,37 @@ class Counts:
 COUNTS = Counts()
 
 
+class Totals:
+    """The current test's sends and late sends: the workers' reports on a master, this
+    process's own counts when it runs alone."""
+
+    def __init__(self):
+        self.sent = self.late = 0
+
+    def add(self, sent, late):
+        self.sent += sent
+        self.late += late
+
+    def reset(self):
+        self.sent = self.late = 0
+        COUNTS.take()
+
+    def current(self, alone):
+        """(sent, late) so far; `alone`: fold in what this process has not reported."""
+        if alone:
+            self.add(*COUNTS.take())
+        return self.sent, self.late
+
+    def summary(self, alone):
+        sent, late = self.current(alone)
+        if not sent:
+            return "closed loop (no --rate, not idle): no schedule to fall behind"
+        return f"open loop: {late} of {sent} paced sends left more than {LATE_TOLERANCE_S * 1000:g} ms behind schedule"
+
+
+TOTALS = Totals()
+
+
 class Pacer:
     def __init__(self, interval, clock=time.perf_counter, sleep=gevent.sleep):
         self.interval = interval

@@ -63,6 +63,15 @@ def _choice(env, name, choices):
     return value
 
 
+def cpu_set(text):
+    """The CPUs of a cpuset list as Linux and Docker write it (`0-2,5`)."""
+    cpus = set()
+    for part in filter(None, text.replace(" ", "").split(",")):
+        low, _, high = part.partition("-")
+        cpus.update(range(int(low), int(high or low) + 1))
+    return cpus
+
+
 def cpu_list(cpus):
     """Format a CPU set as Linux does (`0-2,5`), the form cpuset and INFO use."""
     ranges, start = [], None

@@ -7,6 +7,7 @@ service names the DNS service discovery looks for.
 
 import contextlib
 import json
+import re
 import socket
 import threading
 import time
@@ -86,6 +87,21 @@ class Load:
         self.stop.set()
         for thread in self.threads:
             thread.join(timeout=15)
+
+
+def substitute(expr, arch):
+    """A dashboard query as Grafana would send it: the selected architecture, every
+    command, and windows that span a few 5 s scrapes ($__rate_interval is at least
+    four scrape intervals)."""
+    values = {"arch": arch, "command": ".*", "__rate_interval": "20s", "__range": "5m", "__interval": "5s"}
+
+    def value(match):
+        name = match.group(1) or match.group(2)
+        if name not in values:
+            raise KeyError(f"no test value for ${name} in {expr}")
+        return values[name]
+
+    return re.sub(r"\$\{(\w+)\}|\$(\w+)", value, expr)
 
 
 @dataclass

@@ -16,7 +16,7 @@ import pytest
 import redis
 
 from conftest import CONFIGS, SERVER_CPUS, run_server, wait_until
-from connlab.config import cpu_list
+from connlab.config import cpu_list, cpu_set
 from metrics_util import family_names, scrape, total
 from wire import exchange, read_exactly, read_until_closed
 
@@ -62,15 +62,7 @@ def test_info_and_cpu_pinning(server, docker_client):
     assert fields["python"].startswith("3.13")
     container = docker_client.containers.get(server.container.get_wrapped_container().id)
     assert container.attrs["HostConfig"]["CpusetCpus"] == SERVER_CPUS
-    assert fields["cpus"] == cpu_list(parse_cpu_list(SERVER_CPUS))
-
-
-def parse_cpu_list(text):
-    cpus = set()
-    for part in text.split(","):
-        low, _, high = part.partition("-")
-        cpus.update(range(int(low), int(high or low) + 1))
-    return cpus
+    assert fields["cpus"] == cpu_list(cpu_set(SERVER_CPUS))
 
 
 @pytest.mark.parametrize("size", [0, 1, 64 * 1024, 1024 * 1024])

@@ -81,6 +81,8 @@ def test_web_ui_starts_shows_and_stops_a_load(docker_client):
                 return found and int(found[1]) > 0
 
             wait_until(paced_sends, 30, "the Load generator tab to count paced sends")
+            # 200 requests/s are far from saturating a core: no banner.
+            assert not page.locator("#connlab-saturation").is_visible()
             page.get_by_role("button", name="Stop").click()
             wait_until(lambda: get_json(f"{ui}/stats/requests")["state"] == "stopped", 30, "the load to stop")
             try:
@@ -92,3 +94,27 @@ def test_web_ui_starts_shows_and_stops_a_load(docker_client):
                 page.reload()
                 wait_until(lambda: header_value(page, "Status") == "STOPPED", 20,
                            f"a reloaded UI to show STOPPED (before reload: {shown!r})")
+
+
+def test_saturated_load_generator_shows_a_banner(docker_client):
+    """A load generator process at its CPU threshold measures itself: every tab says
+    so. (The threshold is lowered to 1% so that any load crosses it.)"""
+    with network() as net, server_on(net, ARCH), browser_page() as page:
+        locust = loadgen(net, LOCUST_HOST=f"tcp://{ARCH}:7000", LOADGEN_ROLE="master",
+                         LOADGEN_CPU_SATURATED_PERCENT=1).with_exposed_ports(8089)
+        with locust:
+            ui = url(locust, 8089)
+            wait_until(lambda: get_json(f"{ui}/stats/requests"), 60, "the Locust web UI")
+            page.goto(ui)
+            banner = page.locator("#connlab-saturation")
+            assert not banner.is_visible()
+            page.fill('input[name="userCount"]', "4")
+            page.fill('input[name="spawnRate"]', "4")
+            page.get_by_role("button", name="Start").click()
+            wait_until(banner.is_visible, 60, "the saturation banner")
+            assert "Load generator CPU-saturated" in banner.inner_text()
+            assert "measure the load generator, not the server" in banner.inner_text()
+            page.get_by_role("tab", name="Load generator").click()
+            assert banner.is_visible(), "the banner stays on every tab"
+            wait_until(lambda: "SATURATED" in page.locator("table").inner_text(), 30, "the tab to mark the process")
+            page.get_by_role("button", name="Stop").click()

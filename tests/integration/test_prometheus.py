@@ -7,30 +7,16 @@ also fills the queue-wait panels).
 """
 
 import os
-import re
 
 import pytest
 
 from connlab_dashboards import inspect
 from conftest import wait_until
-from observe_stack import IMAGES, observed_server
+from observe_stack import IMAGES, observed_server, substitute
 
 pytestmark = pytest.mark.integration
 ARCH = os.environ.get("CONNLAB_PROMQL_ARCH", "message-balancing")
-# What Grafana would put in: the selected architecture, every command, and windows that
-# span a few 5 s scrapes ($__rate_interval is at least four scrape intervals).
-SUBSTITUTIONS = {"arch": ARCH, "command": ".*", "__rate_interval": "20s", "__range": "5m", "__interval": "5s"}
 DASHBOARDS = inspect.load_all()
-
-
-def substitute(expr):
-    def value(match):
-        name = match.group(1) or match.group(2)
-        if name not in SUBSTITUTIONS:
-            raise KeyError(f"no test value for ${name} in {expr}")
-        return SUBSTITUTIONS[name]
-
-    return re.sub(r"\$\{(\w+)\}|\$(\w+)", value, expr)
 
 
 PANELS = [
@@ -69,7 +55,7 @@ def test_every_target_is_up(prometheus):
 
 @pytest.mark.parametrize(("dashboard", "title", "expr"), PANELS)
 def test_panel_query_returns_series(prometheus, dashboard, title, expr):
-    query = substitute(expr)
+    query = substitute(expr, ARCH)
     try:
         result = prometheus.query(query)
     except RuntimeError as exc:
@@ -79,7 +65,7 @@ def test_panel_query_returns_series(prometheus, dashboard, title, expr):
 
 @pytest.mark.parametrize(("dashboard", "variable", "match", "label"), VARIABLES)
 def test_variable_query_has_values(prometheus, dashboard, variable, match, label):
-    series = prometheus.api("series", **{"match[]": substitute(match)})
+    series = prometheus.api("series", **{"match[]": substitute(match, ARCH)})
     values = {s[label] for s in series if label in s}
     assert values, f"{dashboard}: variable ${variable} would offer no values ({match}, {label})"
     if variable == "arch":

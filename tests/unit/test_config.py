@@ -2,7 +2,7 @@
 
 import pytest
 
-from connlab.config import ConfigError, Settings, cpu_list
+from connlab.config import ConfigError, Settings, cpu_list, cpu_set
 
 
 def test_defaults():
@@ -36,3 +36,4 @@ def test_bad_values(env, message):
 def test_cpu_list_format():
     assert cpu_list({0, 1, 2, 5, 7, 8}) == "0-2,5,7-8"
     assert cpu_list({3}) == "3"
+    assert cpu_set("0-2,5,7-8") == {0, 1, 2, 5, 7, 8} and cpu_set("3") == {3}

@@ -24,9 +24,17 @@ def test_commands_name_their_argument():
 def test_mix_keeps_positive_weights_and_picks_by_them():
     mix = Mix.parse("PING:3, echo:1, WORK:0", echo_bytes=8)
     assert [c.name for c in mix.commands] == ["PING", "ECHO 8B"]
-    picks = [c.name for c in mix.pick(4000)]
+    commands, wire = mix.pick(4000)
+    picks = [c.name for c in commands]
     share = picks.count("PING") / len(picks)
     assert 0.7 < share < 0.8  # 3:1 -> 0.75; bounds are > 10 standard deviations wide
+    assert wire == b"".join(c.wire for c in commands)
+
+
+def test_a_one_command_mix_is_encoded_once():
+    mix = Mix.parse("ECHO:1", echo_bytes=3)
+    first, again = mix.pick(16), mix.pick(16)
+    assert first is again and first[1] == Command.echo(3).wire * 16 and len(first[0]) == 16
 
 
 @pytest.mark.parametrize("text", ["PING:1,FLUSHALL:1", "PING:0", "", "PING:-1"])

@@ -28,7 +28,7 @@ def test_refused_connections_are_failures_and_the_user_goes_on(monkeypatch, unus
     user = users.ConnlabUser(environment)
     user.on_start()
     for _ in range(3):
-        user.send()  # would raise if a failure escaped
+        user.send_once()  # would raise if a failure escaped
     user.on_stop()
     assert failures == ["connect: connection refused"] * 3
 

@@ -1,0 +1,64 @@
+"""`make up` then `make load`, as a user runs them: the headless load goes through the
+stack's own Locust workers, so Prometheus has its load-generator series and every
+load-generator panel of the dashboards has data for the run.
+
+The stack runs as its own compose project on 127.0.0.2, so a stack the user keeps up
+on 127.0.0.1 is neither disturbed nor in the way.
+"""
+
+import os
+import subprocess
+import time
+import urllib.parse
+
+import pytest
+
+from compose_util import ROOT, compose
+from connlab_dashboards import inspect
+from observe_stack import Prometheus, substitute
+
+pytestmark = pytest.mark.integration
+ARCH = "single-thread"
+STACK = {"COMPOSE_PROJECT_NAME": "connlab-make-load-test", "BIND_ADDRESS": "127.0.0.2"}
+LOADGEN_PANELS = [
+    pytest.param(name, title, expr, id=f"{name}: {title} [{ref}]")
+    for name, dashboard in inspect.load_all().items()
+    for title, ref, expr in inspect.panel_queries(dashboard)
+    if "connlab_loadgen_" in expr
+]
+
+
+def make(*args, timeout=600):
+    result = subprocess.run(["make", *args], cwd=ROOT, env={**os.environ, **STACK}, capture_output=True, text=True,
+                            timeout=timeout)
+    assert result.returncode == 0, f"make {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
+    return result.stdout
+
+
+@pytest.fixture(scope="module")
+def headless_run(docker_client):
+    """Prometheus, and the time window of one `make load` of every command."""
+    try:
+        make("up", f"ARCH={ARCH}")
+        started = time.time()
+        output = make("load", f"ARCH={ARCH}", "USERS=4", "DURATION=20s",
+                      "LOAD_ARGS=--mix PING:2,ECHO:1,WORK:1,SLEEP:1 --sleep-ms 2")
+        yield Prometheus("http://127.0.0.2:9090"), started, time.time(), output
+    finally:
+        compose("down", "--volumes", "--remove-orphans", env={**STACK, "COMPOSE_PROFILES": "*"}, check=False, timeout=300)
+
+
+def test_make_load_prints_the_summary(headless_run):
+    *_, output = headless_run
+    assert "Latency in ms" in output and "RESP   PING" in output, output
+    assert "load generator CPU of worker" in output, output
+    assert "CSV files: results/load/single-thread-" in output, output
+
+
+@pytest.mark.parametrize(("dashboard", "title", "expr"), LOADGEN_PANELS)
+def test_load_generator_panel_has_data_for_the_run(headless_run, dashboard, title, expr):
+    prometheus, started, ended, _ = headless_run
+    query = substitute(expr, ARCH)
+    # Rates need two scrapes inside their window: ask over the run, as Grafana would.
+    result = prometheus.api("query_range", query=query, start=started, end=ended + 10, step=5)["result"]
+    assert result, f"{dashboard}: panel {title!r}: no series during the `make load` run for\n  {urllib.parse.unquote(query)}"
