@@ -2,9 +2,13 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-PYTHON ?= python3
+HOST_PYTHON ?= python3
+# The servers' CPython: 3.13 (with the GIL) or 3.13t (free-threaded); image tag suffix.
+PYTHON ?= 3.13
+PYTHON_TAG := $(if $(filter 3.13t,$(PYTHON)),-3.13t,)
+export PYTHON PYTHON_TAG
 # The architectures: one list, in services/connlab/config.py.
-ARCHS := $(shell PYTHONPATH=services $(PYTHON) -c 'from connlab.config import ARCHITECTURES; print(*ARCHITECTURES)')
+ARCH_LIST := $(shell PYTHONPATH=services $(HOST_PYTHON) -c 'from connlab.config import ARCHITECTURES; print(*ARCHITECTURES)')
 ARCH ?= single-thread
 VENV := .venv
 NPROC := $(shell nproc 2>/dev/null || echo 1)
@@ -19,13 +23,13 @@ SERVER_CPUS ?= $(call cpu_range,$(shell echo $$(( $(NPROC) / 2 ))),$(shell echo 
 LOADGEN_CPUS ?= $(call cpu_range,0,$(shell echo $$(( $(NPROC) / 2 - 1 ))))
 endif
 # One Locust worker per load generator CPU: a worker is one process, one core at most.
-LOADGEN_WORKERS ?= $(shell PYTHONPATH=services $(PYTHON) -c 'from connlab.config import cpu_set; print(len(cpu_set("$(LOADGEN_CPUS)")))')
+LOADGEN_WORKERS ?= $(shell PYTHONPATH=services $(HOST_PYTHON) -c 'from connlab.config import cpu_set; print(len(cpu_set("$(LOADGEN_CPUS)")))')
 export SERVER_CPUS LOADGEN_CPUS LOADGEN_WORKERS
 # The Compose v2 CLI plugin if the machine has it, else the one PyPI ships in the venv.
 COMPOSE_BIN := $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo "$(VENV)/bin/docker-compose")
 COMPOSE = $(COMPOSE_BIN) -f compose/compose.yaml --project-directory .
 
-.PHONY: help up down logs ps images test venv check-arch check-docker
+.PHONY: help up down logs ps images test venv check-arch check-python check-docker
 
 # Prometheus and Grafana
 GRAFANA_IMAGE ?= grafana/grafana:12.2.0
@@ -40,34 +44,38 @@ dashboards: venv ## Regenerate grafana/dashboards/*.json from grafana/connlab_da
 	@PYTHONPATH=grafana $(VENV)/bin/python -m connlab_dashboards grafana/dashboards
 
 build/grafana-admin-password:
-	@mkdir -p build && (umask 077 && $(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(18))' > $@)
+	@mkdir -p build && (umask 077 && $(HOST_PYTHON) -c 'import secrets; print(secrets.token_urlsafe(18))' > $@)
 
 help: ## List the targets
-	@echo "connlab — make <target> [ARCH=<arch>] (architectures: $(ARCHS))"
+	@echo "connlab — make <target> [ARCH=<arch>] (architectures: $(ARCH_LIST))"
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | awk -F'\t' '{printf "  %-16s %s\n", $$1, $$2}'
 	@echo "CPU pinning here: SERVER_CPUS=$(SERVER_CPUS) LOADGEN_CPUS=$(LOADGEN_CPUS) LOADGEN_WORKERS=$(LOADGEN_WORKERS) (override on the command line)"
 
 check-arch:
-	@case " $(ARCHS) " in *" $(ARCH) "*) ;; *) \
-	  echo "connlab: ERROR: unknown ARCH '$(ARCH)'. Valid: $(ARCHS)" >&2; exit 2;; esac
+	@case " $(ARCH_LIST) " in *" $(ARCH) "*) ;; *) \
+	  echo "connlab: ERROR: unknown ARCH '$(ARCH)'. Valid: $(ARCH_LIST)" >&2; exit 2;; esac
+
+check-python:
+	@case "$(PYTHON)" in 3.13|3.13t) ;; *) \
+	  echo "connlab: ERROR: PYTHON='$(PYTHON)' is not a server build. Valid: 3.13 (with the GIL, the default), 3.13t (free-threaded)" >&2; exit 2;; esac
 
 check-docker:
 	@command -v docker >/dev/null || { echo "connlab: ERROR: docker is not installed. Install Docker Engine (https://docs.docker.com/engine/install/)." >&2; exit 2; }
 	@docker info >/dev/null 2>&1 || { echo "connlab: ERROR: the Docker daemon is not reachable. Start it (sudo systemctl start docker) or check DOCKER_HOST." >&2; exit 2; }
 
 $(VENV)/.installed: requirements/test.txt services/requirements.txt loadgen/requirements.txt
-	@echo "connlab: creating $(VENV) with $(PYTHON)"
-	@$(PYTHON) -m venv $(VENV)
+	@echo "connlab: creating $(VENV) with $(HOST_PYTHON)"
+	@$(HOST_PYTHON) -m venv $(VENV)
 	@$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements/test.txt
 	@touch $@
 
 venv: $(VENV)/.installed ## Create the Python environment for tests and tools (.venv)
 
-images: check-docker ## Build every image (official bases, or the offline fallback by itself)
+images: check-python check-docker ## Build every image (official bases, or the offline fallback by itself) [PYTHON=3.13t]
 	@scripts/images.sh
 
-up: check-arch check-docker images $(if $(findstring $(VENV),$(COMPOSE_BIN)),venv) | build/grafana-admin-password ## Start ARCH (default single-thread), Prometheus, node exporter (and Grafana where its image exists)
-	@echo "connlab: starting $(ARCH) (server CPUs $(SERVER_CPUS))"
+up: check-arch check-python check-docker images $(if $(findstring $(VENV),$(COMPOSE_BIN)),venv) | build/grafana-admin-password ## Start ARCH (default single-thread), Prometheus, node exporter (and Grafana where its image exists)
+	@echo "connlab: starting $(ARCH) on Python $(PYTHON) (server CPUs $(SERVER_CPUS))"
 	@LOADGEN_ARCH=$(ARCH) GRAFANA_ADMIN_PASSWORD="$(grafana_password)" $(COMPOSE) --profile $(ARCH) $(grafana_profile) up -d --wait --remove-orphans
 	@echo "connlab: $(ARCH) is up"
 	@port=$$($(COMPOSE) --profile $(ARCH) port $(ARCH) 7000 | sed 's/.*://'); \
@@ -92,9 +100,12 @@ logs: ## Follow the logs of the running services
 ps: ## List the running services and their ports
 	@COMPOSE_PROFILES='*' $(COMPOSE) ps
 
-test: check-docker venv images ## Unit and integration tests (builds what is missing)
+# The suites run against both server builds: with the GIL and free-threaded.
+TEST_PYTHONS ?= 3.13 3.13t
+test: check-docker venv images ## Unit and integration tests on both server builds (builds what is missing)
+	@for build in $(filter-out $(PYTHON),$(TEST_PYTHONS)); do PYTHON=$$build scripts/images.sh server || exit; done
 	@scripts/host-tools.sh
-	@TESTCONTAINERS_RYUK_DISABLED=true SERVER_CPUS=$(SERVER_CPUS) LOADGEN_CPUS=$(LOADGEN_CPUS) $(VENV)/bin/pytest
+	@TESTCONTAINERS_RYUK_DISABLED=true SERVER_CPUS=$(SERVER_CPUS) LOADGEN_CPUS=$(LOADGEN_CPUS) CONNLAB_PYTHONS="$(TEST_PYTHONS)" $(VENV)/bin/pytest
 
 # Load generator
 USERS ?= 10
@@ -105,7 +116,7 @@ LOAD_ARGS ?=
 RESULTS ?= results
 .PHONY: load bench-loadgen
 load: up ## Headless load on ARCH through the stack's Locust workers: USERS=10 DURATION=30s [RATE=req/s] [LOAD_ARGS='--pipeline 16 ...']
-	@$(PYTHON) scripts/load.py --url http://$$(h=$${BIND_ADDRESS:-127.0.0.1}; [ "$$h" = 0.0.0.0 ] && h=127.0.0.1; echo $$h):8089 \
+	@$(HOST_PYTHON) scripts/load.py --url http://$$(h=$${BIND_ADDRESS:-127.0.0.1}; [ "$$h" = 0.0.0.0 ] && h=127.0.0.1; echo $$h):8089 \
 	  --host tcp://$(ARCH):7000 --users $(USERS) --spawn-rate $(SPAWN_RATE) --duration $(DURATION) --rate $(RATE) \
 	  --results $(RESULTS)/load --name $(ARCH) $(LOAD_ARGS)
 
@@ -119,15 +130,28 @@ REPEAT ?= 3
 .PHONY: bench-server bench
 bench-server: check-docker images ## Benchmark: every architecture on one server CPU next to redis-server and a bare asyncio server [VARIANTS=a,b REPEAT=3]
 	@scripts/images.sh redis
-	@$(PYTHON) benchmarks/bench_server.py --server-cpu $(call first_cpu,$(SERVER_CPUS)) --client-cpu $(call first_cpu,$(LOADGEN_CPUS)) \
+	@$(HOST_PYTHON) benchmarks/bench_server.py --server-cpu $(call first_cpu,$(SERVER_CPUS)) --client-cpu $(call first_cpu,$(LOADGEN_CPUS)) \
 	  --repeat $(REPEAT) $(if $(VARIANTS),--variants $(VARIANTS))
 
 bench: bench-server bench-loadgen bench-scaling ## Every benchmark above, one after the other
 
+# Experiments
+SCENARIOS ?=
+ARCHS ?=
+QUICK ?=
+PYTHONS ?=
+.PHONY: compare
+compare: check-docker venv images ## Every scenario on every architecture: results/compare/<UTC>/ [SCENARIOS= ARCHS= REPEAT=3 QUICK=1 PYTHONS=3.13,3.13t]
+	@scripts/images.sh redis
+	@for build in $(filter-out $(PYTHON),$(subst $(comma), ,$(PYTHONS))); do PYTHON=$$build scripts/images.sh server || exit; done
+	@LOCUST_SKIP_MONKEY_PATCH=1 PYTHONPATH=services:loadgen:experiments $(VENV)/bin/python -m connlab_compare \
+	  --scenarios "$(SCENARIOS)" --archs "$(ARCHS)" --repeat $(REPEAT) $(if $(QUICK),--quick) \
+	  --pythons "$(or $(PYTHONS),$(PYTHON))" --server-cpus $(SERVER_CPUS) --loadgen-cpus $(LOADGEN_CPUS)
+
 CPUS ?= 1
 .PHONY: bench-scaling
-bench-scaling: venv ## Benchmark: requests/s of each architecture on CPUS=1,2,4,... server CPUs (plain processes)
-	@$(VENV)/bin/python benchmarks/scaling.py --cpus $(CPUS)
+bench-scaling: venv ## Benchmark: requests/s of each architecture on CPUS=1,2,4,... server CPUs [PYTHONS=3.13,3.13t]
+	@$(VENV)/bin/python benchmarks/scaling.py --cpus $(CPUS) $(if $(PYTHONS),--pythons $(PYTHONS))
 
 # Fuzz and soak
 .PHONY: fuzz soak

@@ -1,16 +1,22 @@
 """How each architecture scales with CPUs: requests/s of CPU-bound requests (`WORK`)
 and of blocking ones (`SLEEP`), with the server pinned to 1, 2, 4, … CPUs.
 
-Servers run as plain pinned processes (no containers), so this also runs on a machine
-without Docker. The load comes from client processes pinned to the other CPUs, each
-keeping its connections busy with one request in flight (closed loop).
+Servers run as plain pinned processes, so this also runs on a machine without Docker.
+The load comes from client processes pinned to the other CPUs, each keeping its
+connections busy with one request in flight (closed loop).
 
-    python benchmarks/scaling.py --cpus 1,2,4,8 --seconds 5
+`--pythons` runs every architecture on each Python named, side by side: a server build
+(`3.13`, `3.13t`: the server image of that build, started with host networking and
+pinned like a process, so Docker is needed) or an interpreter on this machine (a path,
+or a name on PATH such as `python3.13t`). Without it: the interpreter running this.
+
+    python benchmarks/scaling.py --cpus 1,2,4,8 --seconds 5 [--pythons 3.13,3.13t]
 """
 
 import argparse
 import multiprocessing
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -18,35 +24,37 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-CONFIGS = {  # name: (ARCH, settings); WORKERS/PROCESSES follow the CPU count
-    "single-thread": ("single-thread", {}),
-    "single-acceptor": ("single-acceptor", {}),
-    "multi-acceptor": ("multi-acceptor", {}),
-    "message-balancing": ("message-balancing", {}),
-    "socket-sharding": ("socket-sharding", {}),
-    "hybrid": ("hybrid", {"WORKERS": "2"}),
-}
+sys.path.insert(0, str(ROOT / "services"))
+from connlab.config import ARCHITECTURES, cpu_list  # noqa: E402
+
+# WORKERS and PROCESSES follow the CPU count, but hybrid keeps 2 threads per process.
+SETTINGS = {"hybrid": {"WORKERS": "2"}}
+TAG = os.environ.get("CONNLAB_TAG", "latest")
+BUILDS = {"3.13": f"connlab/server:{TAG}", "3.13t": f"connlab/server:{TAG}-3.13t"}
 
 
-def start_server(arch, env, cpus, port):
-    env = {
-        **os.environ,
-        **env,
-        "ARCH": arch,
-        "HOST": "127.0.0.1",
-        "PORT": str(port),
-        "METRICS_PORT": str(port + 1),
-        "PYTHONPATH": str(ROOT / "services"),
-    }
-    env.setdefault("WORKERS", str(len(cpus)))
-    env.setdefault("PROCESSES", str(len(cpus)))
+def server_command(python, env, cpus, name):
+    """How to start a server on `python` (a build or an interpreter) with `env`."""
+    if python in BUILDS:
+        flags = [f"-e{key}={value}" for key, value in env.items()]
+        return ["docker", "run", "--rm", "--name", name, "--network", "host", "--cpuset-cpus", cpu_list(cpus),
+                *flags, BUILDS[python], "python", "-m", "connlab"]
+    interpreter = shutil.which(python) or python
+    return [interpreter, "-m", "connlab"]
+
+
+def start_server(python, arch, cpus, port):
+    env = {"ARCH": arch, "HOST": "127.0.0.1", "PORT": str(port), "METRICS_PORT": str(port + 1),
+           "WORKERS": str(len(cpus)), "PROCESSES": str(len(cpus)), **SETTINGS.get(arch, {})}  # fmt: skip
+    name = f"connlab-scaling-{os.getpid()}-{port}"
     server = subprocess.Popen(
-        [sys.executable, "-m", "connlab"],
-        env=env,
+        server_command(python, env, cpus, name),
+        env={**os.environ, **env, "PYTHONPATH": str(ROOT / "services")},
         stderr=subprocess.DEVNULL,
         preexec_fn=lambda: os.sched_setaffinity(0, cpus),
     )
-    deadline = time.monotonic() + 20
+    server.container = name if python in BUILDS else None
+    deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
@@ -55,8 +63,15 @@ def start_server(arch, env, cpus, port):
                     return server
         except OSError:
             time.sleep(0.05)
-    server.kill()
-    raise RuntimeError(f"{arch} did not answer on port {port}")
+    stop(server)
+    raise RuntimeError(f"{arch} on {python} did not answer on port {port}")
+
+
+def stop(server):
+    if server.container:
+        subprocess.run(["docker", "stop", "-t", "10", server.container], capture_output=True)
+    server.terminate()
+    server.wait(15)
 
 
 def client(port, connections, request, seconds, cpu, results):
@@ -105,35 +120,42 @@ def main():
     parser.add_argument("--work-us", type=int, default=200, help="CPU per WORK request")
     parser.add_argument("--sleep-ms", type=int, default=5, help="block per SLEEP request")
     parser.add_argument("--connections", type=int, default=64)
-    parser.add_argument("--archs", default=",".join(CONFIGS))
+    parser.add_argument("--archs", default=",".join(ARCHITECTURES))
+    parser.add_argument("--pythons", default=sys.executable, help="3.13, 3.13t, or interpreters, comma-separated")
     args = parser.parse_args()
 
     available = sorted(os.sched_getaffinity(0))
     counts = [int(n) for n in args.cpus.split(",")]
+    pythons = args.pythons.split(",")
     if max(counts) >= len(available):
         sys.exit(f"--cpus {max(counts)} leaves no CPU for the load (this machine has {len(available)})")
+    for python in pythons:
+        if python not in BUILDS and not shutil.which(python):
+            sys.exit(f"--pythons: {python!r} is neither a server build ({', '.join(BUILDS)}) nor an interpreter here")
     loads = {
         f"WORK {args.work_us}us": b"WORK %d\r\n" % args.work_us,
         f"SLEEP {args.sleep_ms}ms": b"SLEEP %d\r\n" % args.sleep_ms,
     }
     print(f"{len(available)} CPUs; server on the first N, load on the rest; {args.connections} connections, {args.seconds:g} s each")
-    print(f"{'architecture':<18} {'load':<12} " + " ".join(f"{f'{n} CPU':>10}" for n in counts) + "   speed-up")
+    columns = " ".join(f"{f'{n} CPU':>9}" for n in counts)
+    print(f"{'architecture':<18} {'load':<12} " + " | ".join(f"{Path(p).name + ':':<8}{columns} speed-up" for p in pythons))
     port = 17100
-    for name in args.archs.split(","):
-        arch, env = CONFIGS[name]
+    for arch in args.archs.split(","):
         for load, request in loads.items():
-            rates = []
-            for n in counts:
-                server_cpus, client_cpus = set(available[:n]), available[n:]
-                port += 2
-                server = start_server(arch, env, server_cpus, port)
-                try:
-                    rates.append(measure(port, request, args.seconds, client_cpus, args.connections))
-                finally:
-                    server.terminate()
-                    server.wait(15)
-            speedup = rates[-1] / rates[0] if rates[0] else float("nan")
-            print(f"{name:<18} {load:<12} " + " ".join(f"{r:>10.0f}" for r in rates) + f"   {speedup:.2f}x", flush=True)
+            cells = []
+            for python in pythons:
+                rates = []
+                for n in counts:
+                    server_cpus, client_cpus = set(available[:n]), available[n:]
+                    port += 2
+                    server = start_server(python, arch, server_cpus, port)
+                    try:
+                        rates.append(measure(port, request, args.seconds, client_cpus, args.connections))
+                    finally:
+                        stop(server)
+                speedup = rates[-1] / rates[0] if rates[0] else float("nan")
+                cells.append(" " * 8 + " ".join(f"{r:>9.0f}" for r in rates) + f" {speedup:>7.2f}x")
+            print(f"{arch:<18} {load:<12} " + " | ".join(cells), flush=True)
 
 
 if __name__ == "__main__":

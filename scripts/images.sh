@@ -2,7 +2,9 @@
 # Build every image the stack needs. Official base images where a registry answers;
 # otherwise, by itself, the offline route: a debootstrap'd Debian trixie base image and
 # Python wheels downloaded on the host. The same Dockerfiles serve both routes.
-# Usage: scripts/images.sh [IMAGE ...]   (default: all images)
+# Usage: [PYTHON=3.13t] scripts/images.sh [IMAGE ...]   (default: all images)
+# PYTHON picks the servers' CPython: 3.13 (with the GIL, the default) or 3.13t
+# (free-threaded, built from Debian's source; its server image is tagged <tag>-3.13t).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 say() { printf 'connlab: %s\n' "$*" >&2; }
@@ -12,6 +14,12 @@ PYTHON_BASE=${PYTHON_BASE:-python:3.13-slim}
 FALLBACK_BASE=connlab/base-python:3.13-trixie
 PYTHON_HOST=${PYTHON_HOST:-python3}
 TAG=${CONNLAB_TAG:-latest}  # a separate tag keeps parallel checkouts from sharing images
+case "${PYTHON:-3.13}" in
+  3.13) FREE_THREADED= ;;
+  3.13t) FREE_THREADED=yes ;;
+  *) die "PYTHON=${PYTHON}: choose 3.13 (with the GIL, the default) or 3.13t (free-threaded)" ;;
+esac
+FREE_THREADED_PYTHON=connlab/python:3.13t-trixie
 
 command -v docker >/dev/null 2>&1 || die "docker is not installed. Install Docker Engine (https://docs.docker.com/engine/install/), then run make again."
 docker info >/dev/null 2>&1 || die "the Docker daemon is not reachable ($(docker info 2>&1 | grep -m1 -i error || echo 'docker info failed')). Start it (sudo systemctl start docker) or check DOCKER_HOST and your permissions on /var/run/docker.sock."
@@ -38,9 +46,12 @@ python_base() {
   fi
 }
 
-# Wheels for Python 3.13 on the image's platform, fetched by the host's pip.
+# Wheels for Python 3.13 on the image's platform, fetched by the host's pip; for 3.13t
+# ($3 = cp313t) the free-threaded ABI's (abi3 wheels do not fit a free-threaded build).
 wheelhouse() {
-  local name=$1 requirements=$2 dir=build/wheelhouse/$1
+  local name=$1 requirements=$2 dir=build/wheelhouse/$1 abi=${3:-cp313}
+  local abis=(--abi "$abi" --abi none)
+  [ "$abi" = cp313 ] && abis+=(--abi abi3)
   local stamp="$dir/.requirements"
   if [ -f "$stamp" ] && cmp -s "$stamp" "$requirements"; then
     say "wheelhouse $name is current"
@@ -49,21 +60,22 @@ wheelhouse() {
   local machine platforms=()
   machine=$(uname -m)
   for minor in $(seq 17 39); do platforms+=(--platform "manylinux_2_${minor}_${machine}"); done
-  say "downloading wheels for $name (Python 3.13, $machine) into $dir"
+  say "downloading wheels for $name (Python 3.13, ABI $abi, $machine) into $dir"
   rm -rf "$dir" && mkdir -p "$dir"
   "$PYTHON_HOST" -m pip download --quiet --disable-pip-version-check --only-binary=:all: \
-    --python-version 3.13 --implementation cp --abi cp313 --abi abi3 --abi none \
+    --python-version 3.13 --implementation cp "${abis[@]}" \
     "${platforms[@]}" --platform "manylinux2014_${machine}" \
     -r "$requirements" -d "$dir" || die "pip could not download the wheels in $requirements. Check that PyPI is reachable from this host."
   cp "$requirements" "$stamp"
 }
 
-build() {
+build() {  # tag dockerfile base [more docker build arguments]
   local tag=$1 dockerfile=$2 base=$3
+  shift 3
   say "building $tag from $dockerfile (BASE_IMAGE=$base)"
   local log="build/logs/${tag//[:\/]/_}.log"
   mkdir -p build/logs
-  if ! docker build --build-arg "BASE_IMAGE=$base" -f "$dockerfile" -t "$tag" . >"$log" 2>&1; then
+  if ! docker build --build-arg "BASE_IMAGE=$base" "$@" -f "$dockerfile" -t "$tag" . >"$log" 2>&1; then
     tail -n 30 "$log" >&2
     die "docker build of $tag failed (full log: $log)"
   fi
@@ -91,8 +103,16 @@ base=$(python_base)
 for image in "${images[@]}"; do
   case "$image" in
     server)
-      wheelhouse server services/requirements.txt
-      build "connlab/server:$TAG" services/Dockerfile "$base" ;;
+      if [ -n "$FREE_THREADED" ]; then
+        docker image inspect "$FREE_THREADED_PYTHON" >/dev/null 2>&1 \
+          || say "building CPython 3.13t from Debian's python3.13 source (about 6 minutes on 2 CPUs)"
+        build "$FREE_THREADED_PYTHON" services/python-free-threaded.Dockerfile "$base"
+        wheelhouse server-3.13t services/requirements.txt cp313t
+        build "connlab/server:$TAG-3.13t" services/Dockerfile "$FREE_THREADED_PYTHON" --build-arg WHEELS=build/wheelhouse/server-3.13t
+      else
+        wheelhouse server services/requirements.txt
+        build "connlab/server:$TAG" services/Dockerfile "$base"
+      fi ;;
     loadgen)
       wheelhouse loadgen loadgen/requirements.txt
       build "connlab/loadgen:$TAG" loadgen/Dockerfile "$base" ;;
@@ -105,4 +125,4 @@ for image in "${images[@]}"; do
     *) die "unknown image '$image' (known: server loadgen prometheus node-exporter redis)" ;;
   esac
 done
-say "images ready: $(printf "connlab/%s:$TAG " "${images[@]}")"
+say "images ready: $(printf "connlab/%s:$TAG " "${images[@]}" | sed "s|connlab/server:$TAG |connlab/server:$TAG${FREE_THREADED:+-3.13t} |")"

@@ -27,27 +27,26 @@ import pytest  # noqa: E402
 from testcontainers.core.container import DockerContainer  # noqa: E402
 from testcontainers.core.labels import LABEL_SESSION_ID, SESSION_ID  # noqa: E402
 
+from connlab.config import variants  # noqa: E402
+
 LOOPBACK = "127.0.0.1"
 TAG = os.environ.get("CONNLAB_TAG", "latest")
 SERVER_IMAGE = f"connlab/server:{TAG}"
 # The CPUs `make test` pins servers to (SERVER_CPUS, as for `make up`).
 SERVER_CPUS = os.environ.get("SERVER_CPUS") or str(max(os.sched_getaffinity(0)))
 
-
 # Every architecture and mode, as (ARCH, settings): what the suites run against.
-CONFIGS = {
-    "single-thread": ("single-thread", {}),
-    "single-acceptor": ("single-acceptor", {}),
-    "single-acceptor-per-connection": ("single-acceptor", {"WORKER_MODEL": "per-connection"}),
-    "multi-acceptor": ("multi-acceptor", {}),
-    "multi-acceptor-exclusive": ("multi-acceptor", {"ACCEPT_MODE": "exclusive"}),
-    # A blocking acceptor serves one connection per thread: give it more threads than
-    # the 50 connections redis-benchmark opens.
-    "multi-acceptor-blocking": ("multi-acceptor", {"ACCEPT_MODE": "blocking", "WORKERS": 64}),
-    "message-balancing": ("message-balancing", {}),
-    "socket-sharding": ("socket-sharding", {}),
-    "hybrid": ("hybrid", {}),
-}
+CONFIGS = variants()
+# The server builds they run on (`make test`: 3.13 with the GIL, and 3.13t free-threaded).
+PYTHONS = os.environ.get("CONNLAB_PYTHONS", "3.13").split()
+
+
+def server_image(python="3.13"):
+    return SERVER_IMAGE + ("-3.13t" if python == "3.13t" else "")
+
+
+# Every build and every architecture and mode, as pytest parameters (python, name).
+BUILDS_AND_CONFIGS = [pytest.param((python, name), id=f"{python}-{name}") for python in PYTHONS for name in CONFIGS]
 
 
 def published(container, *ports):
@@ -100,10 +99,11 @@ class Server:
 
 
 @contextlib.contextmanager
-def run_server(arch, *, cpuset=SERVER_CPUS, docker=None, **env):
-    """Start the server image with ARCH=arch and `env`, pinned to `cpuset` (`docker`:
-    more arguments for docker's create); yield a Server once it answers PING."""
-    container = published(DockerContainer(SERVER_IMAGE), 7000, 8000).with_env("ARCH", arch)
+def run_server(arch, *, python="3.13", cpuset=SERVER_CPUS, docker=None, **env):
+    """Start the server image of build `python` with ARCH=arch and `env`, pinned to
+    `cpuset` (`docker`: more arguments for docker's create); yield a Server once it
+    answers PING."""
+    container = published(DockerContainer(server_image(python)), 7000, 8000).with_env("ARCH", arch)
     for key, value in env.items():
         container.with_env(key, str(value))
     container.with_kwargs(cpuset_cpus=cpuset, **(docker or {}))
@@ -122,8 +122,10 @@ def docker_client():
         client.ping()
     except Exception as exc:
         pytest.fail(f"Docker is not reachable ({exc}); start the daemon, then `make test`", pytrace=False)
-    if not client.images.list(name=SERVER_IMAGE):
-        pytest.fail(f"image {SERVER_IMAGE} is missing; `make test` builds it (or run `make images`)", pytrace=False)
+    for python in PYTHONS:
+        if not client.images.list(name=server_image(python)):
+            pytest.fail(f"image {server_image(python)} is missing; `make test` builds it "
+                        f"(or run `make images PYTHON={python}`)", pytrace=False)
     yield client
     # Remove whatever this session started, even after a failure mid-test.
     for container in client.containers.list(all=True, filters={"label": f"{LABEL_SESSION_ID}={SESSION_ID}"}):

@@ -8,7 +8,6 @@ from grafana_foundation_sdk.models import common, dashboard as dashboard_models
 # Fixed in grafana/provisioning/datasources/prometheus.yaml: dashboards refer to it by uid.
 DATASOURCE_UID = "connlab-prometheus"
 DATASOURCE = common.DataSourceRef(type_val="prometheus", uid=DATASOURCE_UID)
-ARCHS = ["single-thread", "single-acceptor", "multi-acceptor", "message-balancing", "socket-sharding", "hybrid"]
 # Grafana picks a window of at least four scrapes, so rates stay smooth at 5 s scrapes.
 RATE = "$__rate_interval"
 
@@ -96,14 +95,32 @@ def load_test_annotations():
     )
 
 
+def gil_variable():
+    """The server builds Prometheus has seen: the GIL `enabled` (3.13) or `disabled`
+    (3.13t, free-threaded). It narrows the architectures offered."""
+    return (
+        dashboard.QueryVariable("gil")
+        .label("GIL")
+        .datasource(DATASOURCE)
+        .query("label_values(connlab_server_info, gil)")
+        .definition("label_values(connlab_server_info, gil)")
+        .refresh(dashboard_models.VariableRefresh.ON_TIME_RANGE_CHANGED)
+        .sort(dashboard_models.VariableSort.ALPHABETICAL_ASC)
+        .multi(True)
+        .include_all(True)
+        .all_value(".*")
+    )
+
+
 def arch_variable(multi):
-    """The architectures that Prometheus has seen (connlab_server_info carries `arch`)."""
+    """The architectures that Prometheus has seen on the chosen builds
+    (connlab_server_info carries `arch` and `gil`)."""
     variable = (
         dashboard.QueryVariable("arch")
         .label("Architecture")
         .datasource(DATASOURCE)
-        .query("label_values(connlab_server_info, arch)")
-        .definition("label_values(connlab_server_info, arch)")
+        .query('label_values(connlab_server_info{gil=~"$gil"}, arch)')
+        .definition('label_values(connlab_server_info{gil=~"$gil"}, arch)')
         .refresh(dashboard_models.VariableRefresh.ON_TIME_RANGE_CHANGED)
         .sort(dashboard_models.VariableSort.ALPHABETICAL_ASC)
         .multi(multi)

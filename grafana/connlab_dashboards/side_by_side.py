@@ -1,6 +1,6 @@
 """"Architectures side by side": every architecture selected in $arch, one series each."""
 
-from .common import RATE, Ids, arch_variable, base_dashboard, command_variable, row, timeseries_panel
+from .common import RATE, Ids, arch_variable, base_dashboard, command_variable, gil_variable, row, timeseries_panel
 
 SEL = 'arch=~"$arch"'
 SEL_CMD = 'arch=~"$arch", command=~"$command"'
@@ -22,6 +22,7 @@ def build():
             "connlab: the same metrics for every selected architecture, server and client side.",
             ["architectures"],
         )
+        .with_variable(gil_variable())
         .with_variable(arch_variable(multi=True))
         .with_variable(command_variable())
     )

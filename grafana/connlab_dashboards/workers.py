@@ -1,6 +1,6 @@
 """"Workers": how evenly one architecture spreads connections and requests over workers."""
 
-from .common import RATE, Ids, arch_variable, bargauge_panel, base_dashboard, row, timeseries_panel
+from .common import RATE, Ids, arch_variable, bargauge_panel, base_dashboard, gil_variable, row, timeseries_panel
 
 SEL = 'arch="$arch"'
 
@@ -22,7 +22,7 @@ def build():
         "Workers",
         "connlab: the spread of accepted connections and requests across the workers of one architecture.",
         ["workers"],
-    ).with_variable(arch_variable(multi=False))
+    ).with_variable(gil_variable()).with_variable(arch_variable(multi=False))
 
     d.with_row(row(ids, "Spread over the selected time range"))
     d.with_panel(bargauge_panel(

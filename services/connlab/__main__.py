@@ -4,6 +4,7 @@ import logging
 import sys
 
 from .config import ConfigError, Settings
+from .interpreter import refuse_a_gil_in_a_free_threaded_build
 from .server import serve
 
 
@@ -13,6 +14,7 @@ def main():
         settings = Settings.from_env()
     except ConfigError as exc:
         sys.exit(f"connlab: bad setting: {exc}")
+    refuse_a_gil_in_a_free_threaded_build()
     serve(settings)
 
 

@@ -33,7 +33,7 @@ def single_thread(ctx, listener, name="0"):
 def single_acceptor(ctx, listener):
     """One acceptor thread hands connections to workers (memcached)."""
     threads = []
-    acceptor = ctx.metrics.tally("acceptor", worker=False)
+    acceptor = ctx.metrics.tally("acceptor", role=0)
     if ctx.settings.worker_model == "per-connection":
         hand_off = ThreadPerConnection(ctx, acceptor)
     else:

@@ -1,9 +1,9 @@
 """Settings, read once from the environment, with a clear error for a bad value."""
 
 import os
-import platform
 from dataclasses import dataclass, field
 
+from . import interpreter
 from .protocol import Limits
 
 ARCHITECTURES = (
@@ -146,7 +146,8 @@ class Settings:
         return {
             **self.describe(),
             "pid": str(os.getpid()),
-            "python": platform.python_version(),
+            "python": interpreter.version(),
+            "gil": interpreter.gil(),
             "cpus": cpu_list(os.sched_getaffinity(0)),
             "port": str(self.port),
             "max_bulk": str(self.limits.max_bulk),

@@ -7,7 +7,6 @@ process that serves /metrics also reports what only it can see: its listening so
 accept queues and the OS view of every server process (ServerCollector).
 """
 
-import platform
 import socket
 import struct
 from collections import defaultdict
@@ -17,7 +16,7 @@ from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.utils import floatToGoString
 
-from . import tally
+from . import interpreter, tally
 from .tally import LATENCY_BUCKETS
 
 _LE = [floatToGoString(bound) for bound in LATENCY_BUCKETS] + ["+Inf"]
@@ -31,10 +30,10 @@ class Metrics:
         self.board = board
         self.request_metrics = request_metrics
 
-    def tally(self, name, worker=True):
-        """The calling thread's tally, labelled `name` (`worker=False`: a helper such as
-        the acceptor, which has no per-worker series)."""
-        taken = self.board.take(name, worker)
+    def tally(self, name, role=tally.READS | tally.EXECUTES):
+        """The calling thread's tally, labelled `name`; `role`: what the thread does
+        (tally.READS, tally.EXECUTES, both, or 0 for a helper such as the acceptor)."""
+        taken = self.board.take(name, role)
         taken.recording = self.request_metrics
         return taken
 
@@ -73,11 +72,12 @@ class RequestCollector:
         # A worker has series once it has served a request or accepted a connection
         # (as prometheus_client's labelled children did): an I/O thread that only
         # reads has no request series, a pool worker that only executes no connections.
-        served, accepted, active = defaultdict(int), defaultdict(int), defaultdict(int)
+        served, accepted, active, roles = defaultdict(int), defaultdict(int), defaultdict(int), defaultdict(int)
         for words in slots:
-            if not words[tally.WORKER]:
+            if not words[tally.ROLE]:
                 continue
             name = tally.name_of(words)
+            roles[name, tally.ROLES[words[tally.ROLE]]] += 1
             requests_served = sum(tally.count(words, at[command]) for command in commands)
             if requests_served:
                 served[name] += requests_served
@@ -87,6 +87,14 @@ class RequestCollector:
         yield _by_worker(CounterMetricFamily, "connlab_worker_requests", "Requests served, by worker.", arch, served)
         yield _by_worker(CounterMetricFamily, "connlab_connections_accepted", "Connections accepted, by worker.", arch, accepted)
         yield _by_worker(GaugeMetricFamily, "connlab_connections_active", "Connections open, by worker.", arch, active)
+        workers = GaugeMetricFamily(
+            "connlab_workers",
+            "Threads by worker label and role (reader, executor, reader-executor), idle ones included.",
+            labels=["arch", "worker", "role"],
+        )
+        for (name, role), count in sorted(roles.items()):
+            workers.add_metric([arch, name, role], count)
+        yield workers
 
         summed = lambda field: sum(words[field] for words in slots)  # noqa: E731
         yield _one(CounterMetricFamily, "connlab_protocol_errors", "Connections closed for malformed framing.", arch, summed(tally.PROTOCOL_ERRORS))
@@ -136,9 +144,9 @@ class ServerCollector:
     def collect(self):
         arch = self.settings.arch
         info = GaugeMetricFamily(
-            "connlab_server_info", "Architecture and settings of the server.", labels=["python", *self.settings.describe()]
+            "connlab_server_info", "Architecture and settings of the server.", labels=["python", "gil", *self.settings.describe()]
         )
-        info.add_metric([platform.python_version(), *self.settings.describe().values()], 1)
+        info.add_metric([interpreter.version(), interpreter.gil(), *self.settings.describe().values()], 1)
         yield info
 
         length = GaugeMetricFamily("connlab_listen_queue_length", "Connections waiting in the accept queue.", labels=["arch", "listener"])

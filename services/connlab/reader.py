@@ -60,7 +60,8 @@ class EventLoop:
         self.name = name  # the worker label of its connections
         self.ctx = ctx
         self.pool = pool  # None: execute requests on this thread
-        self.tally = ctx.metrics.tally(name)  # written only by the thread that runs the loop
+        # Written only by the thread that runs the loop; with a pool, it only reads.
+        self.tally = ctx.metrics.tally(name, tally.READS if pool else tally.READS | tally.EXECUTES)
         self._run = self._execute if pool is None else self._submit
         self._epoll = select.epoll()
         self._connections = {}  # fd -> Connection

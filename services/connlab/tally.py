@@ -28,7 +28,11 @@ HISTOGRAM_WORDS = len(_BOUNDS_NS) + 2
 _SUM = HISTOGRAM_WORDS - 1
 
 # A slot's words. The header is written under the board's lock, once per thread.
-OWNER, WORKER, NAME = 0, 1, 2  # owner pid (0: free), 1 if a worker label, name (4 words)
+OWNER, ROLE, NAME = 0, 1, 2  # owner pid (0: free), what the thread does, name (4 words)
+# Roles: a worker reads connections, executes requests, or both; 0 is a helper (the
+# acceptor), which has no per-worker series.
+READS, EXECUTES = 1, 2
+ROLES = {READS: "reader", EXECUTES: "executor", READS | EXECUTES: "reader-executor"}
 _NAME_BYTES = 32
 ACCEPTED, CLOSED, PROTOCOL_ERRORS, REJECTED, THREADS_STARTED, QUEUED = range(6, 12)
 QUEUE_WAIT = 12  # a histogram: time requests waited for this worker (message balancing)
@@ -51,7 +55,7 @@ class Board:
         start = 1 + index * self.slot_words
         return self._words[start : start + self.slot_words]
 
-    def take(self, name, worker=True):
+    def take(self, name, role=READS | EXECUTES):
         """A slot for the calling thread to write: a free one of that name (a replaced
         process's, or one given back) or a new one."""
         encoded = name.encode()[:_NAME_BYTES].ljust(_NAME_BYTES, b"\0")
@@ -61,7 +65,7 @@ class Board:
             if index == self.capacity:
                 raise RuntimeError(f"accounting board full ({self.capacity} slots): raise MAX_CONNECTIONS")
             slot = self._slot(index)
-            slot[OWNER], slot[WORKER] = os.getpid(), int(worker)
+            slot[OWNER], slot[ROLE] = os.getpid(), role
             slot[NAME : NAME + 4] = memoryview(encoded).cast("q")
             self._words[0] = max(used, index + 1)
         return Tally(slot, self.commands)

@@ -11,6 +11,7 @@ import threading
 from time import perf_counter_ns
 
 from . import commands
+from .tally import EXECUTES
 
 
 def handle(requests, received, tally, ctx):
@@ -56,7 +57,7 @@ class WorkerPool:
             put((request, received, queued, conn.reply_later(), conn.on_reply))
 
     def _run(self, name):
-        tally, info, execute, clock = self.ctx.metrics.tally(name), self.ctx.settings, commands.execute, perf_counter_ns
+        tally, info, execute, clock = self.ctx.metrics.tally(name, EXECUTES), self.ctx.settings, commands.execute, perf_counter_ns
         while True:
             request, received, queued, slot, done = self._queue.get()
             if tally.recording:

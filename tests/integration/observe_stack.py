@@ -91,9 +91,9 @@ class Load:
 
 def substitute(expr, arch):
     """A dashboard query as Grafana would send it: the selected architecture, every
-    command, and windows that span a few 5 s scrapes ($__rate_interval is at least
+    build and command, and windows that span a few 5 s scrapes ($__rate_interval is at least
     four scrape intervals)."""
-    values = {"arch": arch, "command": ".*", "__rate_interval": "20s", "__range": "5m", "__interval": "5s"}
+    values = {"arch": arch, "gil": ".*", "command": ".*", "__rate_interval": "20s", "__range": "5m", "__interval": "5s"}
 
     def value(match):
         name = match.group(1) or match.group(2)

@@ -15,7 +15,7 @@ import time
 import pytest
 import redis
 
-from conftest import CONFIGS, SERVER_CPUS, run_server, wait_until
+from conftest import BUILDS_AND_CONFIGS, CONFIGS, SERVER_CPUS, run_server, wait_until
 from connlab.config import cpu_list, cpu_set
 from metrics_util import family_names, scrape, total
 from wire import exchange, read_exactly, read_until_closed
@@ -24,12 +24,13 @@ pytestmark = pytest.mark.integration
 
 
 
-@pytest.fixture(scope="module", params=list(CONFIGS), ids=list(CONFIGS))
+@pytest.fixture(scope="module", params=BUILDS_AND_CONFIGS)
 def server(request, docker_client):
-    arch, env = CONFIGS[request.param]
+    python, name = request.param
+    arch, env = CONFIGS[name]
     # No Docker healthcheck here: its PINGs would disturb the exact metric counts.
-    with run_server(arch, docker={"healthcheck": {"test": ["NONE"]}}, **env) as server:
-        server.arch, server.env = arch, env
+    with run_server(arch, python=python, docker={"healthcheck": {"test": ["NONE"]}}, **env) as server:
+        server.arch, server.env, server.python = arch, env, python
         yield server
 
 
@@ -60,6 +61,8 @@ def test_info_and_cpu_pinning(server, docker_client):
     expected_workers = server.env.get("WORKERS", 2 if server.arch == "hybrid" else 4)
     assert fields["workers"] == ("1" if server.arch == "single-thread" else str(expected_workers))
     assert fields["python"].startswith("3.13")
+    assert (fields["python"].endswith("t"), fields["gil"]) == (
+        (True, "disabled") if server.python == "3.13t" else (False, "enabled"))
     container = docker_client.containers.get(server.container.get_wrapped_container().id)
     assert container.attrs["HostConfig"]["CpusetCpus"] == SERVER_CPUS
     assert fields["cpus"] == cpu_list(cpu_set(SERVER_CPUS))

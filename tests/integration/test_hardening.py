@@ -4,7 +4,7 @@ import threading
 
 import pytest
 
-from conftest import CONFIGS, run_server, wait_until
+from conftest import BUILDS_AND_CONFIGS, CONFIGS, run_server, wait_until
 from metrics_util import scrape, total
 from wire import exchange
 
@@ -14,15 +14,16 @@ LIMITS = {"MAX_CONNECTIONS": 8, "IDLE_TIMEOUT": 2, "SHUTDOWN_GRACE": 5, "MAX_PEN
 NO_HEALTHCHECK = {"healthcheck": {"test": ["NONE"]}}  # its PINGs would skew the counts
 
 
-@pytest.fixture(scope="module", params=list(CONFIGS), ids=list(CONFIGS))
+@pytest.fixture(scope="module", params=BUILDS_AND_CONFIGS)
 def config(request, docker_client):
-    return CONFIGS[request.param]
+    python, name = request.param
+    return python, *CONFIGS[name]
 
 
 @pytest.fixture(scope="module")
 def server(config):
-    arch, env = config
-    with run_server(arch, docker=NO_HEALTHCHECK, **{**LIMITS, **env}) as server:
+    python, arch, env = config
+    with run_server(arch, python=python, docker=NO_HEALTHCHECK, **{**LIMITS, **env}) as server:
         server.arch = arch
         yield server
 
@@ -84,7 +85,7 @@ def test_idle_connections_are_closed(server):
 
 def test_a_dribbling_client_holds_no_event_loop_hostage(server, config):
     """A request sent a byte at a time leaves the others served meanwhile."""
-    if server.arch == "multi-acceptor" and config[1].get("ACCEPT_MODE") == "blocking":
+    if server.arch == "multi-acceptor" and config[2].get("ACCEPT_MODE") == "blocking":
         pytest.skip("a blocking reader is the dribbler's: it costs one thread until IDLE_TIMEOUT")
     with server.connect() as dribbler:
         dribbler.sendall(b"*1\r\n$4\r\nPI")
@@ -141,8 +142,8 @@ def test_disconnects_mid_request_leave_nothing_behind(server):
 def test_sigterm_drains_without_half_replies(config, clients):
     """Under pipelined load, `docker stop` ends with exit 0, and every connection got
     whole replies, in order, for a prefix of its requests: never half a reply."""
-    arch, env = config
-    with run_server(arch, docker=NO_HEALTHCHECK, **{**LIMITS, **env}) as server:
+    python, arch, env = config
+    with run_server(arch, python=python, docker=NO_HEALTHCHECK, **{**LIMITS, **env}) as server:
         received = [bytearray() for _ in range(clients)]
         started = threading.Barrier(clients + 1)
 

@@ -52,7 +52,7 @@ def test_info_reports_settings():
     fields = dict(line.split(":", 1) for line in text.split("\r\n")[1:] if line)
     assert fields["arch"] == "single-thread"
     assert fields["workers"] == "1"
-    assert {"pid", "python", "cpus"} <= fields.keys()
+    assert {"pid", "python", "cpus", "gil"} <= fields.keys()
 
 
 def test_work_burns_thread_cpu_time():

@@ -64,7 +64,7 @@ def test_bucket_bounds_are_inclusive_as_prometheus_le(board):
 def test_threads_with_one_name_add_up_and_helpers_have_no_worker_series(board):
     for name in ("0", "0", "1"):
         board.take(name).requests_done(["PING"], MS)
-    acceptor = board.take("acceptor", worker=False)
+    acceptor = board.take("acceptor", role=0)
     acceptor.count(tally.REJECTED)
     acceptor.count(tally.THREADS_STARTED, 3)
     samples = scrape(board)
@@ -76,7 +76,7 @@ def test_threads_with_one_name_add_up_and_helpers_have_no_worker_series(board):
 
 
 def test_connections_and_queue(board):
-    io, worker = board.take("p0-io"), board.take("p0-0")
+    io, worker = board.take("p0-io", tally.READS), board.take("p0-0", tally.EXECUTES)
     io.count(tally.ACCEPTED, 3)
     io.count(tally.CLOSED)
     io.count(tally.QUEUED, 5)
@@ -91,6 +91,11 @@ def test_connections_and_queue(board):
     assert value(samples, "connlab_queue_depth") == 1
     assert value(samples, "connlab_queue_wait_seconds_count") == 4
     assert value(samples, "connlab_queue_wait_seconds_bucket", le="0.00025") == 4
+    # Every worker is listed with its role, whether it did anything yet or not.
+    board.take("p0-1", tally.EXECUTES)
+    samples = scrape(board)
+    assert value(samples, "connlab_workers", worker="p0-io", role="reader") == 1
+    assert value(samples, "connlab_workers", worker="p0-1", role="executor") == 1
 
 
 def test_a_borrowed_slot_is_reused_by_name_and_counts_carry_on(board):
