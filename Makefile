@@ -128,7 +128,7 @@ comma := ,
 first_cpu = $(firstword $(subst -, ,$(subst $(comma), ,$(1))))
 REPEAT ?= 3
 .PHONY: bench-server bench
-bench-server: check-docker images ## Benchmark: every architecture on one server CPU next to redis-server and a bare asyncio server [VARIANTS=a,b REPEAT=3]
+bench-server: check-python check-docker images ## Benchmark: every architecture on one server CPU next to redis-server and a bare asyncio server [VARIANTS=a,b REPEAT=3 PYTHON=3.13t]
 	@scripts/images.sh redis
 	@$(HOST_PYTHON) benchmarks/bench_server.py --server-cpu $(call first_cpu,$(SERVER_CPUS)) --client-cpu $(call first_cpu,$(LOADGEN_CPUS)) \
 	  --repeat $(REPEAT) $(if $(VARIANTS),--variants $(VARIANTS))

@@ -24,7 +24,9 @@ sys.path.insert(0, str(ROOT / "services"))
 from connlab.config import variants  # noqa: E402
 
 TAG = os.environ.get("CONNLAB_TAG", "latest")
-SERVER_IMAGE, REDIS_IMAGE = f"connlab/server:{TAG}", f"connlab/redis:{TAG}"
+# The server build (PYTHON=3.13t: the free-threaded image); redis-server for the anchor.
+SERVER_IMAGE = f"connlab/server:{TAG}" + ("-3.13t" if os.environ.get("PYTHON") == "3.13t" else "")
+REDIS_IMAGE = f"connlab/redis:{TAG}"
 ASYNCIO_PING = "/bench/asyncio_ping.py"
 
 
@@ -112,7 +114,7 @@ def main():
                  timeout=300), flush=True)
     network = f"connlab-bench-server-{os.getpid()}"
     docker("network", "create", network)
-    print(f"server on CPU {args.server_cpu}, redis-benchmark on CPU {args.client_cpu}, {args.clients} connections, "
+    print(f"{SERVER_IMAGE} on CPU {args.server_cpu}, redis-benchmark on CPU {args.client_cpu}, {args.clients} connections, "
           f"median of {args.repeat}; P1 {args.requests} requests, P16 {10 * args.requests}", file=sys.stderr)
     runs = {}  # target name -> {pipeline: [req/s of each repeat]}
     try:

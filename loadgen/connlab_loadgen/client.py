@@ -12,19 +12,23 @@ to the hub while the reply is on its way, and no more (gevent's cooperative sock
 would start and stop a timer, and raise an exception, at each wait).
 """
 
+import errno
+import os
 import socket as stdsocket
 import time
 import weakref
 
 import gevent
 import hiredis
-from gevent import socket
+from gevent import monkey, socket
 
 from . import errors, metrics
 from .recorder import Recorder
 
 RECV_BYTES = 65536
 _READ, _WRITE = 1, 2  # libev/libuv io watcher events
+# The standard library's own socket, even where Locust has patched in gevent's.
+RawSocket = monkey.get_original("socket", "socket")
 
 
 class Watchdog:
@@ -81,20 +85,36 @@ class RespClient:
         )
 
     def connect(self, started=None):
-        """Open the connection; a failure is recorded under the name "connect"."""
+        """Open the connection; a failure is recorded under the name "connect".
+
+        Made by hand (a non-blocking connect and a wait on our own write watcher), not
+        with gevent's socket, whose own watchers on the same descriptor would outlive
+        it and confuse the next socket that gets the same number (its connect spins)."""
         started = time.perf_counter() if started is None else started
+        hub, sock, writable = gevent.get_hub(), None, None
         try:
-            cooperative = socket.create_connection((self.host, self.port), timeout=self.timeout)
-        except OSError as exc:
-            failure = errors.from_connect_error(exc)
+            with gevent.Timeout(self.timeout, errors.ConnectTimeout):
+                family, kind, proto, _, address = socket.getaddrinfo(self.host, self.port, type=stdsocket.SOCK_STREAM)[0]
+                sock = RawSocket(family, kind, proto)
+                sock.setblocking(False)
+                writable = hub.loop.io(sock.fileno(), _WRITE)
+                error = sock.connect_ex(address)
+                if error == errno.EINPROGRESS:
+                    hub.wait(writable)
+                    error = sock.getsockopt(stdsocket.SOL_SOCKET, stdsocket.SO_ERROR)
+                if error:
+                    raise OSError(error, os.strerror(error))
+        except (OSError, errors.ConnectTimeout) as exc:
+            if sock is not None:
+                writable and writable.close()
+                sock.close()
+            failure = exc if isinstance(exc, errors.ConnectTimeout) else errors.from_connect_error(exc)
             self._fire("connect", started, failure)
             raise failure from exc
-        sock = stdsocket.socket(fileno=cooperative.detach())
-        sock.setblocking(False)
         sock.setsockopt(stdsocket.IPPROTO_TCP, stdsocket.TCP_NODELAY, 1)
-        self._hub = gevent.get_hub()
-        self._readable = self._hub.loop.io(sock.fileno(), _READ)
-        self._writable = self._hub.loop.io(sock.fileno(), _WRITE)
+        self._hub = hub
+        self._readable = hub.loop.io(sock.fileno(), _READ)
+        self._writable = writable
         self.sock = sock
         self.reader = hiredis.Reader()
         metrics.OPEN_CONNECTIONS.inc()

@@ -8,6 +8,7 @@ import random
 from .resp import Command
 
 MODES = ("persistent", "per-request", "idle")
+DIALECTS = ("connlab", "redis")
 
 
 def add_arguments(parser):
@@ -36,6 +37,9 @@ def add_arguments(parser):
                             "scheduled send time); 0 = closed loop, as fast as replies come")
     group.add_argument("--request-timeout", type=float, default=5.0, env_var="LOADGEN_REQUEST_TIMEOUT",
                        help="Seconds to wait for a connect or a reply")
+    group.add_argument("--dialect", type=str, default="connlab", choices=DIALECTS, env_var="LOADGEN_DIALECT",
+                       help="redis: the server is redis-server: SLEEP goes as DEBUG SLEEP, and WORK has no "
+                            "equivalent")
 
 
 class Mix:
@@ -48,13 +52,15 @@ class Mix:
         self._fixed = {}  # depth -> (commands, wire) when the mix has one command
 
     @classmethod
-    def parse(cls, text, echo_bytes=16, work_us=100, sleep_ms=10):
+    def parse(cls, text, echo_bytes=16, work_us=100, sleep_ms=10, dialect="connlab"):
         makers = {
             "PING": Command.ping,
             "ECHO": lambda: Command.echo(echo_bytes),
             "WORK": lambda: Command.work(work_us),
-            "SLEEP": lambda: Command.sleep(sleep_ms),
+            "SLEEP": lambda: Command.sleep(sleep_ms, dialect),
         }
+        if dialect == "redis":
+            del makers["WORK"]  # redis-server has no command that burns a given CPU time
         commands, weights = [], []
         for item in filter(None, (part.strip() for part in text.split(","))):
             name, _, weight = item.partition(":")
@@ -71,7 +77,8 @@ class Mix:
 
     @classmethod
     def from_options(cls, options):
-        return cls.parse(options.mix, options.echo_bytes, options.work_us, options.sleep_ms)
+        return cls.parse(options.mix, options.echo_bytes, options.work_us, options.sleep_ms,
+                         getattr(options, "dialect", "connlab"))
 
     def pick(self, count):
         """The next `count` commands, and their bytes on the wire."""

@@ -34,5 +34,8 @@ class Command:
         return cls(f"WORK {microseconds}us", encode("WORK", microseconds), b"OK")
 
     @classmethod
-    def sleep(cls, milliseconds):
+    def sleep(cls, milliseconds, dialect="connlab"):
+        """SLEEP; to redis-server, DEBUG SLEEP (it needs --enable-debug-command yes)."""
+        if dialect == "redis":
+            return cls(f"SLEEP {milliseconds}ms", encode("DEBUG", "SLEEP", milliseconds / 1000), b"OK")
         return cls(f"SLEEP {milliseconds}ms", encode("SLEEP", milliseconds), b"OK")

@@ -32,12 +32,19 @@ def parse_host(host):
 
 class RespUser(User):
     abstract = True
+    # This class's own parameters (a Namespace like Locust's parsed options), for users
+    # of several kinds in one test (the experiments' agent); None: Locust's.
+    options = None
 
     def __init__(self, environment):
         super().__init__(environment)
         host, port = parse_host(self.host)
-        timeout = getattr(environment.parsed_options, "request_timeout", 5.0)
+        timeout = getattr(self.parameters, "request_timeout", 5.0)
         self.client = RespClient(environment, host, port, timeout=timeout)
+
+    @property
+    def parameters(self):
+        return self.options or self.environment.parsed_options
 
 
 class ConnlabUser(RespUser):
@@ -47,7 +54,7 @@ class ConnlabUser(RespUser):
     wait_time = constant(0)
 
     def on_start(self):
-        options = self.environment.parsed_options
+        options = self.parameters
         self.mix = Mix.from_options(options)
         self.mode = options.connection_mode
         self.depth = 1 if self.mode == "idle" else max(1, options.pipeline)

@@ -7,6 +7,7 @@ SLEEP occupy exactly that thread, which is what makes the architectures differ.
 import time
 
 from . import protocol
+from .ownership import mine
 
 # What redis-benchmark asks for at start; any other parameter is unknown (empty reply).
 _CONFIG = {b"save": b"", b"appendonly": b"no"}
@@ -116,10 +117,17 @@ METRIC_LABELS = (*sorted(LABELS.values()), "unknown")
 _DISPATCH = {spelling: (LABELS[name], handler) for name, handler in HANDLERS.items() for spelling in (name, name.lower())}
 
 
-def execute(request, info):
-    """Run `request`; return its metric label and its reply (bytes)."""
+def command_table():
+    """This thread's own command table, for execute (see ownership.py)."""
+    return mine(_DISPATCH)
+
+
+def execute(request, info, table=None):
+    """Run `request` (`table`: this thread's command_table()); return its metric label
+    and its reply (bytes)."""
+    table = table or command_table()
     name = request[0]
-    found = _DISPATCH.get(name) or _DISPATCH.get(name.upper())
+    found = table.get(name) or table.get(name.upper())
     if found is None:
         shown = name[:128].decode(errors="replace")
         return "unknown", protocol.error(f"ERR unknown command '{shown}'")

@@ -7,6 +7,8 @@ any data is awaited, so an announced 4 GiB bulk costs nothing.
 
 from dataclasses import dataclass
 
+from .ownership import mine
+
 CRLF = b"\r\n"
 
 
@@ -28,6 +30,7 @@ class RequestParser:
 
     def __init__(self, limits=Limits()):
         self.limits = limits
+        self._tables = mine(_COUNTS), mine(_LENGTHS)  # this thread's own (ownership.py)
         self._buf = bytearray()
         self._pos = 0
         self._args = None  # arguments of the array being read
@@ -38,7 +41,7 @@ class RequestParser:
         """Add bytes; return the requests they complete. Raises ProtocolError."""
         requests = []
         if not self._buf and self._args is None:  # nothing half-read: try the fast path
-            used = _complete_arrays(data, self.limits, requests)
+            used = _complete_arrays(data, self.limits, requests, *self._tables)
             if used == len(data):
                 return requests
             data = memoryview(data)[used:]
@@ -138,7 +141,7 @@ def _header(line, known, prefix, low, high):
     return number if low <= number <= high else None
 
 
-def _complete_arrays(data, limits, requests):
+def _complete_arrays(data, limits, requests, counts=_COUNTS, lengths=_LENGTHS):
     """The fast path, for the common case of whole requests in one read: split `data`
     at its line ends once, take the complete, well-formed arrays of bulk strings at its
     start, append them to `requests`, and return how many bytes they took. It stops at
@@ -149,13 +152,13 @@ def _complete_arrays(data, limits, requests):
     last = len(lines) - 1  # lines[last] is what follows the final line end
     at = 0
     while at < last:
-        count = _header(lines[at], _COUNTS, 42, 1, limits.max_array)  # '*'; *0 and *-1 are skipped there
+        count = _header(lines[at], counts, 42, 1, limits.max_array)  # '*'; *0 and *-1 are skipped there
         if count is None or at + 2 * count >= last:
             break
         args = []
         for line in range(at + 1, at + 2 * count, 2):
             arg = lines[line + 1]
-            if _header(lines[line], _LENGTHS, 36, 0, limits.max_bulk) != len(arg):  # '$'
+            if _header(lines[line], lengths, 36, 0, limits.max_bulk) != len(arg):  # '$'
                 break
             args.append(arg)
         else:

@@ -60,11 +60,10 @@ class EventLoop:
         self.name = name  # the worker label of its connections
         self.ctx = ctx
         self.pool = pool  # None: execute requests on this thread
-        # Written only by the thread that runs the loop; with a pool, it only reads.
-        self.tally = ctx.metrics.tally(name, tally.READS if pool else tally.READS | tally.EXECUTES)
+        self.tally = None  # taken by the thread that runs the loop (run)
         self._run = self._execute if pool is None else self._submit
         self._epoll = select.epoll()
-        self._connections = {}  # fd -> Connection
+        self._connections = {}  # fd -> Connection; made again by the loop's thread (run)
         self._listeners = {}  # fd -> listening socket
         self._inbox = deque()  # connections adopted from an acceptor thread
         self._finished = deque()  # connections with replies completed by workers
@@ -99,6 +98,10 @@ class EventLoop:
         self._epoll.register(sock.fileno(), _IN | (select.EPOLLEXCLUSIVE if exclusive else 0))
 
     def run(self):
+        # What only this thread reads and writes, made by this thread: it owns it
+        # (on the free-threaded build, see ownership.py).
+        self.tally = self.ctx.metrics.tally(self.name, tally.READS if self.pool else tally.READS | tally.EXECUTES)
+        self._connections, self._listeners = {}, dict(self._listeners)
         idle_timeout = self.ctx.settings.idle_timeout
         tick = min(1.0, idle_timeout / 4) if idle_timeout else None
         next_sweep = time.monotonic() + (tick or 0)

@@ -20,13 +20,13 @@ def handle(requests, received, tally, ctx):
 
     Their replies leave together, in one write, once the last is done: that moment is
     when each reply is ready to send, so one clock reading times them all."""
-    info, execute = ctx.settings, commands.execute
+    info, execute, table = ctx.settings, commands.execute, commands.command_table()
     if not tally.recording:
-        return [execute(request, info)[1] for request in requests]
+        return [execute(request, info, table)[1] for request in requests]
     replies, labels = [], []
     reply_to, label = replies.append, labels.append  # the hot loop: no lookups in it
     for request in requests:
-        command, reply = execute(request, info)
+        command, reply = execute(request, info, table)
         reply_to(reply)
         label(command)
     tally.requests_done(labels, perf_counter_ns() - received)
@@ -58,12 +58,13 @@ class WorkerPool:
 
     def _run(self, name):
         tally, info, execute, clock = self.ctx.metrics.tally(name, EXECUTES), self.ctx.settings, commands.execute, perf_counter_ns
+        table = commands.command_table()
         while True:
             request, received, queued, slot, done = self._queue.get()
             if tally.recording:
                 taken = clock()
-                label, slot.reply = execute(request, info)
+                label, slot.reply = execute(request, info, table)
                 tally.request_done(label, clock() - received, taken - queued)
             else:
-                slot.reply = execute(request, info)[1]
+                slot.reply = execute(request, info, table)[1]
             done()

@@ -151,3 +151,4 @@ def test_counts_cross_fork_and_survive_a_replaced_process(board):
     assert len(board.slots()) == 1, "the successor took its predecessor's slot"
     assert value(samples, "connlab_requests_total", command="ECHO") == 10
     assert value(samples, "connlab_connections_accepted_total", worker="0") == 4
+

@@ -1,0 +1,151 @@
+"""The lab: a private Docker network, one server at a time in a fresh container on the
+server CPUs, and the load generator's agents (one per load generator CPU) beside it.
+
+Everything talks inside the network, container to container: the published-port proxy
+would cost more than the servers do. Every container and the network are removed at
+the end, whatever happens.
+"""
+
+import json
+import os
+import subprocess
+import threading
+import uuid
+
+from connlab.config import variants
+
+from connlab_loadgen import AGENT_MARK as MARK
+
+TAG = os.environ.get("CONNLAB_TAG", "latest")
+REDIS = "redis"  # the reference row: redis-server, C, one thread
+# A client that opens thousands of connections a second holds each local port in
+# TIME_WAIT for a minute after closing; without reuse the kernel's search for a free
+# port soon costs more CPU than the load (the load generator measured itself).
+CLIENT_SYSCTLS = ["--sysctl", "net.ipv4.tcp_tw_reuse=1", "--sysctl", "net.ipv4.ip_local_port_range=1024 65535"]
+
+
+class LabError(Exception):
+    pass
+
+
+def docker(*args, timeout=120):
+    result = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout)
+    if result.returncode != 0:
+        raise LabError(f"docker {' '.join(args[:2])}: {result.stderr.strip()}")
+    return result.stdout.strip()
+
+
+def server_image(python):
+    return f"connlab/server:{TAG}" + ("-3.13t" if python == "3.13t" else "")
+
+
+def server_run_args(arch, python, settings):
+    """`docker run` arguments (after the options) for `arch`: a variant or redis."""
+    if arch == REDIS:
+        return [f"connlab/redis:{TAG}", "redis-server", "--protected-mode", "no", "--save", "",
+                "--appendonly", "no", "--enable-debug-command", "yes", "--maxclients", "20000"]  # fmt: skip
+    name, env = variants()[arch]
+    flags = [f"-e{key}={value}" for key, value in {"ARCH": name, **env, **settings}.items()]
+    return [*flags, server_image(python)]
+
+
+class Agent:
+    """One load generator process (connlab_loadgen.agent) in its container; what it logs
+    goes to `log`."""
+
+    def __init__(self, lab, cpu, index, log):
+        self.name = f"{lab.name}-agent-{index}"
+        command = ["docker", "run", "-i", "--rm", "--name", self.name, "--network", lab.network,
+                   "--cpuset-cpus", cpu, *CLIENT_SYSCTLS, "--entrypoint", "python",
+                   f"connlab/loadgen:{TAG}", "-m", "connlab_loadgen.agent"]  # fmt: skip
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True)
+
+    def send(self, request):
+        self.process.stdin.write(json.dumps(request) + "\n")
+        self.process.stdin.flush()
+
+    def receive(self):
+        for line in self.process.stdout:
+            if line.startswith(MARK):
+                reply = json.loads(line[len(MARK):])
+                if "failed" in reply:
+                    raise LabError(f"load generator: {reply['failed']}")
+                return reply
+        raise LabError(f"load generator {self.name} exited ({self.process.wait()}); see its log in the report's logs/")
+
+    def close(self):
+        if self.process.poll() is None:
+            self.process.stdin.close()
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+class Lab:
+    def __init__(self, server_cpus, loadgen_cpus, logs):
+        self.name = f"connlab-compare-{uuid.uuid4().hex[:8]}"
+        self.network = self.name
+        self.server_cpus = server_cpus
+        self.loadgen_cpus = loadgen_cpus
+        self.logs = logs  # a folder: one log file per load generator
+        self.agents = []
+        self._log_files = []
+
+    def __enter__(self):
+        docker("network", "create", self.network)
+        self.logs.mkdir(parents=True, exist_ok=True)
+        for index, cpu in enumerate(sorted(self.loadgen_cpus)):
+            self._log_files.append(open(self.logs / f"loadgen-{index}.log", "w"))
+            self.agents.append(Agent(self, str(cpu), index, self._log_files[-1]))
+        return self
+
+    def __exit__(self, *exc):
+        for agent in self.agents:
+            agent.close()
+        for log in self._log_files:
+            log.close()
+        names = docker("ps", "-aq", "--filter", f"name={self.name}")
+        if names:
+            docker("rm", "-f", *names.split())
+        docker("network", "rm", self.network)
+
+    def start_server(self, arch, python, settings):
+        """A fresh container running `arch` on the server CPUs; returns its address."""
+        self.stop_server()
+        container = f"{self.name}-server"
+        docker("run", "-d", "--name", container, "--network", self.network, "--network-alias", "target",
+               "--cpuset-cpus", self.server_cpus, "--no-healthcheck", "--pids-limit", "-1",
+               *server_run_args(arch, python, settings))  # fmt: skip
+        port = 6379 if arch == REDIS else 7000
+        address = f"tcp://target:{port}"
+        if not self.ask_all([{"ready": address, "timeout": 60}])[0]["ready"]:
+            logs = subprocess.run(["docker", "logs", "--tail", "20", container], capture_output=True, text=True)
+            raise LabError(f"{arch} on {python} did not answer PING:\n{logs.stdout}{logs.stderr}")
+        return address
+
+    def stop_server(self):
+        subprocess.run(["docker", "rm", "-f", f"{self.name}-server"], capture_output=True)
+
+    def ask_all(self, requests):
+        """Send requests[i] to agent i (the first one only, if fewer) at once; the replies."""
+        agents = self.agents[: len(requests)]
+        for agent, request in zip(agents, requests):
+            agent.send(request)
+        replies = [None] * len(agents)
+
+        def receive(i):
+            try:
+                replies[i] = agents[i].receive()
+            except LabError as exc:
+                replies[i] = exc
+
+        threads = [threading.Thread(target=receive, args=(i,)) for i in range(len(agents))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        for reply in replies:
+            if isinstance(reply, LabError):
+                raise reply
+        return replies

@@ -1,0 +1,132 @@
+"""From the load generator's answers to one point's figures.
+
+Latencies come from Locust's statistics of the measured requests (merged over the
+agents as a master merges its workers), successes per second from their counts,
+the load generator's CPU from each agent's own process. The servers' own /metrics
+give the spread over workers and the resources held; redis-server's INFO, its memory.
+"""
+
+import statistics
+
+from locust.stats import RequestStats, StatsEntry
+from prometheus_client.parser import text_string_to_metric_families
+
+LOADGEN_BOUND_PERCENT = 90.0  # a load generator process at this CPU measures itself
+
+
+def entry(data, request_stats):
+    """A StatsEntry from its serialized form after a JSON round trip (keys are strings)."""
+    data = dict(data)
+    data["response_times"] = {float(k): v for k, v in data["response_times"].items()}
+    data["num_reqs_per_sec"] = {int(k): v for k, v in data["num_reqs_per_sec"].items()}
+    data["num_fail_per_sec"] = {int(k): v for k, v in data["num_fail_per_sec"].items()}
+    return StatsEntry.unserialize(data, request_stats)
+
+
+def merged(replies, names):
+    """One StatsEntry of the requests called `names`, over every agent's answer."""
+    request_stats = RequestStats()
+    total = StatsEntry(request_stats, "measured", "")
+    for reply in replies:
+        for name, data in reply["entries"].items():
+            if name in names:
+                total.extend(entry(data, request_stats))
+    return total
+
+
+def point_metrics(replies, names):
+    """The figures every point has (results.schema.json)."""
+    measured = merged(replies, names)
+    failed = sum(data["num_failures"] for reply in replies for data in reply["entries"].values())
+    seconds = statistics.mean(reply["seconds"] for reply in replies)
+    loadgen_cpu = max(reply["cpu_percent"] for reply in replies)
+    done = measured.num_requests - measured.num_failures
+    percentile = measured.get_response_time_percentile if measured.num_requests else (lambda _: None)
+    return {
+        "rps": done / seconds,
+        "p50_ms": percentile(0.5),
+        "p99_ms": percentile(0.99),
+        "p999_ms": percentile(0.999),
+        "max_ms": measured.max_response_time if measured.num_requests else None,
+        "errors": failed,
+        "requests": done,
+        "loadgen_cpu": round(loadgen_cpu, 1),
+        "loadgen_bound": loadgen_cpu >= LOADGEN_BOUND_PERCENT,
+        "behind_schedule": sum(reply["schedule"]["late"] for reply in replies),
+    }
+
+
+def samples(text):
+    """[(name, labels, value)] of a /metrics text."""
+    return [(s.name, s.labels, s.value) for family in text_string_to_metric_families(text) for s in family.samples]
+
+
+def _sum(found, name):
+    return sum(value for sample, _, value in found if sample == name)
+
+
+def server_resources(text):
+    """What the server holds: memory, threads, file descriptors (its /metrics, or
+    redis-server's INFO, which has memory only)."""
+    if text.startswith("$"):  # INFO
+        fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+        return {"memory": float(fields["used_memory_rss"]), "threads": None, "fds": None}
+    found = samples(text)
+    return {
+        "memory": _sum(found, "connlab_resident_memory_bytes"),
+        "threads": _sum(found, "connlab_threads"),
+        "fds": _sum(found, "connlab_open_fds"),
+    }
+
+
+def per_connection(baseline, now, connections):
+    """Resources per connection between two snapshots (None where unknown)."""
+    return {
+        f"{what}_per_connection": (now[what] - baseline[what]) / connections
+        if connections and now[what] is not None and baseline[what] is not None else None
+        for what in ("memory", "threads", "fds")
+    }  # fmt: skip
+
+
+def spread(before, after):
+    """How requests and connections divide across the workers: coefficient of variation
+    and busiest/least busy, over every worker that could take them (connlab_workers
+    lists the idle ones too). None where a design has no per-worker spread (a thread per
+    connection)."""
+    old, new = samples(before), samples(after)
+    roles = {(labels["worker"], labels["role"]) for name, labels, _ in new if name == "connlab_workers"}
+    figures = {}
+    for what, metric, role in (("requests", "connlab_worker_requests_total", "executor"),
+                               ("connections", "connlab_connections_active", "reader")):  # fmt: skip
+        workers = sorted({worker for worker, has in roles if role in has})
+        # Requests served during the point; connections open at its end (they were
+        # accepted before it, while the users started).
+        counts = [delta(old, new, metric, worker) if what == "requests" else value(new, metric, worker)
+                  for worker in workers]
+        if len(workers) < 2 or "per-connection" in workers or not sum(counts):
+            figures[f"cv_{what}"] = figures[f"max_min_{what}"] = None
+            continue
+        figures[f"cv_{what}"] = statistics.pstdev(counts) / statistics.mean(counts)
+        figures[f"max_min_{what}"] = max(counts) / min(counts) if min(counts) else None
+        figures[f"per_worker_{what}"] = dict(zip(workers, counts))
+    return figures
+
+
+def value(found, metric, worker):
+    return sum(v for name, labels, v in found if name == metric and labels.get("worker") == worker)
+
+
+def delta(old, new, metric, worker):
+    return value(new, metric, worker) - value(old, metric, worker)
+
+
+def sustained_rate(points, knee_ms):
+    """The highest rate of a sweep (rising) served before the first step with an error
+    or a p99 over the knee; 0 when even the lowest fails."""
+    sustained = 0
+    for point in sorted(points, key=lambda p: p["x"]):
+        figures = point["metrics"]
+        if figures["errors"] or figures["p99_ms"] is None or figures["p99_ms"] > knee_ms:
+            break
+        sustained = point["x"]
+    return sustained

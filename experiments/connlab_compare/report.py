@@ -1,0 +1,189 @@
+"""The report of one comparison: results.json (checked against results.schema.json),
+the figures, report.md and a self-contained index.html (the figures inline).
+
+Both documents are rendered from one list of blocks, so they say the same thing.
+"""
+
+import base64
+import html
+import json
+import statistics
+from collections import defaultdict
+from pathlib import Path
+
+from . import plots
+
+SCHEMA = Path(__file__).resolve().parent.parent / "results.schema.json"
+COLUMNS = {"rps": "req/s", "p50_ms": "p50 ms", "p99_ms": "p99 ms", "p999_ms": "p99.9 ms", "max_ms": "max ms",
+           "errors": "errors", "loadgen_cpu": "load gen. CPU %"}  # fmt: skip
+EXTRA = {"spread": ("cv_requests", "cv_connections", "max_min_requests"),
+         "idle-connections": ("memory_per_connection", "threads_per_connection", "fds_per_connection"),
+         "accept-storm": ("sustained_rate",)}  # fmt: skip
+
+
+def schema():
+    return json.loads(SCHEMA.read_text())
+
+
+def write(out, results, scenarios):
+    """results.json, the figures, report.md and index.html in `out`."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
+    figures = draw(out, results, scenarios)
+    blocks = document(results, scenarios, figures)
+    (out / "report.md").write_text(markdown(blocks))
+    (out / "index.html").write_text(page(blocks, out))
+
+
+def archs_in_order(points):
+    order = []
+    for point in points:
+        if point["arch"] not in order:
+            order.append(point["arch"])
+    return order
+
+
+def draw(out, results, scenarios):
+    """{scenario name: [figure file names]} (and "" for the overview)."""
+    points, pythons = results["points"], results["machine"]["pythons"]
+    every_python = [*pythons, *({p["python"] for p in points} - set(pythons))]
+    archs, figures = archs_in_order(points), defaultdict(list)
+    by = lambda name: [p for p in points if p["scenario"] == name]  # noqa: E731
+    for scenario in scenarios:
+        mine = by(scenario.name)
+        if not mine:
+            continue
+        file = f"{scenario.name}.png"
+        if scenario.sweep:
+            panels = {base: [p for p in mine if p["base"] == base] for base in dict.fromkeys(p["base"] for p in mine)}
+            metric = "rps" if scenario.headline in ("rps", "sustained_rate") else scenario.headline
+            if scenario.name == "accept-storm":
+                metric = "p99_ms"
+            if scenario.name == "idle-connections":
+                continue  # drawn below, per connection
+            plots.sweep_figure(out / file, scenario.title, panels, metric, archs, every_python,
+                               "users" if scenario.sweep == "users" else "target rate (connections/s)",
+                               log_y=metric.endswith("_ms"))  # fmt: skip
+        else:
+            last = scenario.steps[-1].label
+            plots.bar_figure(out / file, scenario.title, {last: [p for p in mine if p["step"] == last]},
+                             scenario.headline, archs, every_python, log_y=scenario.headline.endswith("_ms"))
+        figures[scenario.name].append(file)
+    latency = {s.name: [p for p in by(s.name) if p["step"] == s.steps[-1].label] for s in scenarios
+               if not s.sweep and s.headline.endswith("_ms") and by(s.name)}  # fmt: skip
+    if latency:
+        plots.bar_figure(out / "p99-by-architecture.png", "p99 latency by architecture", latency, "p99_ms", archs,
+                         every_python, log_y=True)
+        figures[""].append("p99-by-architecture.png")
+    idle = [p for p in by("idle-connections") if p["metrics"].get("memory_per_connection") is not None]
+    if idle:
+        last = max(p["x"] for p in idle)
+        plots.bar_figure(out / "idle-memory.png", "Memory per idle connection",
+                         {f"{last} idle connections": [p for p in idle if p["x"] == last]},
+                         "memory_per_connection", archs, every_python, scale=1 / 1024)
+        figures["idle-connections"].append("idle-memory.png")
+    return figures
+
+
+def median_cell(points, metric):
+    values = [p["metrics"].get(metric) for p in points]
+    values = [v for v in values if v is not None]
+    if not values:
+        return "–"
+    text = _number(statistics.median(values), metric)
+    if len(values) > 1:
+        text += f" [{_number(min(values), metric)}–{_number(max(values), metric)}]"
+    return text + (" †" if any(p["metrics"]["loadgen_bound"] for p in points) else "")
+
+
+def _number(value, metric):
+    if metric == "memory_per_connection":
+        return f"{value / 1024:.1f} KiB"
+    if isinstance(value, float) and abs(value) < 100:
+        return f"{value:.3g}"
+    return f"{value:,.0f}"
+
+
+def document(results, scenarios, figures):
+    machine, points = results["machine"], results["points"]
+    blocks = [
+        ("h1", f"connlab: which design, for which load — {results['started']}"),
+        ("p", f"{'QUICK (one short repetition)' if machine['quick'] else str(machine['repeat']) + ' repetitions'}, "
+              f"servers on CPUs {machine['server_cpus']}, load generator on CPUs {machine['loadgen_cpus']}; "
+              f"{machine['cpu_model']}, {machine['cpus']} CPUs, kernel {machine['kernel']}, Docker {machine['docker']}. "
+              f"Server builds: " + ", ".join(f"{p} ({v})" for p, v in machine["python_versions"].items()) + ". "
+              f"Images: " + ", ".join(f"{k} {v[:19]}" for k, v in machine["images"].items()) + "."),
+        ("p", "Each figure is the median over the repetitions, [min–max] when there are several. "
+              "† marks a point where a load generator process used ≥ 90 % of a core: it measured the load "
+              "generator, so it is drawn hollow and never compared."),
+        ("h2", "What the literature predicts, what was measured"),
+        ("table", ["scenario", "build", "prediction", "measured", "agrees?"],
+         [[v["scenario"], v["python"], f"{v['claim']} ({v['source']})", v["measured"] + (f" — {v['why']}" if v["why"] else ""),
+           v["verdict"]] for v in results["verdicts"]]),
+    ]  # fmt: skip
+    bound = sorted({(p["scenario"], p["arch"], p["python"], p["step"]) for p in points if p["metrics"]["loadgen_bound"]})
+    blocks.append(("h2", "Points where the load generator was the bottleneck"))
+    blocks.append(("list", [f"{s} · {a} ({py}) · {st}" for s, a, py, st in bound] or ["none"]))
+    for name in figures.get("", []):
+        blocks.append(("img", name, "overview"))
+    for scenario in scenarios:
+        mine = [p for p in points if p["scenario"] == scenario.name]
+        if not mine:
+            continue
+        blocks += [("h2", scenario.title), ("p", scenario.description), ("p", "What to look for: " + scenario.look_for)]
+        metrics = [*COLUMNS, *EXTRA.get(scenario.name, ())]
+        rows = []
+        for step in dict.fromkeys(p["step"] for p in mine):
+            for arch in archs_in_order(mine):
+                for python in dict.fromkeys(p["python"] for p in mine):
+                    cell = [p for p in mine if p["step"] == step and p["arch"] == arch and p["python"] == python]
+                    if cell:
+                        rows.append([step, arch, python, *(median_cell(cell, m) for m in metrics)])
+        blocks.append(("table", ["step", "architecture", "build", *(COLUMNS.get(m, m) for m in metrics)], rows))
+        blocks += [("img", name, scenario.title) for name in figures.get(scenario.name, [])]
+    return blocks
+
+
+def markdown(blocks):
+    lines = []
+    for kind, *rest in blocks:
+        if kind == "h1":
+            lines += [f"# {rest[0]}", ""]
+        elif kind == "h2":
+            lines += [f"## {rest[0]}", ""]
+        elif kind == "p":
+            lines += [rest[0], ""]
+        elif kind == "list":
+            lines += [f"- {item}" for item in rest[0]] + [""]
+        elif kind == "img":
+            lines += [f"![{rest[1]}]({rest[0]})", ""]
+        elif kind == "table":
+            header, rows = rest
+            cell = lambda text: str(text).replace("|", "\\|").replace("\n", " ")  # noqa: E731
+            lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+            lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in rows] + [""]
+    return "\n".join(lines)
+
+
+def page(blocks, out):
+    parts = ["<!doctype html><html lang='en'><head><meta charset='utf-8'><title>connlab comparison</title><style>",
+             "body{font:14px/1.45 system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}",
+             "table{border-collapse:collapse;margin:1em 0;font-size:12px}td,th{border:1px solid #ccc;padding:3px 6px;"
+             "text-align:left;vertical-align:top}th{background:#f3f3f3}img{max-width:100%;margin:1em 0}",
+             ".yes{background:#e3f4e3}.no{background:#fde6e6}", "</style></head><body>"]  # fmt: skip
+    for kind, *rest in blocks:
+        if kind in ("h1", "h2", "p"):
+            parts.append(f"<{kind}>{html.escape(rest[0])}</{kind}>")
+        elif kind == "list":
+            parts.append("<ul>" + "".join(f"<li>{html.escape(i)}</li>" for i in rest[0]) + "</ul>")
+        elif kind == "img":
+            data = base64.b64encode((out / rest[0]).read_bytes()).decode()
+            parts.append(f"<img alt='{html.escape(rest[1])}' src='data:image/png;base64,{data}'>")
+        elif kind == "table":
+            header, rows = rest
+            parts.append("<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr>")
+            for row in rows:
+                verdict = row[-1] if row[-1] in ("yes", "no") else ""
+                parts.append(f"<tr class='{verdict}'>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>")
+            parts.append("</table>")
+    return "\n".join(parts + ["</body></html>"]) + "\n"

@@ -1,0 +1,120 @@
+"""Scenarios: the TOML files in experiments/, read and checked, their steps expanded.
+
+A scenario names what it measures (`measure`: the request names whose latency counts),
+its headline figure, its steps and the predictions of the literature. A step is one
+load: groups of users with the load generator's parameters (those of the web UI); a
+`sweep` repeats it over rising users or rates (`quick` values for QUICK=1).
+"""
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DIRECTORY = Path(__file__).resolve().parent.parent
+TIMING = {"warmup": 2.0, "duration": 8.0, "quick_warmup": 1.0, "quick_duration": 2.0, "spawn_rate": 1000}
+
+
+class ScenarioError(Exception):
+    pass
+
+
+@dataclass
+class Step:
+    label: str  # e.g. "PING @ 8 users"
+    base: str  # the step's label in the file, e.g. "PING"
+    x: float | None  # the sweep value (users or rate), for plots
+    groups: list  # [{"users": n, "parameters": {...}}]
+    redis: bool = True  # False: redis-server cannot run it (no WORK command)
+
+
+@dataclass
+class Scenario:
+    name: str
+    title: str
+    description: str
+    look_for: str
+    measure: list
+    headline: str
+    steps: list
+    predictions: list
+    redis: bool = True
+    knee_ms: float = 10.0
+    server_figures: str | None = None  # "spread" or "resources": read from the server's own figures
+    server_settings: dict = field(default_factory=dict)
+    timing: dict = field(default_factory=dict)
+    sweep: str | None = None  # "users" or "rate", when the steps sweep one of them
+
+    def warmup(self, quick):
+        return self.timing["quick_warmup" if quick else "warmup"]
+
+    def duration(self, quick):
+        return self.timing["quick_duration" if quick else "duration"]
+
+
+def load_all(names=None, quick=False, directory=DIRECTORY):
+    """The scenarios named (all when None), in file order."""
+    available = {path.stem: path for path in sorted(directory.glob("*.toml"))}
+    chosen = names or list(available)
+    unknown = [name for name in chosen if name not in available]
+    if unknown:
+        raise ScenarioError(f"unknown scenario(s) {', '.join(unknown)}; choose from: {', '.join(available)}")
+    return [load(available[name], quick) for name in chosen]
+
+
+def load(path, quick=False):
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{path.name}: {exc}") from None
+    missing = [key for key in ("title", "description", "look_for", "measure", "headline", "steps") if key not in data]
+    if missing:
+        raise ScenarioError(f"{path.name}: missing {', '.join(missing)}")
+    steps, sweeps = [], set()
+    for raw in data["steps"]:
+        expanded, swept = expand(raw, quick, path.name)
+        steps += expanded
+        sweeps.add(swept)
+    labels = {step.base for step in steps}
+    for prediction in data.get("predictions", []):
+        check_prediction(prediction, labels, path.name)
+    return Scenario(
+        name=path.stem, title=data["title"], description=data["description"].strip(),
+        look_for=data["look_for"].strip(), measure=data["measure"], headline=data["headline"], steps=steps,
+        predictions=data.get("predictions", []), redis=data.get("redis", True), knee_ms=data.get("knee_ms", 10.0),
+        server_figures=data.get("server_figures"), server_settings=data.get("server_settings", {}),
+        timing={**TIMING, **data.get("timing", {})},
+        sweep=next(iter(sweeps)) if len(sweeps) == 1 else None,
+    )  # fmt: skip
+
+
+def expand(raw, quick, where):
+    """One file step -> its steps (one per sweep value), and what it sweeps."""
+    groups = raw.get("groups") or [{"users": raw.get("users", 1), "parameters": raw.get("parameters", {})}]
+    sweep = raw.get("sweep")
+    redis = raw.get("redis", True)
+    if not sweep:
+        return [Step(raw["label"], raw["label"], None, groups, redis)], None
+    (swept,) = [key for key in sweep if key != "quick"] or [None]
+    if swept not in ("users", "rate"):
+        raise ScenarioError(f"{where}: step {raw['label']!r}: sweep over 'users' or 'rate'")
+    steps = []
+    for value in sweep.get("quick", sweep[swept]) if quick else sweep[swept]:
+        first = dict(groups[0], parameters=dict(groups[0].get("parameters", {})))
+        if swept == "users":
+            first["users"] = value
+            label = f"{raw['label']} @ {value} users"
+        else:
+            first["parameters"]["rate"] = value
+            label = f"{raw['label']} @ {value}/s"
+        steps.append(Step(label, raw["label"], value, [first, *groups[1:]], redis))
+    return steps, swept
+
+
+def check_prediction(prediction, labels, where):
+    for key in ("claim", "source", "metric"):
+        if key not in prediction:
+            raise ScenarioError(f"{where}: a prediction has no {key!r}")
+    if not (prediction.get("similar") or (prediction.get("better") and prediction.get("worse"))):
+        raise ScenarioError(f"{where}: prediction {prediction['claim'][:40]!r}: give `better` and `worse`, or `similar`")
+    if prediction.get("step") and prediction["step"] not in labels:
+        raise ScenarioError(f"{where}: prediction step {prediction['step']!r} is not a step ({', '.join(sorted(labels))})")

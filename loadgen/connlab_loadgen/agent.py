@@ -1,0 +1,150 @@
+"""The experiments' load generator: Locust as a library, with connlab's own user, in the
+load generator image, driven step by step by `make compare` (experiments/).
+
+    docker run -i --entrypoint python connlab/loadgen -m connlab_loadgen.agent
+
+It reads one JSON request a line on stdin and answers each with one line on stdout,
+prefixed with `@@connlab-agent@@` (anything else on stdout is not an answer):
+
+- {"ready": "tcp://host:port", "timeout": 30}: wait until the server answers PING.
+- {"step": {...}}: run one measurement, then stop every user. The step names the host,
+  a warm-up and a duration in seconds, and groups of users, each with its own
+  parameters (those of the web UI: users, mix, rate, connection_mode, pipeline, ...).
+  After the warm-up, statistics start from zero; at the end the answer carries each
+  request name's Locust statistics (StatsEntry.serialize), this process's CPU over the
+  measurement, the open-loop schedule, and, when asked, a /metrics or INFO text taken
+  before and after.
+- {"probe": "tcp://host:port", "command": ["INFO", "memory"]}: one command's reply.
+"""
+
+import json
+import sys
+import time
+import urllib.request
+from argparse import Namespace
+
+import gevent
+import psutil
+from gevent import socket
+from locust.env import Environment
+
+from . import AGENT_MARK, precision, schedule
+from .recorder import Recorder
+from .resp import encode
+from .users import ConnlabUser, parse_host
+
+DEFAULTS = dict(mix="PING:1", echo_bytes=16, work_us=100, sleep_ms=10, connection_mode="persistent",
+                idle_interval=10.0, pipeline=1, rate=0.0, request_timeout=5.0, dialect="connlab")  # fmt: skip
+
+
+def user_class(host, index, group):
+    """A ConnlabUser subclass with this group's parameters and fixed number of users."""
+    options = Namespace(**{**DEFAULTS, **group.get("parameters", {}), "num_users": group["users"]})
+    return type(f"Group{index}", (ConnlabUser,), {"host": host, "options": options, "fixed_count": group["users"]})
+
+
+def run_step(step):
+    groups = [group for group in step["groups"] if group["users"] > 0]
+    environment = Environment(user_classes=[user_class(step["host"], i, g) for i, g in enumerate(groups)],
+                              host=step["host"], parsed_options=Namespace(**DEFAULTS, num_users=0))
+    runner = environment.create_local_runner()
+    process = psutil.Process()
+    texts = {}
+    try:
+        total = sum(group["users"] for group in groups)
+        if total:
+            runner.start(total, spawn_rate=step.get("spawn_rate", 1000))
+            runner.spawning_greenlet.join()
+            if runner.user_count != total:
+                raise RuntimeError(f"{runner.user_count} of {total} users started (see the load generator's log)")
+        gevent.sleep(step["warmup"])
+        Recorder.of(environment).flush()
+        environment.stats.reset_all()
+        schedule.COUNTS.take()
+        texts["before"] = fetch(step.get("scrape"))
+        cpu, started = process.cpu_times(), time.monotonic()
+        gevent.sleep(step["duration"])
+        Recorder.of(environment).flush()
+        wall = time.monotonic() - started
+        used = process.cpu_times()
+        texts["after"] = fetch(step.get("scrape"))
+        sent, late = schedule.COUNTS.take()
+        entries = {entry.name: entry.serialize() for entry in environment.stats.entries.values()}
+        return {
+            "entries": entries,
+            "errors": [error.to_dict() for error in environment.stats.errors.values()],
+            "seconds": wall,
+            "cpu_percent": 100 * (used.user + used.system - cpu.user - cpu.system) / wall,
+            "schedule": {"sent": sent, "late": late},
+            "users": runner.user_count,
+            "metrics": texts,
+        }
+    finally:
+        runner.quit()
+
+
+def fetch(source):
+    """/metrics (an http:// URL) or a RESP command's reply (tcp://host:port COMMAND ...)."""
+    if not source:
+        return None
+    if source.startswith("http"):
+        with urllib.request.urlopen(source, timeout=10) as response:
+            return response.read().decode()
+    address, *command = source.split()
+    return probe(address, command)
+
+
+def probe(address, command, timeout=5.0):
+    """The raw reply to one command (a bulk string's text, for INFO)."""
+    with socket.create_connection(parse_host(address), timeout=timeout) as sock:
+        sock.sendall(encode(*command))
+        reply = b""
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            reply += chunk
+            if reply.startswith(b"$") and b"\r\n" in reply:
+                length = int(reply[1 : reply.index(b"\r\n")])
+                if len(reply) >= reply.index(b"\r\n") + 2 + length + 2:
+                    break
+            elif reply.endswith(b"\r\n"):
+                break
+    return reply.decode(errors="replace")
+
+
+def wait_ready(address, timeout):
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if probe(address, ["PING"], timeout=1.0).startswith("+PONG"):
+                return {"ready": True}
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            return {"ready": False}
+        gevent.sleep(0.05)
+
+
+def answer(request):
+    if "ready" in request:
+        return wait_ready(request["ready"], request.get("timeout", 30))
+    if "probe" in request:
+        return {"reply": probe(request["probe"], request["command"])}
+    return run_step(request["step"])
+
+
+def main():
+    precision.install()
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        try:
+            reply = answer(json.loads(line))
+        except Exception as exc:  # said to the runner, which stops with it
+            reply = {"failed": f"{type(exc).__name__}: {exc}"}
+        print(AGENT_MARK, json.dumps(reply), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,59 @@
+"""make compare for real, short: one scenario, two architectures, QUICK. The results
+must validate against the schema, every point must carry its figures, and the report
+must hold the verdict and the figures."""
+
+import json
+import os
+import subprocess
+import sys
+
+import jsonschema
+import pytest
+
+from compose_util import ROOT
+from conftest import SERVER_CPUS
+from connlab_compare import report
+from loadgen_lab import LOADGEN_CPUS
+
+pytestmark = pytest.mark.integration
+ARCHS = ["single-thread", "message-balancing"]
+
+
+@pytest.fixture(scope="module")
+def run(docker_client, tmp_path_factory):
+    out = tmp_path_factory.mktemp("compare")
+    env = {**os.environ, "LOCUST_SKIP_MONKEY_PATCH": "1", "PYTHONPATH": "services:loadgen:experiments"}
+    result = subprocess.run(
+        [sys.executable, "-m", "connlab_compare", "--scenarios", "head-of-line", "--archs", ",".join(ARCHS),
+         "--quick", "--server-cpus", SERVER_CPUS, "--loadgen-cpus", LOADGEN_CPUS, "--out", str(out)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    (folder,) = out.iterdir()
+    return folder, result.stdout + result.stderr
+
+
+def test_results_validate_and_hold_every_point(run):
+    folder, _ = run
+    results = json.loads((folder / "results.json").read_text())
+    jsonschema.validate(results, report.schema())
+    points = results["points"]
+    assert sorted(p["arch"] for p in points) == sorted(ARCHS)
+    for point in points:
+        figures = point["metrics"]
+        assert point["scenario"] == "head-of-line" and point["repeat"] == 1
+        assert figures["rps"] > 0 and figures["p50_ms"] <= figures["p99_ms"] <= figures["max_ms"]
+        assert 0 < figures["loadgen_cpu"] and figures["loadgen_bound"] == (figures["loadgen_cpu"] >= 90)
+    machine = results["machine"]
+    assert machine["server_cpus"] == SERVER_CPUS and machine["python_versions"]["3.13"].startswith("Python 3.13")
+    (verdict,) = results["verdicts"]
+    assert verdict["verdict"] in ("yes", "no", "not comparable") and "message-balancing" in verdict["measured"]
+
+
+def test_report_shows_the_verdict_and_the_figures(run):
+    folder, output = run
+    assert "report in" in output and "head-of-line" in output  # the progress line named what it ran
+    markdown = (folder / "report.md").read_text()
+    assert "What the literature predicts" in markdown and "Homa" in markdown
+    assert "![" in markdown and (folder / "head-of-line.png").stat().st_size > 10_000
+    assert "data:image/png;base64," in (folder / "index.html").read_text()
