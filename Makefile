@@ -104,6 +104,7 @@ ps: ## List the running services and their ports
 TEST_PYTHONS ?= 3.13 3.13t
 test: check-docker venv images ## Unit and integration tests on both server builds (builds what is missing)
 	@for build in $(filter-out $(PYTHON),$(TEST_PYTHONS)); do PYTHON=$$build scripts/images.sh server || exit; done
+	@scripts/images.sh redis
 	@scripts/host-tools.sh
 	@TESTCONTAINERS_RYUK_DISABLED=true SERVER_CPUS=$(SERVER_CPUS) LOADGEN_CPUS=$(LOADGEN_CPUS) CONNLAB_PYTHONS="$(TEST_PYTHONS)" $(VENV)/bin/pytest
 

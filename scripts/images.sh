@@ -120,7 +120,7 @@ for image in "${images[@]}"; do
       build "connlab/prometheus:$TAG" prometheus/Dockerfile "$(official_or_debian "$PROMETHEUS_BASE")" ;;
     node-exporter)
       build "connlab/node-exporter:$TAG" prometheus/node-exporter/Dockerfile "$(official_or_debian "$NODE_EXPORTER_BASE")" ;;
-    redis)  # only for `make bench-loadgen`
+    redis)  # the C reference: the benchmarks, make compare and its test
       build "connlab/redis:$TAG" benchmarks/redis.Dockerfile "$(official_or_debian "$REDIS_BASE")" ;;
     *) die "unknown image '$image' (known: server loadgen prometheus node-exporter redis)" ;;
   esac

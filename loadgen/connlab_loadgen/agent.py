@@ -17,6 +17,7 @@ prefixed with `@@connlab-agent@@` (anything else on stdout is not an answer):
 - {"probe": "tcp://host:port", "command": ["INFO", "memory"]}: one command's reply.
 """
 
+import copy
 import json
 import sys
 import time
@@ -69,7 +70,9 @@ def run_step(step):
         used = process.cpu_times()
         texts["after"] = fetch(step.get("scrape"))
         sent, late = schedule.COUNTS.take()
-        entries = {entry.name: entry.serialize() for entry in environment.stats.entries.values()}
+        # serialize() shares the entry's live dicts: copy them, or what users record
+        # while they stop below would slip into these figures.
+        entries = {entry.name: copy.deepcopy(entry.serialize()) for entry in environment.stats.entries.values()}
         return {
             "entries": entries,
             "errors": [error.to_dict() for error in environment.stats.errors.values()],

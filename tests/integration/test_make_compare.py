@@ -38,16 +38,19 @@ def test_results_validate_and_hold_every_point(run):
     results = json.loads((folder / "results.json").read_text())
     jsonschema.validate(results, report.schema())
     points = results["points"]
-    assert sorted(p["arch"] for p in points) == sorted(ARCHS)
+    steps = ["PING 1000/s with SLEEP 50ms", "PING 1000/s with WORK 5ms"]
+    assert sorted((p["arch"], p["step"]) for p in points) == sorted((a, s) for a in ARCHS for s in steps)
     for point in points:
         figures = point["metrics"]
         assert point["scenario"] == "head-of-line" and point["repeat"] == 1
-        assert figures["rps"] > 0 and figures["p50_ms"] <= figures["p99_ms"] <= figures["max_ms"]
+        # Percentiles come from two-digit buckets, the maximum is exact.
+        assert figures["rps"] > 0 and figures["p50_ms"] <= figures["p99_ms"] <= figures["max_ms"] * 1.05 + 0.01
         assert 0 < figures["loadgen_cpu"] and figures["loadgen_bound"] == (figures["loadgen_cpu"] >= 90)
     machine = results["machine"]
     assert machine["server_cpus"] == SERVER_CPUS and machine["python_versions"]["3.13"].startswith("Python 3.13")
-    (verdict,) = results["verdicts"]
-    assert verdict["verdict"] in ("yes", "no", "not comparable") and "message-balancing" in verdict["measured"]
+    assert len(results["verdicts"]) == 2  # one per prediction in head-of-line.toml
+    for verdict in results["verdicts"]:
+        assert verdict["verdict"] in ("yes", "no", "not comparable") and "message-balancing" in verdict["measured"]
 
 
 def test_report_shows_the_verdict_and_the_figures(run):
