@@ -4,6 +4,7 @@ then results.json, figures, report.md and index.html in results/compare/<UTC sta
 
     python -m connlab_compare [--scenarios a,b] [--archs x,y] [--repeat 3] [--quick]
                               [--pythons 3.13,3.13t] [--out results/compare]
+    python -m connlab_compare --redraw results/compare/<stamp>
 """
 
 import os
@@ -11,6 +12,7 @@ import os
 os.environ.setdefault("LOCUST_SKIP_MONKEY_PATCH", "1")  # measure imports locust; this process uses threads
 
 import argparse  # noqa: E402
+import json  # noqa: E402
 import platform  # noqa: E402
 import socket  # noqa: E402
 import subprocess  # noqa: E402
@@ -38,6 +40,8 @@ def arguments():
     parser.add_argument("--server-cpus", default=os.environ.get("SERVER_CPUS", "1"))
     parser.add_argument("--loadgen-cpus", default=os.environ.get("LOADGEN_CPUS", "0"))
     parser.add_argument("--out", default="results/compare")
+    parser.add_argument("--redraw", metavar="DIR", help="measure nothing: redo the verdicts, figures and report "
+                        "of an earlier run from DIR/results.json (after a change to experiments/)")
     args = parser.parse_args()
     args.repeat = 1 if args.quick else args.repeat
     args.pythons = [p for p in args.pythons.replace(" ", ",").split(",") if p]
@@ -152,8 +156,24 @@ def context(results):
                            "server_cpus": len(cpu_set(results["machine"]["server_cpus"]))}  # fmt: skip
 
 
+def redraw(folder):
+    folder = Path(folder)
+    try:
+        results = json.loads((folder / "results.json").read_text())
+        machine = results["machine"]
+        scenarios = load_all(machine["scenarios"], quick=machine["quick"])
+    except (OSError, ValueError, KeyError, ScenarioError) as exc:
+        sys.exit(f"connlab: compare: cannot redraw {folder}: {exc!r}; give a folder that `make compare` wrote")
+    results["verdicts"] = verdict.verdicts(scenarios, results["points"], machine["pythons"], context(results))
+    jsonschema.validate(results, report.schema())
+    report.write(folder, results, scenarios)
+    print(f"connlab: compare: report redrawn in {folder}/")
+
+
 def main():
     args = arguments()
+    if args.redraw:
+        return redraw(args.redraw)
     scenarios, cells = plan(args)
     for image in {*(server_image(p) for p in args.pythons), "connlab/loadgen:latest", "connlab/redis:latest"}:
         if subprocess.run(["docker", "image", "inspect", image], capture_output=True).returncode:

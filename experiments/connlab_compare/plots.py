@@ -40,7 +40,7 @@ def summarize(points, metric):
     }  # fmt: skip
 
 
-def _legend(ax, archs, palette, pythons, bars=False):
+def _legend(fig, archs, palette, pythons, bars=False):
     handles = [Patch(color=palette[a], label=a) for a in archs]
     builds = [p for p in pythons if p != "C"]
     if len(builds) > 1:
@@ -49,22 +49,22 @@ def _legend(ax, archs, palette, pythons, bars=False):
     hollow = "hollow: load generator bound (not compared)"
     handles.append(Patch(facecolor="white", edgecolor="grey", label=hollow) if bars else
                    Line2D([], [], color="grey", marker="o", markerfacecolor="white", linestyle="", label=hollow))
-    ax.legend(handles=handles, fontsize=7, loc="best", framealpha=0.85)
+    fig.legend(handles=handles, fontsize=8, loc="outside right upper")  # beside the panels, never over a point
 
 
 def _log_scale(ax):
     """A log axis labelled in plain numbers (2, 5, 10, 50 ms), not powers of ten."""
     ax.set_yscale("log")
-    plain = FuncFormatter(lambda value, _: f"{value:g}")
-    ax.yaxis.set_major_formatter(plain)
-    ax.yaxis.set_minor_formatter(plain)
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    # Of the minor ticks only 2× and 5× a power of ten are labelled: all eight would overlap.
+    ax.yaxis.set_minor_formatter(FuncFormatter(lambda value, _: f"{value:g}" if f"{value:g}"[0] in "25" else ""))
     ax.tick_params(axis="y", which="minor", labelsize=7)
 
 
 def sweep_figure(path, title, panels, metric, archs, pythons, xlabel, log_y=False):
     """One panel per step base (e.g. PING, ECHO): `metric` against the swept value."""
     palette = colours(archs)
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4.4), squeeze=False)
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels) + 2.6, 4.4), squeeze=False, layout="constrained")
     for ax, (base, points) in zip(axes[0], panels.items()):
         figures = summarize(points, metric)
         for arch in archs:
@@ -79,16 +79,17 @@ def sweep_figure(path, title, panels, metric, archs, pythons, xlabel, log_y=Fals
                 for x, m, b in zip(xs, med, bound):
                     ax.plot(x, m, "o", color=palette[arch], markerfacecolor="white" if b else palette[arch])
         ax.set_title(base, fontsize=10)
-        ax.set_xscale("log", base=2) if len({k[2] for k in figures}) > 2 else None
+        xs = sorted({k[2] for k in figures})
+        ax.set_xscale("log", base=2) if len(xs) > 2 else None
+        ax.set_xticks(xs, [f"{x:g}" for x in xs])  # the measured values, nothing between
         ax.set_xlabel(xlabel)
         ax.set_ylabel(LABELS.get(metric, metric))
         if log_y:
             _log_scale(ax)
         ax.grid(alpha=0.3)
     present = {point["arch"] for points in panels.values() for point in points}
-    _legend(axes[0][-1], [a for a in archs if a in present], palette, pythons)
+    _legend(fig, [a for a in archs if a in present], palette, pythons)
     fig.suptitle(title, fontsize=11)
-    fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
@@ -96,8 +97,8 @@ def sweep_figure(path, title, panels, metric, archs, pythons, xlabel, log_y=Fals
 def bar_figure(path, title, panels, metric, archs, pythons, scale=1.0, log_y=False):
     """One panel per scenario: `metric` of each architecture (and build) at one step."""
     palette = colours(archs)
-    fig, axes = plt.subplots(1, len(panels), figsize=(max(5.5, 0.55 * len(archs) * len(pythons)) * len(panels), 4.8),
-                             squeeze=False)
+    width = max(4.5, 0.5 * len(archs) * len(pythons)) * len(panels) + 2.6  # + the legend
+    fig, axes = plt.subplots(1, len(panels), figsize=(width, 4.8), squeeze=False, layout="constrained")
     for ax, (name, points) in zip(axes[0], panels.items()):
         figures = summarize(points, metric)
         shown = [(a, p) for a in archs for p in pythons if any(k[0] == a and k[1] == p for k in figures)]
@@ -115,8 +116,7 @@ def bar_figure(path, title, panels, metric, archs, pythons, scale=1.0, log_y=Fal
             _log_scale(ax)
         ax.grid(axis="y", alpha=0.3)
     present = {point["arch"] for points in panels.values() for point in points}
-    _legend(axes[0][-1], [a for a in archs if a in present], palette, pythons, bars=True)
+    _legend(fig, [a for a in archs if a in present], palette, pythons, bars=True)
     fig.suptitle(title, fontsize=11)
-    fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

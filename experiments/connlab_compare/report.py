@@ -43,6 +43,12 @@ def archs_in_order(points):
     return order
 
 
+def per_step(scenario, points):
+    """{step label: its points}, in the scenario's order, for the steps that ran."""
+    steps = {step.label: [p for p in points if p["step"] == step.label] for step in scenario.steps}
+    return {label: group for label, group in steps.items() if group}
+
+
 def draw(out, results, scenarios):
     """{scenario name: [figure file names]} (and "" for the overview)."""
     points, pythons = results["points"], results["machine"]["pythons"]
@@ -65,12 +71,11 @@ def draw(out, results, scenarios):
                                "users" if scenario.sweep == "users" else "target rate (connections/s)",
                                log_y=metric.endswith("_ms"))  # fmt: skip
         else:
-            last = scenario.steps[-1].label
-            plots.bar_figure(out / file, scenario.title, {last: [p for p in mine if p["step"] == last]},
-                             scenario.headline, archs, every_python, log_y=scenario.headline.endswith("_ms"))
+            plots.bar_figure(out / file, scenario.title, per_step(scenario, mine), scenario.headline, archs,
+                             every_python, log_y=scenario.headline.endswith("_ms"))
         figures[scenario.name].append(file)
-    latency = {s.name: [p for p in by(s.name) if p["step"] == s.steps[-1].label] for s in scenarios
-               if not s.sweep and s.headline.endswith("_ms") and by(s.name)}  # fmt: skip
+    latency = {f"{s.name}: {step}": group for s in scenarios if not s.sweep and s.headline.endswith("_ms")
+               for step, group in per_step(s, by(s.name)).items()}  # fmt: skip
     if latency:
         plots.bar_figure(out / "p99-by-architecture.png", "p99 latency by architecture", latency, "p99_ms", archs,
                          every_python, log_y=True)

@@ -60,3 +60,14 @@ def test_report_shows_the_verdict_and_the_figures(run):
     assert "What the literature predicts" in markdown and "Homa" in markdown
     assert "![" in markdown and (folder / "head-of-line.png").stat().st_size > 10_000
     assert "data:image/png;base64," in (folder / "index.html").read_text()
+
+
+def test_redraw_rebuilds_the_report_from_results_json(run, tmp_path):
+    folder, _ = run
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    (copy / "results.json").write_text((folder / "results.json").read_text())
+    env = {**os.environ, "PYTHONPATH": "services:loadgen:experiments"}
+    subprocess.run([sys.executable, "-m", "connlab_compare", "--redraw", str(copy)], cwd=ROOT, env=env, check=True)
+    assert (copy / "report.md").read_text() == (folder / "report.md").read_text()
+    assert (copy / "head-of-line.png").stat().st_size > 10_000
