@@ -149,6 +149,11 @@ compare: check-docker venv images ## Every scenario on every architecture: resul
 	  --scenarios "$(SCENARIOS)" --archs "$(ARCHS)" --repeat $(REPEAT) $(if $(QUICK),--quick) \
 	  --pythons "$(or $(PYTHONS),$(PYTHON))" --server-cpus $(SERVER_CPUS) --loadgen-cpus $(LOADGEN_CPUS)
 
+.PHONY: compare-report
+compare-report: venv ## Redo the verdicts, figures and report of a run from its results.json: RUN=results/compare/<UTC>
+	@test -n "$(RUN)" || { echo "connlab: compare-report needs RUN=results/compare/<UTC stamp>, a folder that make compare wrote" >&2; exit 2; }
+	@PYTHONPATH=services:loadgen:experiments $(VENV)/bin/python -m connlab_compare --redraw "$(RUN)"
+
 CPUS ?= 1
 .PHONY: bench-scaling
 bench-scaling: venv ## Benchmark: requests/s of each architecture on CPUS=1,2,4,... server CPUs [PYTHONS=3.13,3.13t]

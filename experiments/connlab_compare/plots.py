@@ -49,7 +49,7 @@ def _legend(fig, archs, palette, pythons, bars=False):
     hollow = "hollow: load generator bound (not compared)"
     handles.append(Patch(facecolor="white", edgecolor="grey", label=hollow) if bars else
                    Line2D([], [], color="grey", marker="o", markerfacecolor="white", linestyle="", label=hollow))
-    fig.legend(handles=handles, fontsize=8, loc="outside right upper")  # beside the panels, never over a point
+    fig.legend(handles=handles, fontsize=8, loc="outside right center")  # beside the panels, never over a point or the title
 
 
 def _log_scale(ax):
@@ -97,15 +97,17 @@ def sweep_figure(path, title, panels, metric, archs, pythons, xlabel, log_y=Fals
 def bar_figure(path, title, panels, metric, archs, pythons, scale=1.0, log_y=False):
     """One panel per scenario: `metric` of each architecture (and build) at one step."""
     palette = colours(archs)
+    drawn = set()  # the architectures with a bar, for the legend
     width = max(4.5, 0.5 * len(archs) * len(pythons)) * len(panels) + 2.6  # + the legend
     fig, axes = plt.subplots(1, len(panels), figsize=(width, 4.8), squeeze=False, layout="constrained")
     for ax, (name, points) in zip(axes[0], panels.items()):
         figures = summarize(points, metric)
         shown = [(a, p) for a in archs for p in pythons if any(k[0] == a and k[1] == p for k in figures)]
+        drawn.update(a for a, _ in shown)
         for i, (arch, python) in enumerate(shown):
             (med, low, high, bound), = [v for k, v in figures.items() if k[0] == arch and k[1] == python]
             ax.bar(i, med * scale, color="white" if bound else palette[arch], edgecolor=palette[arch],
-                   hatch=HATCHES[python], linewidth=1.5,
+                   hatch=HATCHES[python], hatchcolor="black" if not bound else palette[arch], linewidth=1.5,
                    yerr=[[(med - low) * scale], [(high - med) * scale]], capsize=3)  # fmt: skip
         several = len([p for p in pythons if p != "C"]) > 1
         ax.set_xticks(range(len(shown)), [f"{a} {p}" if several and p != "C" else a for a, p in shown],
@@ -115,8 +117,7 @@ def bar_figure(path, title, panels, metric, archs, pythons, scale=1.0, log_y=Fal
         if log_y:
             _log_scale(ax)
         ax.grid(axis="y", alpha=0.3)
-    present = {point["arch"] for points in panels.values() for point in points}
-    _legend(fig, [a for a in archs if a in present], palette, pythons, bars=True)
+    _legend(fig, [a for a in archs if a in drawn], palette, pythons, bars=True)
     fig.suptitle(title, fontsize=11)
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -95,32 +95,15 @@ def load_test_annotations():
     )
 
 
-def gil_variable():
-    """The server builds Prometheus has seen: the GIL `enabled` (3.13) or `disabled`
-    (3.13t, free-threaded). It narrows the architectures offered."""
-    return (
-        dashboard.QueryVariable("gil")
-        .label("GIL")
-        .datasource(DATASOURCE)
-        .query("label_values(connlab_server_info, gil)")
-        .definition("label_values(connlab_server_info, gil)")
-        .refresh(dashboard_models.VariableRefresh.ON_TIME_RANGE_CHANGED)
-        .sort(dashboard_models.VariableSort.ALPHABETICAL_ASC)
-        .multi(True)
-        .include_all(True)
-        .all_value(".*")
-    )
-
-
-def arch_variable(multi):
-    """The architectures that Prometheus has seen on the chosen builds
-    (connlab_server_info carries `arch` and `gil`)."""
+def query_variable(name, label, query, multi=True):
+    """A variable from the values Prometheus has seen of one label; with `multi`, any
+    number of them and "All"."""
     variable = (
-        dashboard.QueryVariable("arch")
-        .label("Architecture")
+        dashboard.QueryVariable(name)
+        .label(label)
         .datasource(DATASOURCE)
-        .query('label_values(connlab_server_info{gil=~"$gil"}, arch)')
-        .definition('label_values(connlab_server_info{gil=~"$gil"}, arch)')
+        .query(query)
+        .definition(query)
         .refresh(dashboard_models.VariableRefresh.ON_TIME_RANGE_CHANGED)
         .sort(dashboard_models.VariableSort.ALPHABETICAL_ASC)
         .multi(multi)
@@ -130,19 +113,20 @@ def arch_variable(multi):
     return variable
 
 
+def gil_variable():
+    """The server builds Prometheus has seen: the GIL `enabled` (3.13) or `disabled`
+    (3.13t, free-threaded). It narrows the architectures offered."""
+    return query_variable("gil", "GIL", "label_values(connlab_server_info, gil)")
+
+
+def arch_variable(multi):
+    """The architectures that Prometheus has seen on the chosen builds
+    (connlab_server_info carries `arch` and `gil`)."""
+    return query_variable("arch", "Architecture", 'label_values(connlab_server_info{gil=~"$gil"}, arch)', multi)
+
+
 def command_variable():
-    return (
-        dashboard.QueryVariable("command")
-        .label("Command")
-        .datasource(DATASOURCE)
-        .query('label_values(connlab_requests_total{arch=~"$arch"}, command)')
-        .definition('label_values(connlab_requests_total{arch=~"$arch"}, command)')
-        .refresh(dashboard_models.VariableRefresh.ON_TIME_RANGE_CHANGED)
-        .sort(dashboard_models.VariableSort.ALPHABETICAL_ASC)
-        .multi(True)
-        .include_all(True)
-        .all_value(".*")
-    )
+    return query_variable("command", "Command", 'label_values(connlab_requests_total{arch=~"$arch"}, command)')
 
 
 def base_dashboard(uid, title, description, tags):
