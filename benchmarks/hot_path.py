@@ -17,7 +17,8 @@ from connlab import commands, metrics, protocol  # noqa: E402
 from connlab.config import Settings  # noqa: E402
 from connlab.connection import Connection  # noqa: E402
 from connlab.context import Context  # noqa: E402
-from connlab.reader import EventLoop  # noqa: E402
+from connlab.executor import Pooled  # noqa: E402
+from connlab.reactor import Reactor  # noqa: E402
 from connlab.tally import Board  # noqa: E402
 from connlab.worker import WorkerPool, handle  # noqa: E402
 
@@ -56,11 +57,12 @@ def stages(depth):
         left.send(reply_bytes)
         right.recv(65536)
 
-    execute_off = per_request(lambda: handle(requests, 0, off_tally, off), depth)
+    table = commands.command_table()
+    execute_off = per_request(lambda: handle(requests, 0, off_tally, off.settings, table), depth)
     figures = {
         "parse": per_request(lambda: parser.feed(data), depth),
         "execute": execute_off,
-        "accounting": per_request(lambda: handle(requests, 0, on_tally, on), depth) - execute_off,
+        "accounting": per_request(lambda: handle(requests, 0, on_tally, on.settings, table), depth) - execute_off,
         "buffer replies": per_request(buffer_replies, depth),
         "send+recv (both ends)": per_request(socket_calls, depth),
     }
@@ -87,18 +89,16 @@ def hand_off(count=20000, batch=100):
     ctx = context(True)
     pool = WorkerPool(ctx, 2)
     pool.start()
-    loop = EventLoop("io", ctx, pool)
-    conn = Connection(socket.socket(), loop.tally, ctx.settings.limits)
-    conn.on_reply = lambda: loop._reply_ready(conn)
+    reactor = Reactor()
+    conn = Connection(socket.socket(), ctx.metrics.tally("io"), ctx.settings.limits)
+    execute = Pooled(pool, conn.tally, reactor, Connection.collect_replies)
     best = float("inf")
     for _ in range(3):
         started = timeit.default_timer()
         for _ in range(count // batch):
-            pool.submit([[b"PING"]] * batch, 0, 0, conn)
+            execute(conn, [[b"PING"]] * batch, 0)
             while conn.pending:
-                loop._epoll.poll(1)  # woken by the workers' pipe
-                loop._on_wake()
-                conn.collect_replies()
+                reactor.run_once(1)  # woken by the workers through the reactor
             conn.out.clear()
         best = min(best, (timeit.default_timer() - started) / count * 1e6)
     return best

@@ -9,8 +9,9 @@ to the baseline taken before the run.
 
 Used by tests/integration/test_fuzz.py (short form) and `make fuzz`:
     PYTHONPATH=services:tests .venv/bin/python tests/fuzz.py
-with ARCH (a name from conftest.CONFIGS, or `all`), FUZZ_FRAMES, FUZZ_SECONDS,
-FUZZ_CONNECTIONS, FUZZ_VALID, FUZZ_SEED.
+with ARCH (a name from conftest.CONFIGS, or `all`), PYTHON (the server build), FUZZ_RUNS
+(runs in a row against one server, each with a new random seed), FUZZ_FRAMES,
+FUZZ_SECONDS, FUZZ_CONNECTIONS, FUZZ_VALID, FUZZ_SEED (the first run's seed).
 """
 
 import os
@@ -265,7 +266,9 @@ def main():
     names = list(CONFIGS) if arch == "all" else [n for n in CONFIGS if n == arch or CONFIGS[n][0] == arch]
     if not names:
         sys.exit(f"fuzz: unknown ARCH {arch!r}; one of: all, {', '.join(CONFIGS)}")
-    seed = int(os.environ["FUZZ_SEED"]) if os.environ.get("FUZZ_SEED") else random.randrange(2**32)
+    python = os.environ.get("PYTHON") or "3.13"
+    runs = int(os.environ.get("FUZZ_RUNS", 1))
+    first = int(os.environ["FUZZ_SEED"]) if os.environ.get("FUZZ_SEED") else None
     options = dict(
         frames=int(os.environ.get("FUZZ_FRAMES", 20000)),
         seconds=float(os.environ.get("FUZZ_SECONDS", 60)),
@@ -275,16 +278,21 @@ def main():
     failed = []
     for name in names:
         arch_name, env = CONFIGS[name]
-        with run_server(arch_name, docker={"healthcheck": {"test": ["NONE"]}}, **env, **LIMITS) as server:
-            report, ok, answers = fuzz(server, seed=seed, **options)
-        verdict = "ok" if ok and answers and not report.lost and not report.bad_errors else "FAIL"
-        print(f"{name:32} {verdict:4} {report.summary()} settled={ok} answers={answers}", flush=True)
-        for problem in (report.lost + report.bad_errors)[:10]:
-            print(f"    {problem}")
-        if verdict != "ok":
-            failed.append(name)
+        # One server for all the runs: what a run leaks, the next run's baseline shows.
+        with run_server(arch_name, python=python, docker={"healthcheck": {"test": ["NONE"]}}, **env, **LIMITS) as server:
+            for run in range(runs):
+                seed = first if first is not None and run == 0 else random.randrange(2**32)
+                report, ok, answers = fuzz(server, seed=seed, **options)
+                verdict = "ok" if ok and answers and not report.lost and not report.bad_errors else "FAIL"
+                print(f"{name:32} {python:5} run {run + 1}/{runs} {verdict:4} {report.summary()} settled={ok} answers={answers}", flush=True)
+                for problem in (report.lost + report.bad_errors)[:10]:
+                    print(f"    {problem}")
+                if verdict != "ok":
+                    failed.append(f"{name} (seed {seed})")
+                    break
     if failed:
-        sys.exit(f"fuzz: FAILED on {', '.join(failed)} (seed {seed})")
+        sys.exit(f"fuzz: FAILED on {', '.join(failed)} (Python {python})")
+    print(f"fuzz: {len(names)} mode(s) x {runs} run(s) on Python {python}: all ok")
 
 
 if __name__ == "__main__":

@@ -5,8 +5,9 @@ dispatcher), wired differently. Each function serves until the server is stopped
 import threading
 
 from .acceptor import accept_forever
+from .blocking_reader import serve_connection
 from .dispatcher import RoundRobin, ThreadPerConnection
-from .reader import EventLoop, serve_connection
+from .reader import EventLoop
 from .worker import WorkerPool
 
 

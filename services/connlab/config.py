@@ -101,6 +101,9 @@ class Settings:
     idle_timeout: float = 300.0  # seconds without a request; 0 keeps idle ones forever
     shutdown_grace: float = 5.0  # seconds to finish work in hand after SIGTERM
     max_pending: int = 1024  # requests in flight on one connection before reading pauses
+    # TCP keepalive (idle, interval, probes), Redis's tcp-keepalive: a peer gone without FIN
+    # is found after idle + interval * probes seconds. Idle 0 turns it off.
+    keepalive: tuple = (300, 100, 3)
     request_metrics: bool = True  # False only for bench-server: what accounting costs
 
     @classmethod
@@ -125,6 +128,11 @@ class Settings:
             idle_timeout=_int(env, "IDLE_TIMEOUT", int(cls.idle_timeout), low=0),
             shutdown_grace=_int(env, "SHUTDOWN_GRACE", int(cls.shutdown_grace), low=0),
             max_pending=_int(env, "MAX_PENDING", cls.max_pending),
+            keepalive=(
+                _int(env, "KEEPALIVE_IDLE", cls.keepalive[0], low=0),
+                _int(env, "KEEPALIVE_INTERVAL", cls.keepalive[1]),
+                _int(env, "KEEPALIVE_COUNT", cls.keepalive[2]),
+            ),
             request_metrics=_choice(env, "REQUEST_METRICS", ("1", "0")) == "1",
         )
 
@@ -157,4 +165,5 @@ class Settings:
             "idle_timeout": str(self.idle_timeout),
             "shutdown_grace": str(self.shutdown_grace),
             "max_pending": str(self.max_pending),
+            "keepalive": ",".join(map(str, self.keepalive)),
         }

@@ -1,4 +1,5 @@
-"""One client connection: its socket, its parser, and its replies in request order.
+"""One client connection: its socket, its parser, its replies in request order, and
+where it stands in its life (lifecycle.State).
 
 Replies may be produced out of order (message balancing hands requests of one connection
 to several workers), so each request reserves a slot and bytes leave only from the head
@@ -6,10 +7,12 @@ of the queue. Only the thread that owns the connection touches the queue; a work
 fills in its slot.
 """
 
+import time
 from collections import deque
 
-from . import protocol
+from . import protocol, tally
 from .commands import Closing
+from .lifecycle import State
 
 
 class Slot:
@@ -25,26 +28,36 @@ class Connection:
         self.fd = sock.fileno()
         self.tally = tally  # the accounting of the thread that owns it
         self.parser = protocol.RequestParser(limits)
+        self.state = State.READING  # changed by its reader alone
         self.pending = deque()  # slots not yet written, in request order
         self.out = bytearray()  # bytes ready to send
-        self.closing = False  # after `out` is sent, close (QUIT or protocol error)
+        self.closing = False  # its last reply (QUIT, a protocol error) is in `out`
         self.failed = None  # the error reply once malformed framing was seen
-        self.done_reading = False  # after a protocol error, or while the server drains
-        self.lingering = False  # draining: FIN sent, waiting for the client to close
+        self.reading_over = False  # after a protocol error, or once the server drains
         self.last_active = 0.0  # monotonic time of its last request or reply sent, for IDLE_TIMEOUT
-        self.watching = 0  # the epoll events its reader waits for
-        self.on_reply = None  # called on a worker thread when one of its replies is done
+
+    def process(self, data, execute):
+        """Parse `data` and pass the requests to execute(conn, requests, received); after
+        them, queue the protocol error if the framing broke."""
+        received = time.perf_counter_ns()
+        requests = self.receive(data)
+        if requests:
+            self.last_active = time.monotonic()  # dribbling bytes alone does not count
+            execute(self, requests, received)
+        if self.failed:
+            self.reply_now(self.failed)
+            self.tally.count(tally.PROTOCOL_ERRORS)
 
     def receive(self, data):
         """The complete requests in `data`. On malformed framing, set `failed` to the
-        error reply, which the reader queues after the requests before it."""
+        error reply, which `process` queues after the requests before it."""
         if self.failed:
             return []
         try:
             return self.parser.feed(data)
         except protocol.ProtocolError as exc:
             self.failed = Closing(protocol.error(f"ERR Protocol error: {exc}"))
-            self.done_reading = True
+            self.reading_over = True
             return exc.requests
 
     def reply_later(self):
@@ -70,10 +83,25 @@ class Connection:
         while pending and pending[0].reply is not None:
             self._write(pending.popleft().reply)
 
+    def send(self):
+        """Send the replies that are ready, as far as the socket takes them without
+        blocking; False if the client is gone."""
+        self.collect_replies()
+        if self.out:
+            try:
+                sent = self.sock.send(self.out)
+            except (BlockingIOError, InterruptedError):
+                return True
+            except OSError:
+                return False
+            del self.out[:sent]
+            if not self.out:
+                self.last_active = time.monotonic()  # the client took its replies
+        return True
+
     def _write(self, reply):
         if self.closing:
             return  # nothing is answered after QUIT or a protocol error
         self.out += reply
         if type(reply) is Closing:
             self.closing = True
-

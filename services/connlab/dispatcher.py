@@ -4,7 +4,7 @@ import itertools
 import threading
 
 from . import tally
-from .reader import serve_connection
+from .blocking_reader import serve_connection
 
 
 class RoundRobin:

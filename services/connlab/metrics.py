@@ -39,7 +39,7 @@ class Metrics:
 
     def borrowed(self, name):
         """A tally for the life of a thread that serves one connection."""
-        return self.board.borrowed(name)
+        return self.board.borrowed(name, self.request_metrics)
 
 
 class RequestCollector:

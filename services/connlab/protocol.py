@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from .ownership import mine
 
 CRLF = b"\r\n"
+HEADER_MAX = 32  # bytes in a `*<count>` or `$<length>` line, as both parser paths read it
 
 
 class ProtocolError(Exception):
@@ -74,7 +75,7 @@ class RequestParser:
                 return None
             if self._buf[self._pos] != ord("*"):
                 return self._inline()
-            header = self._line(32, "multibulk count")
+            header = self._line(HEADER_MAX, "multibulk count")
             if header is None:
                 return None
             count = _number(header[1:], "multibulk length")
@@ -90,7 +91,7 @@ class RequestParser:
                 if self._buf[self._pos] != ord("$"):
                     got = chr(self._buf[self._pos])
                     raise ProtocolError(f"expected '$', got '{got}'")
-                header = self._line(32, "bulk length")
+                header = self._line(HEADER_MAX, "bulk length")
                 if header is None:
                     return None
                 length = _number(header[1:], "bulk length")
@@ -132,7 +133,7 @@ def _header(line, known, prefix, low, high):
     would accept it: `prefix`, then a number in [low, high], within its line limit."""
     number = known.get(line)
     if number is None:
-        if not 1 < len(line) <= 33 or line[0] != prefix:
+        if not 1 < len(line) <= HEADER_MAX or line[0] != prefix:
             return None
         try:
             number = int(line[1:])

@@ -79,9 +79,10 @@ class Board:
             tally.words[OWNER] = 0
 
     @contextlib.contextmanager
-    def borrowed(self, name):
+    def borrowed(self, name, recording=True):
         """A slot for the life of a short-lived thread (one per connection)."""
         tally = self.take(name)
+        tally.recording = recording
         try:
             yield tally
         finally:

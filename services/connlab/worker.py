@@ -14,13 +14,14 @@ from . import commands
 from .tally import EXECUTES
 
 
-def handle(requests, received, tally, ctx):
+def handle(requests, received, tally, info, table):
     """Execute `requests`, read together at perf_counter_ns `received`, in order on the
-    calling thread; record them in `tally` (that thread's own); return their replies.
+    calling thread with its `table` (commands.command_table()); record them in `tally`
+    (that thread's own); return their replies.
 
     Their replies leave together, in one write, once the last is done: that moment is
     when each reply is ready to send, so one clock reading times them all."""
-    info, execute, table = ctx.settings, commands.execute, commands.command_table()
+    execute = commands.execute
     if not tally.recording:
         return [execute(request, info, table)[1] for request in requests]
     replies, labels = [], []
@@ -48,23 +49,23 @@ class WorkerPool:
         for thread in self._threads:
             thread.start()
 
-    def submit(self, requests, received, queued, conn):
+    def submit(self, requests, received, queued, conn, done):
         """Queue `requests` of `conn`, read at `received` and queued at `queued`
-        (perf_counter_ns), one by one; each worker fills in the reply's slot, then
-        calls conn.on_reply()."""
+        (perf_counter_ns), one by one; a worker fills in each reply's slot, then
+        calls done(conn)."""
         put = self._queue.put
         for request in requests:
-            put((request, received, queued, conn.reply_later(), conn.on_reply))
+            put((request, received, queued, conn, conn.reply_later(), done))
 
     def _run(self, name):
         tally, info, execute, clock = self.ctx.metrics.tally(name, EXECUTES), self.ctx.settings, commands.execute, perf_counter_ns
         table = commands.command_table()
         while True:
-            request, received, queued, slot, done = self._queue.get()
+            request, received, queued, conn, slot, done = self._queue.get()
             if tally.recording:
                 taken = clock()
                 label, slot.reply = execute(request, info, table)
                 tally.request_done(label, clock() - received, taken - queued)
             else:
                 slot.reply = execute(request, info, table)[1]
-            done()
+            done(conn)

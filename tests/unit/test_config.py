@@ -15,6 +15,13 @@ def test_hybrid_defaults_to_two_by_two():
     assert (settings.processes, settings.workers) == (2, 2)
 
 
+def test_keepalive_like_redis_by_default_and_off_with_zero():
+    assert Settings.from_env({}).keepalive == (300, 100, 3)
+    env = {"KEEPALIVE_IDLE": "0", "KEEPALIVE_INTERVAL": "5", "KEEPALIVE_COUNT": "2"}
+    assert Settings.from_env(env).keepalive == (0, 5, 2)
+    assert Settings.from_env(env).fields()["keepalive"] == "0,5,2"
+
+
 def test_empty_values_mean_default():
     assert Settings.from_env({"WORKERS": "", "ACCEPT_MODE": ""}).accept_mode == "epoll"
 

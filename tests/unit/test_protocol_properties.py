@@ -114,6 +114,9 @@ def outcome(pieces):
 @example(b"*9\r\n" + b"$1\r\nx\r\n" * 9)  # over SMALL.max_array
 @example(b"*1\r\n$65\r\n" + b"x" * 65 + b"\r\n")  # over SMALL.max_bulk
 @example(b"*1\r\n$+4\r\nPING\r\n*1\r\n$4\r\nPI\r\n\r\n")
+@example(b"*" + b"0" * 30 + b"1\r\n$4\r\nPING\r\n")  # a header of HEADER_MAX (32) bytes
+@example(b"*" + b"0" * 31 + b"1\r\n$4\r\nPING\r\n")  # 33: refused by both paths
+@example(b"*1\r\n$" + b"0" * 31 + b"4\r\nPING\r\n")
 def test_fast_path_agrees_with_the_incremental_parser(data):
     """Whole reads take the in-place fast path; byte-at-a-time ones the incremental
     parser. Both must give the same requests and the same error."""

@@ -117,8 +117,12 @@ def test_a_full_board_says_what_to_do():
 
 
 def test_requests_off_for_the_benchmark_only(board):
-    worker = Metrics("hybrid", board, request_metrics=False).tally("0")
-    assert worker.recording is False
+    metrics = Metrics("hybrid", board, request_metrics=False)
+    assert metrics.tally("0").recording is False
+    with metrics.borrowed("per-connection") as counts:  # a thread per connection too
+        assert counts.recording is False
+    with Metrics("hybrid", board).borrowed("per-connection") as counts:
+        assert counts.recording is True
 
 
 def test_counts_cross_fork_and_survive_a_replaced_process(board):
