@@ -259,6 +259,11 @@ def fuzz(server, *, seed=None, frames=2000, seconds=8.0, connections=16, valid=4
     return report, ok, still_answers(server)
 
 
+def server_log(server, lines=30):
+    stdout, stderr = server.container.get_logs()
+    return "\n".join(b"".join((stdout or b"", stderr or b"")).decode(errors="replace").splitlines()[-lines:])
+
+
 def main():
     from conftest import CONFIGS, run_server
 
@@ -282,12 +287,17 @@ def main():
         with run_server(arch_name, python=python, docker={"healthcheck": {"test": ["NONE"]}}, **env, **LIMITS) as server:
             for run in range(runs):
                 seed = first if first is not None and run == 0 else random.randrange(2**32)
-                report, ok, answers = fuzz(server, seed=seed, **options)
+                try:
+                    report, ok, answers = fuzz(server, seed=seed, **options)
+                except Exception:
+                    print(f"{name} {python} seed {seed} raised; the server's log ends:\n{server_log(server)}", flush=True)
+                    raise
                 verdict = "ok" if ok and answers and not report.lost and not report.bad_errors else "FAIL"
                 print(f"{name:32} {python:5} run {run + 1}/{runs} {verdict:4} {report.summary()} settled={ok} answers={answers}", flush=True)
                 for problem in (report.lost + report.bad_errors)[:10]:
                     print(f"    {problem}")
                 if verdict != "ok":
+                    print(f"    the server's log ends:\n{server_log(server)}")
                     failed.append(f"{name} (seed {seed})")
                     break
     if failed:
