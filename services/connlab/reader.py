@@ -122,10 +122,7 @@ class EventLoop:
         """The one place a connection changes state, and what each change does."""
         if conn.state is State.CLOSED:
             return
-        if state is State.LINGERING:
-            # Drained and all answered: FIN, then discard what the client still sends
-            # until it closes; closing with unread input would reset the connection and
-            # could destroy replies not yet delivered.
+        if state is State.LINGERING:  # FIN; closing with input unread would reset replies in flight
             try:
                 conn.sock.shutdown(socket.SHUT_WR)
             except OSError:
