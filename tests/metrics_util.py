@@ -40,3 +40,15 @@ def resources(server):
         "threads": total(samples, "connlab_threads"),
         "protocol_errors": total(samples, "connlab_protocol_errors_total"),
     }
+
+
+def settled(server, baseline):
+    """The server is back to its idle state: no connection, queued request, thread or fd
+    left over beyond `baseline` (a scrape)."""
+    now = scrape(server)
+    return (
+        total(now, "connlab_connections_active") == 0
+        and total(now, "connlab_queue_depth") == 0
+        and total(now, "connlab_threads") <= total(baseline, "connlab_threads")
+        and total(now, "connlab_open_fds") <= total(baseline, "connlab_open_fds")
+    )

@@ -6,10 +6,9 @@ import socket
 import time
 
 from . import tally
-from .connection import Connection
+from .connection import READ_SIZE, Connection
 from .executor import Inline
 
-READ_SIZE = 64 * 1024
 TICK = 0.5  # how often the reader looks up from recv() at the clock and the stop flag
 
 

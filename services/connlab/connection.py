@@ -14,6 +14,7 @@ from . import protocol, tally
 from .commands import Closing
 from .lifecycle import State
 
+READ_SIZE = 64 * 1024  # bytes a reader asks recv() for at once
 
 class Slot:
     __slots__ = ("reply",)

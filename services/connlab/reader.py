@@ -10,12 +10,10 @@ import time
 
 from . import tally
 from .acceptor import accept_ready
-from .connection import Connection
+from .connection import READ_SIZE, Connection
 from .executor import Inline, Pooled
 from .lifecycle import Action, State, interest, react, settle
 from .reactor import Reactor
-
-READ_SIZE = 64 * 1024
 
 
 class EventLoop:

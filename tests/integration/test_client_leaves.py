@@ -8,7 +8,7 @@ import time
 import pytest
 
 from conftest import BUILDS_AND_CONFIGS, CONFIGS, run_server, wait_until
-from metrics_util import scrape, total
+from metrics_util import scrape, settled, total
 
 pytestmark = pytest.mark.integration
 
@@ -28,13 +28,8 @@ def server(request, docker_client):
 
 
 def idle(server):
-    """Nothing open, nothing queued, fds back: the next test starts from here."""
-    now = scrape(server)
-    return (
-        total(now, "connlab_connections_active") == 0
-        and total(now, "connlab_queue_depth") == 0
-        and total(now, "connlab_open_fds") <= total(server.baseline, "connlab_open_fds")
-    )
+    """Nothing open, nothing queued, threads and fds back: the next test starts here."""
+    return settled(server, server.baseline)
 
 
 def leave(server, client):

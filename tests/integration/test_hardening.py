@@ -5,7 +5,7 @@ import threading
 import pytest
 
 from conftest import BUILDS_AND_CONFIGS, CONFIGS, run_server, wait_until
-from metrics_util import scrape, total
+from metrics_util import scrape, settled, total
 from wire import exchange
 
 pytestmark = pytest.mark.integration
@@ -39,17 +39,6 @@ def closed_by_server(sock, timeout):
     except ConnectionResetError:
         pass
     return True
-
-
-def settled(server, baseline):
-    """The server is back to its idle state: no connection, thread or fd left over."""
-    now = scrape(server)
-    return (
-        total(now, "connlab_connections_active") == 0
-        and total(now, "connlab_queue_depth") == 0
-        and total(now, "connlab_threads") <= total(baseline, "connlab_threads")
-        and total(now, "connlab_open_fds") <= total(baseline, "connlab_open_fds")
-    )
 
 
 def test_max_connections(server):
