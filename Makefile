@@ -7,7 +7,7 @@ HOST_PYTHON ?= python3
 PYTHON ?= 3.13
 PYTHON_TAG := $(if $(filter 3.13t,$(PYTHON)),-3.13t,)
 export PYTHON PYTHON_TAG
-# The architectures: one list, in services/connlab/config.py.
+# The architectures: one table, services/connlab/designs.py.
 ARCH_LIST := $(shell PYTHONPATH=services $(HOST_PYTHON) -c 'from connlab.config import ARCHITECTURES; print(*ARCHITECTURES)')
 ARCH ?= single-thread
 VENV := .venv
@@ -142,15 +142,17 @@ ARCHS ?=
 QUICK ?=
 PYTHONS ?=
 .PHONY: compare
-compare: check-docker venv images ## Every scenario on every architecture: results/compare/<UTC>/ [SCENARIOS= ARCHS= REPEAT=3 QUICK=1 PYTHONS=3.13,3.13t]
+compare: check-docker venv images ## Every scenario on every architecture: results/compare/<UTC>/ [SCENARIOS= ARCHS= REPEAT=3 QUICK=1 PYTHONS=3.13,3.13t RESUME=<run>]
+	@$(if $(RESUME),test -f "$(RESUME)/run.json" || { echo "connlab: RESUME=$(RESUME) is not a run that make compare started (it has no run.json); give results/compare/<UTC stamp>" >&2; exit 2; })
 	@scripts/images.sh redis
 	@for build in $(filter-out $(PYTHON),$(subst $(comma), ,$(PYTHONS))); do PYTHON=$$build scripts/images.sh server || exit; done
 	@LOCUST_SKIP_MONKEY_PATCH=1 PYTHONPATH=services:loadgen:experiments $(VENV)/bin/python -m connlab_compare \
-	  --scenarios "$(SCENARIOS)" --archs "$(ARCHS)" --repeat $(REPEAT) $(if $(QUICK),--quick) \
-	  --pythons "$(or $(PYTHONS),$(PYTHON))" --server-cpus $(SERVER_CPUS) --loadgen-cpus $(LOADGEN_CPUS)
+	  $(if $(RESUME),--resume "$(RESUME)",--scenarios "$(SCENARIOS)" --archs "$(ARCHS)" $(if $(QUICK),--quick) \
+	  $(if $(filter command line environment,$(origin REPEAT)),--repeat $(REPEAT)) \
+	  --pythons "$(or $(PYTHONS),$(PYTHON))" --server-cpus $(SERVER_CPUS) --loadgen-cpus $(LOADGEN_CPUS))
 
 .PHONY: compare-report
-compare-report: venv ## Redo the verdicts, figures and report of a run from its results.json: RUN=results/compare/<UTC>
+compare-report: venv ## Redo the verdicts, figures and report of a run, finished or not: RUN=results/compare/<UTC>
 	@test -n "$(RUN)" || { echo "connlab: compare-report needs RUN=results/compare/<UTC stamp>, a folder that make compare wrote" >&2; exit 2; }
 	@PYTHONPATH=services:loadgen:experiments $(VENV)/bin/python -m connlab_compare --redraw "$(RUN)"
 
@@ -167,5 +169,5 @@ FUZZ_ARCH = $(if $(filter file,$(origin ARCH)),all,$(ARCH))
 fuzz: check-python check-docker venv images ## Fuzz live servers: every mode, or ARCH=<arch|mode> [PYTHON=3.13t FUZZ_RUNS=20 FUZZ_SECONDS FUZZ_FRAMES FUZZ_SEED]
 	@ARCH=$(FUZZ_ARCH) TESTCONTAINERS_RYUK_DISABLED=true SERVER_CPUS=$(SERVER_CPUS) PYTHONPATH=services:tests $(VENV)/bin/python tests/fuzz.py
 
-soak: check-docker venv images ## Soak ARCH (or a mode) for SOAK_SECONDS (180) of mixed load with churn; fails on errors
-	@ARCH=$(ARCH) TESTCONTAINERS_RYUK_DISABLED=true SERVER_CPUS=$(SERVER_CPUS) PYTHONPATH=services:tests $(VENV)/bin/python benchmarks/soak.py
+soak: check-python check-docker venv images ## Soak ARCH (or a mode) for SOAK_SECONDS (180) of mixed load with churn; fails on errors [PYTHON=3.13t]
+	@ARCH=$(ARCH) PYTHON=$(PYTHON) TESTCONTAINERS_RYUK_DISABLED=true SERVER_CPUS=$(SERVER_CPUS) PYTHONPATH=services:tests $(VENV)/bin/python benchmarks/soak.py

@@ -25,12 +25,17 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "services"))
+from connlab import designs  # noqa: E402
 from connlab.config import ARCHITECTURES, cpu_list  # noqa: E402
-
-# WORKERS and PROCESSES follow the CPU count, but hybrid keeps 2 threads per process.
-SETTINGS = {"hybrid": {"WORKERS": "2"}}
 TAG = os.environ.get("CONNLAB_TAG", "latest")
 BUILDS = {"3.13": f"connlab/server:{TAG}", "3.13t": f"connlab/server:{TAG}-3.13t"}
+
+
+def threads_per_process(arch):
+    """WORKERS and PROCESSES follow the CPU count, but a design whose processes are
+    counted by PROCESSES (hybrid) keeps its default threads in each."""
+    design = designs.of(arch)
+    return {"WORKERS": str(design.workers)} if design.processes == "PROCESSES" else {}
 
 
 def server_command(python, env, cpus, name):
@@ -45,7 +50,7 @@ def server_command(python, env, cpus, name):
 
 def start_server(python, arch, cpus, port):
     env = {"ARCH": arch, "HOST": "127.0.0.1", "PORT": str(port), "METRICS_PORT": str(port + 1),
-           "WORKERS": str(len(cpus)), "PROCESSES": str(len(cpus)), **SETTINGS.get(arch, {})}  # fmt: skip
+           "WORKERS": str(len(cpus)), "PROCESSES": str(len(cpus)), **threads_per_process(arch)}  # fmt: skip
     name = f"connlab-scaling-{os.getpid()}-{port}"
     server = subprocess.Popen(
         server_command(python, env, cpus, name),

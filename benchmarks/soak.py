@@ -8,8 +8,8 @@ fds and threads from its /metrics, before, during and after the load.
     make soak ARCH=hybrid SOAK_SECONDS=300
 or  PYTHONPATH=services:tests .venv/bin/python benchmarks/soak.py
 Settings from the environment: ARCH (an architecture or a mode of
-tests/integration/conftest.CONFIGS), SOAK_SECONDS (180), SOAK_CLIENTS (8),
-SOAK_CHURN (2), SOAK_SEED.
+tests/integration/conftest.CONFIGS), PYTHON (the server build: 3.13 or 3.13t),
+SOAK_SECONDS (180), SOAK_CLIENTS (8), SOAK_CHURN (2), SOAK_SEED.
 """
 
 import os
@@ -159,10 +159,12 @@ def main():
     clients = int(os.environ.get("SOAK_CLIENTS") or 8)
     churn = int(os.environ.get("SOAK_CHURN") or 2)
     seed = int(os.environ["SOAK_SEED"]) if os.environ.get("SOAK_SEED") else random.randrange(2**32)
-    print(f"soak: {name} for {seconds:.0f} s, {clients} steady + {churn} churning clients, seed {seed}", flush=True)
+    python = os.environ.get("PYTHON") or "3.13"
+    print(f"soak: {name} on {python} for {seconds:.0f} s, {clients} steady + {churn} churning clients, seed {seed}",
+          flush=True)  # fmt: skip
 
     # No Docker healthcheck: its connections would blur the fd and thread counts.
-    with run_server(arch, docker={"healthcheck": {"test": ["NONE"]}}, **env) as server:
+    with run_server(arch, python=python, docker={"healthcheck": {"test": ["NONE"]}}, **env) as server:
         idle_before = resources(server)
         soak = Soak(server, seconds=seconds, clients=clients, churn=churn, seed=seed)
         seen = {}

@@ -1,9 +1,12 @@
 """`make compare`: every scenario against every architecture (and mode), each alone in a
-fresh container on the same pinned CPUs, driven by the project's own load generator;
-then results.json, figures, report.md and index.html in results/compare/<UTC stamp>/.
+fresh container on the same pinned CPUs, driven by the project's own load generator and
+the C reference client; then results.json, figures, report.md and index.html in
+results/compare/<UTC stamp>/. Points are journaled as they are measured: an interrupted
+run draws as a partial report and can be resumed.
 
     python -m connlab_compare [--scenarios a,b] [--archs x,y] [--repeat 3] [--quick]
                               [--pythons 3.13,3.13t] [--out results/compare]
+    python -m connlab_compare --resume results/compare/<stamp>
     python -m connlab_compare --redraw results/compare/<stamp>
 """
 
@@ -14,6 +17,7 @@ os.environ.setdefault("LOCUST_SKIP_MONKEY_PATCH", "1")  # measure imports locust
 import argparse  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
+import signal  # noqa: E402
 import socket  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
@@ -23,131 +27,54 @@ from pathlib import Path  # noqa: E402
 import jsonschema  # noqa: E402
 from connlab.config import cpu_set, variants  # noqa: E402
 
-from . import measure, report, verdict  # noqa: E402
+from . import journal, measure, report, runner, verdict  # noqa: E402
 from .annotate import Annotations  # noqa: E402
 from .lab import REDIS, Lab, LabError, docker, server_image  # noqa: E402
 from .progress import Progress  # noqa: E402
 from .scenarios import ScenarioError, load_all  # noqa: E402
+
+QUICK_REPEAT = 2  # the least that shows a spread
 
 
 def arguments():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scenarios", default="", help="comma-separated; default: every file in experiments/")
     parser.add_argument("--archs", default="", help=f"comma-separated, from: {', '.join(variants())}, {REDIS}")
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--quick", action="store_true", help="one short repetition of every scenario")
+    parser.add_argument("--repeat", type=int, help=f"repetitions (default 3; {QUICK_REPEAT} with --quick)")
+    parser.add_argument("--quick", action="store_true", help="short steps, fewer sweep points")
     parser.add_argument("--pythons", default="3.13", help="server builds: 3.13, 3.13t or both")
     parser.add_argument("--server-cpus", default=os.environ.get("SERVER_CPUS", "1"))
     parser.add_argument("--loadgen-cpus", default=os.environ.get("LOADGEN_CPUS", "0"))
     parser.add_argument("--out", default="results/compare")
+    parser.add_argument("--resume", metavar="DIR", help="carry on with an interrupted run: measure only its cells "
+                        "that have no points yet, with the arguments it was started with")
     parser.add_argument("--redraw", metavar="DIR", help="measure nothing: redo the verdicts, figures and report "
-                        "of an earlier run from DIR/results.json (after a change to experiments/)")
+                        "of an earlier run (after a change to experiments/, or to draw an interrupted one)")
     args = parser.parse_args()
-    args.repeat = 1 if args.quick else args.repeat
+    args.repeat = args.repeat or (QUICK_REPEAT if args.quick else 3)
     args.pythons = [p for p in args.pythons.replace(" ", ",").split(",") if p]
     return args
 
 
-def plan(args):
-    try:
-        scenarios = load_all([s for s in args.scenarios.split(",") if s] or None, quick=args.quick)
-    except ScenarioError as exc:
-        sys.exit(f"connlab: compare: {exc}")
-    known = [*variants(), REDIS]
-    archs = [a for a in args.archs.split(",") if a] or known
-    bad = [a for a in archs if a not in known] + [p for p in args.pythons if p not in ("3.13", "3.13t")]
-    if bad:
-        sys.exit(f"connlab: compare: unknown {', '.join(bad)}; architectures: {', '.join(known)}; pythons: 3.13, 3.13t")
-    cells = []
-    for repeat in range(1, args.repeat + 1):
-        for scenario in scenarios:
-            for arch in archs:
-                if arch == REDIS:
-                    if scenario.redis:
-                        cells.append((repeat, scenario, arch, "C"))
-                    continue
-                cells += [(repeat, scenario, arch, python) for python in args.pythons]
-    return scenarios, cells
-
-
-def step_requests(lab, scenario, step, address, arch, quick):
-    """The step as each agent's share: users (and rates) split over the agents."""
-    count = len(lab.agents)
-    requests = []
-    for index in range(count):
-        groups = []
-        for group in step.groups:
-            users = group["users"] // count + (index < group["users"] % count)
-            parameters = dict(group.get("parameters", {}))
-            if parameters.get("rate") and group["users"]:
-                parameters["rate"] = parameters["rate"] * users / group["users"]
-            if arch == REDIS:
-                parameters["dialect"] = "redis"
-            groups.append({"users": users, "parameters": parameters})
-        requests.append({"step": {
-            "host": address, "groups": groups, "warmup": scenario.warmup(quick), "duration": scenario.duration(quick),
-            "spawn_rate": scenario.timing["spawn_rate"], "scrape": scrape_source(scenario, arch) if index == 0 else None,
-        }})  # fmt: skip
-    return requests
-
-
-def scrape_source(scenario, arch):
-    if not scenario.server_figures:
-        return None
-    return "tcp://target:6379 INFO memory" if arch == REDIS else "http://target:8000/metrics"
-
-
-def run_cell(lab, scenario, arch, python, repeat, quick, progress):
-    """Every step of `scenario` on a fresh `arch` server; its points."""
-    address = lab.start_server(arch, python, scenario.server_settings)
-    points, baseline = [], None
-    for step in scenario.steps:
-        if arch == REDIS and not step.redis:
-            continue
-        progress.show(scenario.name, arch, python, step.label, repeat)
-        replies = lab.ask_all(step_requests(lab, scenario, step, address, arch, quick))
-        figures = measure.point_metrics(replies, scenario.measure)
-        texts = replies[0]["metrics"]
-        if scenario.server_figures == "spread" and arch != REDIS:
-            figures.update(measure.spread(texts["before"], texts["after"]))
-        elif scenario.server_figures == "resources":
-            held = measure.server_resources(texts["after"])
-            if baseline is None:
-                baseline = held
-            else:
-                figures.update(measure.per_connection(baseline, held, step.x))
-        points.append({"scenario": scenario.name, "arch": arch, "python": python, "step": step.label,
-                       "base": step.base, "x": step.x, "repeat": repeat, "metrics": figures})  # fmt: skip
-        progress.done()
-    if scenario.sweep == "rate":
-        points[-1]["metrics"]["sustained_rate"] = measure.sustained_rate(points, scenario.knee_ms)
-    return points
-
-
-def versions(lab, archs, pythons):
-    """What each server build runs: its INFO's python and gil lines."""
-    found = {}
-    for python in pythons:
-        address = lab.start_server(next(a for a in archs if a != REDIS), python, {})
-        info = lab.ask_all([{"probe": address, "command": ["INFO"]}])[0]["reply"]
-        fields = dict(line.split(":", 1) for line in info.splitlines() if ":" in line)
-        found[python] = f"Python {fields.get('python')}, GIL {fields.get('gil')}"
-    lab.stop_server()
-    return found
+def split(text):
+    return [item for item in text.split(",") if item]
 
 
 def machine(args, scenarios, pythons_found):
     cpu_model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                       if line.startswith("model name")), platform.processor() or "unknown")  # fmt: skip
-    images = [*(server_image(p) for p in args.pythons), "connlab/loadgen:latest", "connlab/redis:latest"]
     return {
         "hostname": socket.gethostname(), "kernel": platform.release(), "cpu_model": cpu_model,
         "cpus": os.cpu_count(), "server_cpus": args.server_cpus, "loadgen_cpus": args.loadgen_cpus,
         "docker": docker("version", "--format", "{{.Server.Version}}"),
-        "images": {image: docker("image", "inspect", "--format", "{{.Id}}", image) for image in images},
+        "images": {image: docker("image", "inspect", "--format", "{{.Id}}", image) for image in images(args)},
         "pythons": args.pythons, "python_versions": pythons_found,
         "quick": args.quick, "repeat": args.repeat, "scenarios": [s.name for s in scenarios],
     }  # fmt: skip
+
+
+def images(args):
+    return [*(server_image(p) for p in args.pythons), "connlab/loadgen:latest", "connlab/redis:latest"]
 
 
 def context(results):
@@ -156,53 +83,132 @@ def context(results):
                            "server_cpus": len(cpu_set(results["machine"]["server_cpus"]))}  # fmt: skip
 
 
-def redraw(folder):
+def results_of(folder):
+    """(results, scenarios) of a run folder: from its journal, or an older run's results.json."""
     folder = Path(folder)
     try:
-        results = json.loads((folder / "results.json").read_text())
-        machine = results["machine"]
-        scenarios = load_all(machine["scenarios"], quick=machine["quick"])
+        if (folder / journal.RUN).exists():
+            run, points = journal.read(folder)
+            results = {"started": run["started"], "finished": run.get("finished"), "machine": run["machine"],
+                       "points": points}  # fmt: skip
+            asked = run["arguments"]
+            _, cells = runner.plan(asked["scenarios"], asked["archs"], asked["pythons"], asked["repeat"], asked["quick"])
+            done = journal.finished_cells(points, lambda cell: runner.expected(cell_scenario(cells, cell), cell[2]))
+            missing = [c for c in cells if (c[0], c[1].name, c[2], c[3]) not in done]
+            results["partial"] = f"{len(missing)} of {len(cells)} cells not measured" if missing else None
+        else:
+            results = json.loads((folder / journal.RESULTS).read_text())
+            results.setdefault("partial", None)
+            for point in results["points"]:
+                point.setdefault("client", runner.LOCUST)
+        scenarios = load_all(results["machine"]["scenarios"], quick=results["machine"]["quick"])
     except (OSError, ValueError, KeyError, ScenarioError) as exc:
-        sys.exit(f"connlab: compare: cannot redraw {folder}: {exc!r}; give a folder that `make compare` wrote")
-    results["verdicts"] = verdict.verdicts(scenarios, results["points"], machine["pythons"], context(results))
-    jsonschema.validate(results, report.schema())
-    report.write(folder, results, scenarios)
-    print(f"connlab: compare: report redrawn in {folder}/")
+        sys.exit(f"connlab: compare: cannot draw {folder}: {exc!r}; give a folder that `make compare` wrote")
+    measure.derive(results["points"], scenarios)
+    results["verdicts"] = verdict.verdicts(scenarios, results["points"], results["machine"]["pythons"], context(results))
+    return results, scenarios
+
+
+def cell_scenario(cells, cell):
+    return next(scenario for _, scenario, _, _ in cells if scenario.name == cell[1])
+
+
+def draw(folder):
+    """Verdicts, figures and report of a run folder; a run that fails its schema is drawn
+    too, marked partial, and the failure returned."""
+    results, scenarios = results_of(folder)
+    failure = None
+    try:
+        jsonschema.validate(results, report.schema())
+    except jsonschema.ValidationError as exc:
+        failure = f"results.json fails its schema at {'/'.join(map(str, exc.absolute_path))}: {exc.message}"
+        results["partial"] = failure
+    report.write(Path(folder), results, scenarios)
+    return results, failure
+
+
+def measure_run(args, folder, resumed):
+    try:
+        scenarios, cells = runner.plan(split(args.scenarios), split(args.archs), args.pythons, args.repeat, args.quick)
+    except ScenarioError as exc:
+        sys.exit(f"connlab: compare: {exc}")
+    for image in images(args):
+        if subprocess.run(["docker", "image", "inspect", image], capture_output=True).returncode:
+            sys.exit(f"connlab: compare: image {image} is missing; `make compare` builds it")
+    log = journal.Journal(folder)
+    points = journal.read(folder)[1] if resumed else []
+    done = journal.finished_cells(points, lambda cell: runner.expected(cell_scenario(cells, cell), cell[2]))
+    log.keep([point for mine in done.values() for point in mine])  # a cell cut short is measured again
+    todo = [cell for cell in cells if (cell[0], cell[1].name, cell[2], cell[3]) not in done]
+    progress = Progress(sum(len(runner.steps_of(scenario, arch)) for _, scenario, arch, _ in todo))
+    annotations = Annotations()
+    stopped = None
+    try:
+        with Lab(args.server_cpus, cpu_set(args.loadgen_cpus), folder / "logs") as lab:
+            if not resumed:
+                archs = sorted({arch for _, _, arch, _ in cells}, key=[*variants(), REDIS].index)
+                run = {"started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "arguments": asked(args, cells),
+                       "machine": machine(args, scenarios, runner.versions(lab, archs, args.pythons))}  # fmt: skip
+                log.start(run)
+            for cell in todo:
+                repeat, scenario, arch, python = cell
+                annotations.add(f"connlab compare: {scenario.name} on {arch} ({python}), repetition {repeat}",
+                                ["connlab", "compare", scenario.name, arch])
+                runner.run_cell(lab, cell, args.quick, progress, log)
+    except KeyboardInterrupt:
+        stopped = "interrupted"
+    except (LabError, subprocess.TimeoutExpired) as exc:
+        stopped = str(exc)
+    progress.finish()
+    if not (folder / journal.RUN).exists():
+        sys.exit(f"\nconnlab: compare: {stopped}; nothing was measured")
+    if not stopped:
+        run = json.loads((folder / journal.RUN).read_text())
+        log.start({**run, "finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())})
+    return stopped
+
+
+def asked(args, cells):
+    """What the run measures, spelled out: a later table of designs or scenario folder
+    may hold more than it did, and RESUME and the partial check must plan the same cells."""
+    return {"scenarios": list(dict.fromkeys(scenario.name for _, scenario, _, _ in cells)),
+            "archs": list(dict.fromkeys(arch for _, _, arch, _ in cells)), "pythons": args.pythons,
+            "repeat": args.repeat, "quick": args.quick, "server_cpus": args.server_cpus,
+            "loadgen_cpus": args.loadgen_cpus, "command": " ".join(["python -m connlab_compare", *sys.argv[1:]])}  # fmt: skip
+
+
+def resume(args):
+    """The arguments an interrupted run was started with, and its folder."""
+    folder = Path(args.resume)
+    try:
+        started = json.loads((folder / journal.RUN).read_text())["arguments"]
+    except (OSError, ValueError, KeyError) as exc:
+        sys.exit(f"connlab: compare: cannot resume {folder}: {exc!r}; give a folder that `make compare` started")
+    for key in ("repeat", "quick", "pythons", "server_cpus", "loadgen_cpus"):
+        setattr(args, key, started[key])
+    args.scenarios, args.archs = ",".join(started["scenarios"]), ",".join(started["archs"])
+    return folder
+
+
+def interrupt(signum, frame):
+    raise KeyboardInterrupt  # `kill` stops a run as Ctrl-C does: what was measured is drawn
 
 
 def main():
+    signal.signal(signal.SIGTERM, interrupt)
     args = arguments()
     if args.redraw:
-        return redraw(args.redraw)
-    scenarios, cells = plan(args)
-    for image in {*(server_image(p) for p in args.pythons), "connlab/loadgen:latest", "connlab/redis:latest"}:
-        if subprocess.run(["docker", "image", "inspect", image], capture_output=True).returncode:
-            sys.exit(f"connlab: compare: image {image} is missing; `make compare` builds it")
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    out = Path(args.out) / stamp
-    started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    progress = Progress(sum(sum(arch != REDIS or step.redis for step in scenario.steps) for _, scenario, arch, _ in cells))
-    annotations = Annotations()
-    points = []
-    try:
-        with Lab(args.server_cpus, cpu_set(args.loadgen_cpus), out / "logs") as lab:
-            archs = sorted({arch for _, _, arch, _ in cells}, key=[*variants(), REDIS].index)
-            found = versions(lab, archs, args.pythons) if any(a != REDIS for a in archs) else {}
-            if REDIS in archs:
-                found["C"] = "redis-server (C)"
-            for repeat, scenario, arch, python in cells:
-                annotations.add(f"connlab compare: {scenario.name} on {arch} ({python}), repetition {repeat}",
-                                ["connlab", "compare", scenario.name, arch])
-                points += run_cell(lab, scenario, arch, python, repeat, args.quick, progress)
-    except (LabError, subprocess.TimeoutExpired) as exc:
-        sys.exit(f"\nconnlab: compare: {exc}")
-    progress.finish()
-    results = {"started": started, "finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-               "machine": machine(args, scenarios, found), "points": points}  # fmt: skip
-    results["verdicts"] = verdict.verdicts(scenarios, points, args.pythons, context(results))
-    jsonschema.validate(results, report.schema())
-    report.write(out, results, scenarios)
-    print(f"connlab: compare: report in {out}/ (index.html, report.md, results.json, *.png)")
+        results, failure = draw(args.redraw)
+        print(f"connlab: compare: report redrawn in {args.redraw}/" + (" (partial)" if results["partial"] else ""))
+        sys.exit(f"connlab: compare: {failure}" if failure else 0)
+    resumed = bool(args.resume)
+    folder = resume(args) if resumed else Path(args.out) / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    stopped = measure_run(args, folder, resumed)
+    results, failure = draw(folder)
+    if stopped or failure:
+        sys.exit(f"\nconnlab: compare: {stopped or failure}; a partial report is in {folder}/; "
+                 f"carry on with: make compare RESUME={folder}")  # fmt: skip
+    print(f"connlab: compare: report in {folder}/ (index.html, report.md, results.json, points.jsonl, *.png)")
 
 
 if __name__ == "__main__":

@@ -16,6 +16,8 @@ from connlab.config import variants
 
 from connlab_loadgen import AGENT_MARK as MARK
 
+from .reference_client import CPU_MARK
+
 TAG = os.environ.get("CONNLAB_TAG", "latest")
 REDIS = "redis"  # the reference row: redis-server, C, one thread
 # A client that opens thousands of connections a second holds each local port in
@@ -91,6 +93,7 @@ class Lab:
         self.logs = logs  # a folder: one log file per load generator
         self.agents = []
         self._log_files = []
+        self._reference = None  # the C client's container, once started
 
     def __enter__(self):
         docker("network", "create", self.network)
@@ -123,6 +126,20 @@ class Lab:
             logs = subprocess.run(["docker", "logs", "--tail", "20", container], capture_output=True, text=True)
             raise LabError(f"{arch} on {python} did not answer PING:\n{logs.stdout}{logs.stderr}")
         return address
+
+    def run_reference(self, argv, timeout=300):
+        """redis-benchmark `argv` in the C client's container (started on first use, on the
+        load generator CPUs): (finished, its output and then its CPU times)."""
+        container = f"{self.name}-cclient"
+        if not self._reference:
+            docker("run", "-d", "--name", container, "--network", self.network, "--cpuset-cpus",
+                   ",".join(map(str, sorted(self.loadgen_cpus))), *CLIENT_SYSCTLS, "--entrypoint", "sleep",
+                   f"connlab/redis:{TAG}", "infinity")  # fmt: skip
+            self._reference = container
+        script = f'"$@"; status=$?; echo {CPU_MARK}; times; exit $status'
+        result = subprocess.run(["docker", "exec", container, "sh", "-c", script, "sh", *argv],
+                                capture_output=True, text=True, timeout=timeout)  # fmt: skip
+        return result.returncode == 0, result.stdout + result.stderr
 
     def stop_server(self):
         subprocess.run(["docker", "rm", "-f", f"{self.name}-server"], capture_output=True)

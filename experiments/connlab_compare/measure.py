@@ -7,9 +7,12 @@ give the spread over workers and the resources held; redis-server's INFO, its me
 """
 
 import statistics
+from collections import defaultdict
 
 from locust.stats import RequestStats, StatsEntry
 from prometheus_client.parser import text_string_to_metric_families
+
+from . import reference_client
 
 LOADGEN_BOUND_PERCENT = 90.0  # a load generator process at this CPU measures itself
 
@@ -53,6 +56,7 @@ def point_metrics(replies, names):
         "loadgen_cpu": round(loadgen_cpu, 1),
         "loadgen_bound": loadgen_cpu >= LOADGEN_BOUND_PERCENT,
         "behind_schedule": sum(reply["schedule"]["late"] for reply in replies),
+        "histogram": {f"{ms:g}": count for ms, count in sorted(measured.response_times.items())},
     }
 
 
@@ -121,12 +125,44 @@ def delta(old, new, metric, worker):
 
 
 def sustained_rate(points, knee_ms):
-    """The highest rate of a sweep (rising) served before the first step with an error
-    or a p99 over the knee; 0 when even the lowest fails."""
-    sustained = 0
+    """The rate a sweep (rising) sustains: where its p99 crosses the knee, interpolated
+    linearly between the last step that passed (no error, p99 within the knee) and the
+    first that did not (half way when that one failed by errors alone); the top rate
+    when every step passed, 0 when even the lowest failed."""
+    passed = None
     for point in sorted(points, key=lambda p: p["x"]):
         figures = point["metrics"]
-        if figures["errors"] or figures["p99_ms"] is None or figures["p99_ms"] > knee_ms:
-            break
-        sustained = point["x"]
-    return sustained
+        p99 = figures["p99_ms"]
+        if not figures["errors"] and p99 is not None and p99 <= knee_ms:
+            passed = point
+            continue
+        if passed is None:
+            return 0
+        low, below = passed["x"], passed["metrics"]["p99_ms"]
+        fraction = (knee_ms - below) / (p99 - below) if p99 is not None and p99 > knee_ms else 0.5
+        return low + fraction * (point["x"] - low)
+    return passed["x"] if passed else 0
+
+
+def derive(points, scenarios):
+    """The figures read across a cell's points, recomputed whenever a run is drawn: a rate
+    sweep's sustained rate (on its highest step, with whether the knee lies beyond the
+    sweep; for the C client's closed loop, the rate it served without an error), and
+    Locust points that the C client shows to be bound."""
+    sweeps = {s.name: s.knee_ms for s in scenarios if s.sweep == "rate"}
+    cells = defaultdict(list)
+    for point in points:
+        if point["scenario"] in sweeps:
+            cells[point["scenario"], point["arch"], point["python"], point["repeat"], point["base"],
+                  point.get("client", "locust")].append(point)  # fmt: skip
+    for (scenario, *_, client), mine in cells.items():
+        if client == "locust":
+            top = max(mine, key=lambda p: p["x"])
+            top["metrics"]["sustained_rate"] = sustained_rate(mine, sweeps[scenario])
+            # Every step passed: the knee lies beyond the sweep, and Locust cannot say where.
+            top["metrics"]["beyond_sweep"] = top["metrics"]["sustained_rate"] >= top["x"]
+        else:
+            for point in mine:
+                point["metrics"]["sustained_rate"] = 0.0 if point["metrics"]["errors"] else point["metrics"]["rps"]
+    reference_client.mark_lagging(points)
+    return points

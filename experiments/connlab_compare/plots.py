@@ -1,7 +1,8 @@
 """The report's figures (matplotlib, PNG): each architecture one colour throughout,
-each server build one line style or hatch, the spread of the repeats as error bars
-(min to max around the median), and a point where the load generator was the
-bottleneck drawn hollow, as the legend says."""
+each server build one line style or hatch, the median with its repetitions' range as
+error bars and every repetition as a small dot beside it, the C reference client's
+capacity as squares beside Locust's circles, a point where the load generator was the
+bottleneck drawn hollow, and latency distributions as percentile spectra."""
 
 import statistics
 from collections import defaultdict
@@ -12,7 +13,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
-from matplotlib.ticker import FuncFormatter  # noqa: E402
+from matplotlib.ticker import FuncFormatter, NullLocator  # noqa: E402
 
 STYLES = {"3.13": "-", "3.13t": "--", "C": ":"}  # C: the reference, redis-server
 HATCHES = {"3.13": "", "3.13t": "//", "C": ""}
@@ -26,29 +27,42 @@ def colours(archs):
     return {arch: palette[i % len(palette)] for i, arch in enumerate(archs)}
 
 
-def summarize(points, metric):
-    """{(arch, python, x or step): (median, min, max, any loadgen bound)} of `metric`."""
+def summarize(points, metric, client="locust"):
+    """{(arch, python, x or step): (median, min, max, any loadgen bound, [every value])}
+    of `metric`, over one client's points."""
     groups = defaultdict(list)
     for point in points:
         value = point["metrics"].get(metric)
-        if value is not None:
+        if value is not None and point.get("client", "locust") == client:
             groups[point["arch"], point["python"], point["x"] if point["x"] is not None else point["step"]].append(point)
-    return {
-        key: (statistics.median(p["metrics"][metric] for p in group), min(p["metrics"][metric] for p in group),
-              max(p["metrics"][metric] for p in group), any(p["metrics"]["loadgen_bound"] for p in group))
-        for key, group in groups.items()
-    }  # fmt: skip
+    summary = {}
+    for key, group in groups.items():
+        found = [p["metrics"][metric] for p in group]
+        bound = any(p["metrics"]["loadgen_bound"] for p in group)
+        summary[key] = (statistics.median(found), min(found), max(found), bound, found)
+    return summary
 
 
-def _legend(fig, archs, palette, pythons, bars=False):
+def _repetitions(ax, x, found, colour, offset=0.0):
+    """Every repetition, a small dot beside its median."""
+    if len(found) > 1:
+        ax.scatter([x] * len(found) if not offset else [x + offset] * len(found), found, s=9, color=colour,
+                   alpha=0.55, zorder=3, linewidths=0)  # fmt: skip
+
+
+def _legend(fig, archs, palette, pythons, bars=False, reference=False, hollow=True):
     handles = [Patch(color=palette[a], label=a) for a in archs]
+    if reference:
+        handles += [Line2D([], [], color="grey", marker="o", linestyle="-", label="Locust"),
+                    Line2D([], [], color="grey", marker="s", linestyle="-.", label="redis-benchmark (C client)")]
     builds = [p for p in pythons if p != "C"]
     if len(builds) > 1:
         handles += [Patch(facecolor="white", edgecolor="black", hatch=HATCHES[p], label=f"Python {p}") if bars else
                     Line2D([], [], color="black", linestyle=STYLES[p], label=f"Python {p}") for p in builds]
-    hollow = "hollow: load generator bound (not compared)"
-    handles.append(Patch(facecolor="white", edgecolor="grey", label=hollow) if bars else
-                   Line2D([], [], color="grey", marker="o", markerfacecolor="white", linestyle="", label=hollow))
+    if hollow:
+        label = "hollow: load generator bound (not compared)"
+        handles.append(Patch(facecolor="white", edgecolor="grey", label=label) if bars else
+                       Line2D([], [], color="grey", marker="o", markerfacecolor="white", linestyle="", label=label))
     fig.legend(handles=handles, fontsize=8, loc="outside right center")  # beside the panels, never over a point or the title
 
 
@@ -67,20 +81,27 @@ def sweep_figure(path, title, panels, metric, archs, pythons, xlabel, log_y=Fals
     fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels) + 2.6, 4.4), squeeze=False, layout="constrained")
     for ax, (base, points) in zip(axes[0], panels.items()):
         figures = summarize(points, metric)
-        for arch in archs:
-            for python in pythons:
-                keys = sorted(k for k in figures if k[0] == arch and k[1] == python)
-                if not keys:
-                    continue
-                xs = [k[2] for k in keys]
-                med, low, high, bound = zip(*(figures[k] for k in keys))
-                ax.errorbar(xs, med, yerr=[[m - lo for m, lo in zip(med, low)], [h - m for m, h in zip(med, high)]],
-                            color=palette[arch], linestyle=STYLES[python], capsize=3, linewidth=1.4)
-                for x, m, b in zip(xs, med, bound):
-                    ax.plot(x, m, "o", color=palette[arch], markerfacecolor="white" if b else palette[arch])
+        # The C client's squares a little to the right of Locust's circles at the same x.
+        for client, marker, style, shift in (("locust", "o", None, 1.0), ("redis-benchmark", "s", "-.", 1.04)):
+            mine = figures if client == "locust" else summarize(points, metric, client)
+            for arch in archs:
+                for python in pythons:
+                    keys = sorted(k for k in mine if k[0] == arch and k[1] == python and not isinstance(k[2], str))
+                    if not keys:
+                        continue
+                    xs = [k[2] * shift for k in keys]
+                    med, low, high, bound, every = zip(*(mine[k] for k in keys))
+                    ax.errorbar(xs, med, yerr=[[m - lo for m, lo in zip(med, low)], [h - m for m, h in zip(med, high)]],
+                                color=palette[arch], linestyle=style or STYLES[python], capsize=3,
+                                linewidth=1.4 if client == "locust" else 1.0)  # fmt: skip
+                    for x, m, b, found in zip(xs, med, bound, every):
+                        ax.plot(x, m, marker, color=palette[arch], markerfacecolor="white" if b else palette[arch])
+                        _repetitions(ax, x, found, palette[arch])
         ax.set_title(base, fontsize=10)
-        xs = sorted({k[2] for k in figures})
+        xs = sorted({k[2] for k in figures if not isinstance(k[2], str)})
         ax.set_xscale("log", base=2) if len(xs) > 2 else None
+        if len(xs) == 1:  # one value: keep the C client's squares close beside it
+            ax.set_xlim(xs[0] * 0.94, xs[0] * 1.1)
         ax.set_xticks(xs, [f"{x:g}" for x in xs])  # the measured values, nothing between
         ax.set_xlabel(xlabel)
         ax.set_ylabel(LABELS.get(metric, metric))
@@ -88,27 +109,29 @@ def sweep_figure(path, title, panels, metric, archs, pythons, xlabel, log_y=Fals
             _log_scale(ax)
         ax.grid(alpha=0.3)
     present = {point["arch"] for points in panels.values() for point in points}
-    _legend(fig, [a for a in archs if a in present], palette, pythons)
+    reference = any(p.get("client") == "redis-benchmark" for points in panels.values() for p in points)
+    _legend(fig, [a for a in archs if a in present], palette, pythons, reference=reference)
     fig.suptitle(title, fontsize=11)
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
 
-def bar_figure(path, title, panels, metric, archs, pythons, scale=1.0, log_y=False):
+def bar_figure(path, title, panels, metric, archs, pythons, scale=1.0, log_y=False, client="locust"):
     """One panel per scenario: `metric` of each architecture (and build) at one step."""
     palette = colours(archs)
     drawn = set()  # the architectures with a bar, for the legend
     width = max(4.5, 0.5 * len(archs) * len(pythons)) * len(panels) + 2.6  # + the legend
     fig, axes = plt.subplots(1, len(panels), figsize=(width, 4.8), squeeze=False, layout="constrained")
     for ax, (name, points) in zip(axes[0], panels.items()):
-        figures = summarize(points, metric)
+        figures = summarize(points, metric, client)
         shown = [(a, p) for a in archs for p in pythons if any(k[0] == a and k[1] == p for k in figures)]
         drawn.update(a for a, _ in shown)
         for i, (arch, python) in enumerate(shown):
-            (med, low, high, bound), = [v for k, v in figures.items() if k[0] == arch and k[1] == python]
+            (med, low, high, bound, found), = [v for k, v in figures.items() if k[0] == arch and k[1] == python]
             ax.bar(i, med * scale, color="white" if bound else palette[arch], edgecolor=palette[arch],
                    hatch=HATCHES[python], hatchcolor="black" if not bound else palette[arch], linewidth=1.5,
                    yerr=[[(med - low) * scale], [(high - med) * scale]], capsize=3)  # fmt: skip
+            _repetitions(ax, i, [v * scale for v in found], "black", offset=0.28)
         several = len([p for p in pythons if p != "C"]) > 1
         ax.set_xticks(range(len(shown)), [f"{a} {p}" if several and p != "C" else a for a, p in shown],
                       rotation=40, ha="right", fontsize=8)
@@ -118,6 +141,57 @@ def bar_figure(path, title, panels, metric, archs, pythons, scale=1.0, log_y=Fal
             _log_scale(ax)
         ax.grid(axis="y", alpha=0.3)
     _legend(fig, [a for a in archs if a in drawn], palette, pythons, bars=True)
+    fig.suptitle(title, fontsize=11)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+# The percentiles a spectrum's axis marks: x is 1 / (1 - p), so each "nine" is one decade.
+NINES = (0.5, 0.9, 0.99, 0.999, 0.9999)
+
+
+def spectrum(histogram):
+    """([1 / (1 - p)], [latency ms]) of a histogram {ms: count}: the latency at or under
+    which each fraction p of the requests completed, up to the last request."""
+    total = sum(histogram.values())
+    xs, ys, seen = [], [], 0
+    for ms, count in sorted((float(k), v) for k, v in histogram.items()):
+        seen += count
+        fraction = min(seen / total, 1 - 1 / (10 * total))  # the last request: one decade past its rank
+        xs.append(1 / (1 - fraction))
+        ys.append(ms)
+    return xs, ys
+
+
+def spectrum_figure(path, title, panels, archs, pythons):
+    """One panel per step: each design's latency by percentile, p50 to p99.99 on a log
+    axis (as wrk2's and HdrHistogram's plots), over its repetitions merged."""
+    palette = colours(archs)
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels) + 2.6, 4.4), squeeze=False, layout="constrained")
+    drawn = set()
+    for ax, (label, points) in zip(axes[0], panels.items()):
+        for arch in archs:
+            for python in pythons:
+                merged = defaultdict(int)
+                for point in points:
+                    if point["arch"] == arch and point["python"] == python and point.get("client", "locust") == "locust":
+                        for ms, count in point["metrics"].get("histogram", {}).items():
+                            merged[ms] += count
+                if sum(merged.values()) < 2:
+                    continue
+                xs, ys = spectrum(merged)
+                ax.step(xs, ys, where="post", color=palette[arch], linestyle=STYLES[python], linewidth=1.3)
+                drawn.add(arch)
+        ax.set_xscale("log")
+        ax.set_xlim(1 / (1 - NINES[0]), 1 / (1 - NINES[-1]))
+        ax.set_xticks([1 / (1 - p) for p in NINES], [f"{100 * p:g}%" for p in NINES])
+        ax.xaxis.set_minor_locator(NullLocator())
+        _log_scale(ax)
+        ax.set_xlabel("percentile")
+        ax.set_ylabel("latency (ms)")
+        ax.set_title(label, fontsize=10)
+        ax.grid(alpha=0.3)
+    _legend(fig, [a for a in archs if a in drawn], palette, pythons, hollow=False)
     fig.suptitle(title, fontsize=11)
     fig.savefig(path, dpi=110)
     plt.close(fig)

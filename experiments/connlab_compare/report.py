@@ -11,7 +11,7 @@ import statistics
 from collections import defaultdict
 from pathlib import Path
 
-from . import plots
+from . import plots, theory, verdict
 
 SCHEMA = Path(__file__).resolve().parent.parent / "results.schema.json"
 COLUMNS = {"rps": "req/s", "p50_ms": "p50 ms", "p99_ms": "p99 ms", "p999_ms": "p99.9 ms", "max_ms": "max ms",
@@ -74,6 +74,19 @@ def draw(out, results, scenarios):
             plots.bar_figure(out / file, scenario.title, per_step(scenario, mine), scenario.headline, archs,
                              every_python, log_y=scenario.headline.endswith("_ms"))
         figures[scenario.name].append(file)
+        tops = {base: max(group, key=lambda p: p["x"] if p["x"] is not None else 0)["step"]
+                for base, group in _by_base(mine, "locust").items()}  # fmt: skip
+        spectra = {step: [p for p in mine if p["step"] == step] for step in tops.values()}
+        if any(p["metrics"].get("histogram") for group in spectra.values() for p in group):
+            plots.spectrum_figure(out / f"{scenario.name}-spectrum.png", f"{scenario.title}: latency by percentile",
+                                  spectra, archs, every_python)  # fmt: skip
+            figures[scenario.name].append(f"{scenario.name}-spectrum.png")
+        closed = {p["step"]: [q for q in mine if q["step"] == p["step"]] for p in mine
+                  if p.get("client") == "redis-benchmark" and p["x"] is None}  # fmt: skip
+        if closed:
+            plots.bar_figure(out / f"{scenario.name}-capacity.png", f"{scenario.title}: capacity (redis-benchmark)",
+                             closed, "rps", archs, every_python, client="redis-benchmark")  # fmt: skip
+            figures[scenario.name].append(f"{scenario.name}-capacity.png")
     latency = {f"{s.name}: {step}": group for s in scenarios if not s.sweep and s.headline.endswith("_ms")
                for step, group in per_step(s, by(s.name)).items()}  # fmt: skip
     if latency:
@@ -88,6 +101,14 @@ def draw(out, results, scenarios):
                          "memory_per_connection", archs, every_python, scale=1 / 1024)
         figures["idle-connections"].append("idle-memory.png")
     return figures
+
+
+def _by_base(points, client):
+    groups = defaultdict(list)
+    for point in points:
+        if point.get("client", "locust") == client:
+            groups[point["base"]].append(point)
+    return groups
 
 
 def median_cell(points, metric):
@@ -111,24 +132,36 @@ def _number(value, metric):
 
 def document(results, scenarios, figures):
     machine, points = results["machine"], results["points"]
-    blocks = [
-        ("h1", f"connlab: which design, for which load — {results['started']}"),
-        ("p", f"{'QUICK (one short repetition)' if machine['quick'] else str(machine['repeat']) + ' repetitions'}, "
-              f"servers on CPUs {machine['server_cpus']}, load generator on CPUs {machine['loadgen_cpus']}; "
-              f"{machine['cpu_model']}, {machine['cpus']} CPUs, kernel {machine['kernel']}, Docker {machine['docker']}. "
-              f"Server builds: " + ", ".join(f"{p} ({v})" for p, v in machine["python_versions"].items()) + ". "
+    repeats = f"{machine['repeat']} repetitions" + (", short steps (QUICK)" if machine["quick"] else "")
+    blocks = [("h1", f"connlab: which design, for which load — {results['started']}")]
+    if results.get("partial"):
+        blocks.append(("p", f"PARTIAL REPORT: {results['partial']}. Verdicts stand on what was measured; "
+                            "`make compare RESUME=<this folder>` measures the rest."))  # fmt: skip
+    blocks += [
+        ("p", f"{repeats}, servers on CPUs {machine['server_cpus']}, load generator and C client on CPUs "
+              f"{machine['loadgen_cpus']}; {machine['cpu_model']}, {machine['cpus']} CPUs, kernel {machine['kernel']}, "
+              f"Docker {machine['docker']}. Server builds: " + ", ".join(f"{p} ({v})" for p, v in machine["python_versions"].items()) + ". "
               f"Images: " + ", ".join(f"{k} {v[:19]}" for k, v in machine["images"].items()) + "."),
         ("p", "Each figure is the median over the repetitions, [min–max] when there are several. "
-              "† marks a point where a load generator process used ≥ 90 % of a core: it measured the load "
-              "generator, so it is drawn hollow and never compared."),
+              "† marks a point where the load generator was the bottleneck (a process at ≥ 90 % of a core, or a "
+              "Locust point under 0.8× of the C client's rate at above 75 %): it is drawn hollow and never compared. "
+              "A verdict's ratio is computed within each round of repetitions; its interval runs from the lowest "
+              "to the highest round: yes when all of it clears the margin, no when none does, inconclusive "
+              "otherwise. Where Locust could not judge (bound, or a rate sweep whose knee lies beyond its last rate), "
+              "the verdict stands on redis-benchmark's points."),
         ("h2", "What the literature predicts, what was measured"),
-        ("table", ["scenario", "build", "prediction", "measured", "agrees?"],
+        ("table", ["scenario", "build", "prediction", "measured", "ratio [interval]", "agrees?", "client"],
          [[v["scenario"], v["python"], f"{v['claim']} ({v['source']})", v["measured"] + (f" — {v['why']}" if v["why"] else ""),
-           v["verdict"]] for v in results["verdicts"]]),
+           _interval(v), v["verdict"], v["client"]] for v in results["verdicts"]]),
     ]  # fmt: skip
-    bound = sorted({(p["scenario"], p["arch"], p["python"], p["step"]) for p in points if p["metrics"]["loadgen_bound"]})
+    bound = sorted({(p["scenario"], p["arch"], p["python"], p["step"], p.get("client", "locust"),
+                     p["metrics"].get("bound_by", f"{p['metrics']['loadgen_cpu']:.0f} % CPU"))
+                    for p in points if p["metrics"]["loadgen_bound"]})  # fmt: skip
     blocks.append(("h2", "Points where the load generator was the bottleneck"))
-    blocks.append(("list", [f"{s} · {a} ({py}) · {st}" for s, a, py, st in bound] or ["none"]))
+    blocks.append(("list", [f"{s} · {a} ({py}) · {st} · {c}: {why}" for s, a, py, st, c, why in bound] or ["none"]))
+    blocks.append(("h2", "Outcomes that differ between repetitions"))
+    pythons = [*machine["pythons"], "C"]
+    blocks.append(("list", placements(points, scenarios, pythons) or ["none: every design's repetitions agree within 2×"]))
     for name in figures.get("", []):
         blocks.append(("img", name, "overview"))
     for scenario in scenarios:
@@ -139,14 +172,75 @@ def document(results, scenarios, figures):
         metrics = [*COLUMNS, *EXTRA.get(scenario.name, ())]
         rows = []
         for step in dict.fromkeys(p["step"] for p in mine):
-            for arch in archs_in_order(mine):
-                for python in dict.fromkeys(p["python"] for p in mine):
-                    cell = [p for p in mine if p["step"] == step and p["arch"] == arch and p["python"] == python]
-                    if cell:
-                        rows.append([step, arch, python, *(median_cell(cell, m) for m in metrics)])
-        blocks.append(("table", ["step", "architecture", "build", *(COLUMNS.get(m, m) for m in metrics)], rows))
+            for client in dict.fromkeys(p.get("client", "locust") for p in mine):
+                for arch in archs_in_order(mine):
+                    for python in dict.fromkeys(p["python"] for p in mine):
+                        cell = [p for p in mine if p["step"] == step and p["arch"] == arch and p["python"] == python
+                                and p.get("client", "locust") == client]  # fmt: skip
+                        if cell:
+                            rows.append([step, client, arch, python, *(median_cell(cell, m) for m in metrics)])
+        blocks.append(("table", ["step", "client", "architecture", "build", *(COLUMNS.get(m, m) for m in metrics)], rows))
+        blocks += theory_blocks(scenario, mine)
         blocks += [("img", name, scenario.title) for name in figures.get(scenario.name, [])]
     return blocks
+
+
+def theory_blocks(scenario, points):
+    """What M/M/c and c × M/M/1 predict for each step's measured load (theory.py)."""
+    if not scenario.theory:
+        return []
+    rows, inputs = [], []
+    for step in dict.fromkeys(p["step"] for p in points):
+        mine = [p for p in points if p["step"] == step]
+        for measured in scenario.measure:
+            models = theory.step_models(mine, scenario.theory["workers"], measured.split()[0])  # "PING", a command
+            for name, found in (models or {}).items():
+                rows.append([step, measured, name, *(["grows without end"] * 2 if found is None else
+                                                      [_number(found["mean_ms"], ""), _number(found["p99_ms"], "")])])  # fmt: skip
+        classes = theory.step_classes(mine)
+        if classes:
+            inputs.append(f"{step}: " + ", ".join(f"{c} {rate:,.0f}/s × {1000 * s:.3g} ms" for c, (rate, s) in classes.items()))
+    if not rows:
+        return []
+    return [("p", f"Queueing theory for the load the servers measured ({scenario.theory['workers']} workers; "
+                  "docs/experiments.md): " + "; ".join(inputs) + "."),
+            ("table", ["step", "request", "model", "mean ms", "p99 ms"], rows)]  # fmt: skip
+
+
+def _interval(row):
+    if row["ratio"] is None:
+        return "–"
+    text = f"{row['ratio']:.2f}×"
+    return text + (f" [{row['low']:.2f}–{row['high']:.2f}]" if row["rounds"] > 1 else " (one round)")
+
+
+def placements(points, scenarios, pythons):
+    """Where a design's repetitions fell into two outcomes on a figure a prediction reads:
+    how often each occurred (a property of the design, e.g. where the hash put the slow
+    connections, not noise around one answer)."""
+    lines, seen = [], set()
+    for scenario in scenarios:
+        for prediction in scenario.predictions:
+            metric = prediction["metric"]
+            for python in pythons:
+                read = verdict.at_step(points, scenario, prediction, python, "locust")
+                for arch in dict.fromkeys(p["arch"] for p in read):
+                    found = [p["metrics"].get(metric) for p in read if p["arch"] == arch]
+                    found = [v for v in found if v is not None]
+                    split = verdict.outcomes(found)
+                    key = (scenario.name, read[0]["step"] if read else "", arch, python, metric)
+                    if not split or key in seen:
+                        continue
+                    seen.add(key)
+                    (low_n, low), (high_n, high) = split
+                    where = f"{scenario.name} · {key[1]} · {arch} ({python}): {COLUMNS.get(metric, metric)}"
+                    if len(found) == 2:  # two values cannot tell two outcomes from noise
+                        lines.append(f"{where} {_number(low, metric)} and {_number(high, metric)} in its two repetitions, "
+                                     f"{high / low:.1f}× apart (REPEAT ≥ 3 tells outcomes from noise)")  # fmt: skip
+                    else:
+                        lines.append(f"{where} near {_number(low, metric)} in {low_n} of {len(found)} repetitions, "
+                                     f"near {_number(high, metric)} in {high_n}")  # fmt: skip
+    return lines
 
 
 def markdown(blocks):
@@ -175,7 +269,7 @@ def page(blocks, out):
              "body{font:14px/1.45 system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}",
              "table{border-collapse:collapse;margin:1em 0;font-size:12px}td,th{border:1px solid #ccc;padding:3px 6px;"
              "text-align:left;vertical-align:top}th{background:#f3f3f3}img{max-width:100%;margin:1em 0}",
-             ".yes{background:#e3f4e3}.no{background:#fde6e6}", "</style></head><body>"]  # fmt: skip
+             ".yes{background:#e3f4e3}.no{background:#fde6e6}.inconclusive{background:#fdf6dc}", "</style></head><body>"]  # fmt: skip
     for kind, *rest in blocks:
         if kind in ("h1", "h2", "p"):
             parts.append(f"<{kind}>{html.escape(rest[0])}</{kind}>")
@@ -188,7 +282,7 @@ def page(blocks, out):
             header, rows = rest
             parts.append("<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr>")
             for row in rows:
-                verdict = row[-1] if row[-1] in ("yes", "no") else ""
-                parts.append(f"<tr class='{verdict}'>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>")
+                outcome = next((c for c in row if c in ("yes", "no", "inconclusive")), "")
+                parts.append(f"<tr class='{outcome}'>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>")
             parts.append("</table>")
     return "\n".join(parts + ["</body></html>"]) + "\n"

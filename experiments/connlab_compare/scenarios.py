@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 DIRECTORY = Path(__file__).resolve().parent.parent
-TIMING = {"warmup": 2.0, "duration": 8.0, "quick_warmup": 1.0, "quick_duration": 2.0, "spawn_rate": 1000}
+TIMING = {"warmup": 2.0, "duration": 8.0, "quick_warmup": 1.0, "quick_duration": 2.0, "spawn_rate": 1000,
+          "reference": 4.0, "quick_reference": 1.0}  # about how long the C client runs per step
 
 
 class ScenarioError(Exception):
@@ -43,12 +44,17 @@ class Scenario:
     server_settings: dict = field(default_factory=dict)
     timing: dict = field(default_factory=dict)
     sweep: str | None = None  # "users" or "rate", when the steps sweep one of them
+    policies: bool = False  # run the balancing policies (designs.py: cure) too
+    theory: dict = field(default_factory=dict)  # {"workers": c}: queueing models beside the measurements
 
     def warmup(self, quick):
         return self.timing["quick_warmup" if quick else "warmup"]
 
     def duration(self, quick):
         return self.timing["quick_duration" if quick else "duration"]
+
+    def reference_duration(self, quick):
+        return self.timing["quick_reference" if quick else "reference"]
 
 
 def load_all(names=None, quick=False, directory=DIRECTORY):
@@ -83,7 +89,8 @@ def load(path, quick=False):
         predictions=data.get("predictions", []), redis=data.get("redis", True), knee_ms=data.get("knee_ms", 10.0),
         server_figures=data.get("server_figures"), server_settings=data.get("server_settings", {}),
         timing={**TIMING, **data.get("timing", {})},
-        sweep=next(iter(sweeps)) if len(sweeps) == 1 else None,
+        sweep=next(iter(sweeps)) if len(sweeps) == 1 else None, policies=data.get("policies", False),
+        theory=data.get("theory", {}),
     )  # fmt: skip
 
 

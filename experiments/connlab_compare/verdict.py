@@ -1,63 +1,129 @@
-"""What the literature predicts, what was measured, and whether they agree.
+"""What the literature predicts, what was measured, whether they agree, and how sure.
 
 Computed from the points, never written by hand. A prediction names a metric, the step
 it is read at (the last of that step's sweep: the highest load), and either two groups
-(`better`, `worse`: the worse group's median must be at least `margin` times the better
-group's, in the metric's bad direction) or one (`similar`: all within `margin` of one
-another). A value is each architecture's median over the repeats. A point where the
-load generator was the bottleneck is never compared: the verdict is then "not
-comparable". Where the measurement disagrees, the prediction's `why_not` says why,
-with the evidence filled in from the run (its {fields}).
+(`better`, `worse`: the worse group must be `margin` times behind, in the metric's bad
+direction) or one (`similar`: all within `margin` of one another).
+
+The repetitions run in rounds over every scenario and design, so a slow spell of the
+machine touches a round alike: the ratio is computed within each round (each group's
+median over its designs), and its interval is the lowest to the highest of those
+per-round ratios. **yes** when the whole interval clears the margin, **no** when it
+lies on the wrong side, **inconclusive** when it straddles or there is one round only.
+A point where the load generator was the bottleneck, or a rate sweep whose every step
+passed (its knee lies beyond the sweep), is never compared: the verdict falls back to
+the C reference client's points at the same step where there are any (and says so),
+else is "not comparable". Where it disagrees, the prediction's `why_not`
+says why, with the evidence filled in from the run (its {fields}).
 """
 
 import statistics
 
 MARGIN = 1.2
+BIMODAL_GAP = 2.0  # repetitions this far apart are different outcomes, not noise
+CLIENTS = ("locust", "redis-benchmark")
 
 
-def values(points, scenario, prediction, python):
-    """{arch: (median value, any point load-generator bound)} for `prediction`."""
-    step = prediction.get("step")
-    candidates = [p for p in points if p["scenario"] == scenario.name and p["python"] == python]
-    if step:
-        last = max((p for p in candidates if p["base"] == step), key=lambda p: p["x"] or 0, default=None)
-        candidates = [p for p in candidates if last and p["step"] == last["step"]]
-    else:
-        final = {p["step"] for p in candidates if p["step"] == scenario.steps[-1].label}
-        candidates = [p for p in candidates if p["step"] in final]
-    found = {}
-    for arch in {p["arch"] for p in candidates}:
-        mine = [p for p in candidates if p["arch"] == arch and p["metrics"].get(prediction["metric"]) is not None]
-        if mine:
-            median = statistics.median(p["metrics"][prediction["metric"]] for p in mine)
-            found[arch] = (median, any(p["metrics"]["loadgen_bound"] for p in mine))
-    return found
+def client_of(point):
+    return point.get("client", "locust")
+
+
+def at_step(points, scenario, prediction, python, client):
+    """The points a prediction reads: its step (else the scenario's last) at the highest
+    value of its sweep, one build, one client."""
+    base = prediction.get("step") or scenario.steps[-1].base
+    mine = [p for p in points if p["scenario"] == scenario.name and p["python"] == python and p["base"] == base
+            and client_of(p) == client]  # fmt: skip
+    last = max(mine, key=lambda p: -float("inf") if p["x"] is None else p["x"], default=None)
+    return [p for p in mine if p["step"] == last["step"]] if last else []
+
+
+def values(points, metric):
+    """({arch: {repeat: value}}, any point the client could not judge: load-generator
+    bound, or a rate sweep whose knee lies beyond its highest rate)."""
+    found, bound = {}, False
+    for point in points:
+        value = point["metrics"].get(metric)
+        if value is not None:
+            found.setdefault(point["arch"], {})[point["repeat"]] = value
+            bound |= point["metrics"]["loadgen_bound"] or point["metrics"].get("beyond_sweep", False)
+    return found, bound
+
+
+def groups_of(prediction):
+    if "similar" in prediction:
+        return {"similar": prediction["similar"]}
+    return {"better": prediction["better"], "worse": prediction["worse"]}
+
+
+def round_ratios(prediction, found):
+    """The prediction's ratio in every round where each design it names was measured."""
+    groups = groups_of(prediction)
+    named = [arch for archs in groups.values() for arch in archs if arch in found]
+    rounds = sorted(set.intersection(*(set(found[arch]) for arch in named))) if named else []
+    ratios = []
+    for r in rounds:
+        if "similar" in groups:
+            spread = [found[arch][r] for arch in named]
+            if min(spread) > 0:  # no ratio to zero: that round says nothing
+                ratios.append(max(spread) / min(spread))
+            continue
+        better, worse = (statistics.median(found[a][r] for a in groups[g] if a in found) for g in ("better", "worse"))
+        if prediction.get("higher_is_better", False):
+            better, worse = worse, better
+        if better > 0:
+            ratios.append(worse / better)
+    return ratios
 
 
 def judge(prediction, found):
-    """(verdict, what was measured in words): verdict is "yes", "no" or "not comparable"."""
+    """The verdict of `prediction` on {arch: {repeat: value}}: a dict with the verdict
+    ("yes", "no", "inconclusive", "not comparable"), the ratio (median of the rounds'),
+    its interval and the number of rounds, and what was measured in words."""
     margin = prediction.get("margin", MARGIN)
-    groups = {"similar": prediction["similar"]} if "similar" in prediction else {
-        "better": prediction["better"], "worse": prediction["worse"]}  # fmt: skip
-    measured = {name: {arch: found[arch] for arch in archs if arch in found} for name, archs in groups.items()}
-    words = "; ".join(
-        f"{name}: " + ", ".join(f"{arch} {_figure(value)}{' (load generator bound)' if bound else ''}"
-                                for arch, (value, bound) in got.items())
-        for name, got in measured.items()
-    )
-    if any(not got for got in measured.values()):
-        return "not comparable", words + " (an architecture it names was not measured)"
-    if any(bound for got in measured.values() for _, bound in got.values()):
-        return "not comparable", words
-    if "similar" in measured:
-        spread = [value for value, _ in measured["similar"].values()]
-        ratio = max(spread) / min(spread) if min(spread) > 0 else float("inf")
-        return ("yes" if ratio <= margin else "no"), f"{words}; highest / lowest = {ratio:.2f} (similar: ≤ {margin:g})"
-    better = statistics.median(value for value, _ in measured["better"].values())
-    worse = statistics.median(value for value, _ in measured["worse"].values())
-    higher = prediction.get("higher_is_better", False)
-    ratio = (better / worse if higher else worse / better) if min(better, worse) > 0 else float("inf")
-    return ("yes" if ratio >= margin else "no"), f"{words}; better group ahead by {ratio:.2f}× (predicted: ≥ {margin:g}×)"
+    groups = groups_of(prediction)
+    words = "; ".join(f"{name}: " + ", ".join(f"{arch} {_cell(found[arch])}" for arch in archs if arch in found)
+                      for name, archs in groups.items())  # fmt: skip
+    missing = [arch for archs in groups.values() for arch in archs if arch not in found]
+    ratios = [] if missing else round_ratios(prediction, found)
+    result = {"verdict": "not comparable", "ratio": None, "low": None, "high": None, "rounds": len(ratios)}
+    if not ratios:
+        return {**result, "measured": words + f" ({', '.join(missing) or 'a design'} not measured in a common round)"}
+    low, high = min(ratios), max(ratios)
+    similar = "similar" in groups
+    if len(ratios) < 2:
+        verdict = "inconclusive"
+    elif similar:
+        verdict = "yes" if high <= margin else "no" if low > margin else "inconclusive"
+    else:
+        verdict = "yes" if low >= margin else "no" if high < margin else "inconclusive"
+    ratio = statistics.median(ratios)
+    what = "highest / lowest" if similar else "better group ahead by"
+    bound = f"≤ {margin:g}×" if similar else f"≥ {margin:g}×"
+    interval = f" [{_figure(low)}–{_figure(high)}] over {len(ratios)} rounds" if len(ratios) > 1 else " (one round: no interval)"
+    text = f"{words}; {what} {_figure(ratio)}×{interval} (predicted: {bound})"
+    return {**result, "verdict": verdict, "ratio": ratio, "low": low, "high": high, "measured": text}
+
+
+def outcomes(values, gap=BIMODAL_GAP):
+    """Where repetitions fall into two outcomes (a gap of `gap`× between neighbours, as
+    when the hash sends slow connections to one process or the other): [(count, median)]
+    of the low and the high one; None where they do not."""
+    ordered = sorted(v for v in values if v is not None)
+    if len(ordered) < 2 or ordered[0] <= 0:
+        return None
+    jumps = [ordered[i + 1] / ordered[i] for i in range(len(ordered) - 1)]
+    widest = max(range(len(jumps)), key=jumps.__getitem__)
+    if jumps[widest] < gap:
+        return None
+    low, high = ordered[: widest + 1], ordered[widest + 1 :]
+    return [(len(low), statistics.median(low)), (len(high), statistics.median(high))]
+
+
+def _cell(by_repeat):
+    found = list(by_repeat.values())
+    text = _figure(statistics.median(found))
+    return text + (f" [{_figure(min(found))}–{_figure(max(found))}]" if len(found) > 1 else "")
 
 
 def _figure(value):
@@ -65,17 +131,32 @@ def _figure(value):
 
 
 def verdicts(scenarios, points, pythons, context):
-    """One row per prediction and server build: claim, source, measured, verdict, why."""
+    """One row per prediction and server build: claim, source, measured, verdict (with
+    its ratio and interval), the client whose points it stands on, and why."""
     rows = []
     for scenario in scenarios:
         for prediction in scenario.predictions:
             for python in pythons:
-                found = values(points, scenario, prediction, python)
-                verdict, measured = judge(prediction, found)
+                judged = None
+                for client in CLIENTS:
+                    found, bound = values(at_step(points, scenario, prediction, python, client), prediction["metric"])
+                    if not found:
+                        continue
+                    attempt = judge(prediction, found)
+                    if bound:
+                        attempt = {**attempt, "verdict": "not comparable", "measured": attempt["measured"]
+                                   + f" ({client}: load generator bound, or the knee beyond its sweep)"}  # fmt: skip
+                    judged = judged or {**attempt, "client": client}
+                    if attempt["verdict"] != "not comparable":
+                        judged = {**attempt, "client": client}
+                        if client != CLIENTS[0]:
+                            judged["measured"] += f" — judged on {client}'s points: Locust could not judge"
+                        break
+                judged = judged or {**judge(prediction, {}), "client": CLIENTS[0]}
                 why = ""
-                if verdict == "no" and prediction.get("why_not"):
+                if judged["verdict"] == "no" and prediction.get("why_not"):
                     why = prediction["why_not"].format(**context(python))
                 rows.append({"scenario": scenario.name, "python": python, "claim": prediction["claim"],
-                             "source": prediction["source"], "metric": prediction["metric"],
-                             "measured": measured, "verdict": verdict, "why": why})  # fmt: skip
+                             "source": prediction["source"], "metric": prediction["metric"], "why": why,
+                             **judged})  # fmt: skip
     return rows

@@ -6,6 +6,7 @@ import sys
 from .config import ConfigError, Settings
 from .interpreter import refuse_a_gil_in_a_free_threaded_build
 from .server import serve
+from .steering import SteeringError
 
 
 def main():
@@ -15,7 +16,10 @@ def main():
     except ConfigError as exc:
         sys.exit(f"connlab: bad setting: {exc}")
     refuse_a_gil_in_a_free_threaded_build()
-    serve(settings)
+    try:
+        serve(settings)
+    except SteeringError as exc:
+        sys.exit(f"connlab: {exc}")
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ import threading
 
 from .acceptor import accept_forever
 from .blocking_reader import serve_connection
-from .dispatcher import RoundRobin, ThreadPerConnection
+from .dispatcher import POLICIES, ThreadPerConnection
 from .reader import EventLoop
 from .worker import WorkerPool
 
@@ -35,12 +35,12 @@ def single_acceptor(ctx, listener):
     """One acceptor thread hands connections to workers (memcached)."""
     threads = []
     acceptor = ctx.metrics.tally("acceptor", role=0)
-    if ctx.settings.worker_model == "per-connection":
+    if ctx.settings.design.blocking:
         hand_off = ThreadPerConnection(ctx, acceptor)
     else:
         loops = [EventLoop(str(i), ctx) for i in range(ctx.settings.workers)]
         threads = _start((loop.run,) for loop in loops)
-        hand_off = RoundRobin(loops)
+        hand_off = POLICIES[ctx.settings.dispatch](loops)
     accept_forever(listener, hand_off, ctx, acceptor)
     _join(threads, ctx)
     ctx.wait_for_blocking_readers(ctx.settings.shutdown_grace)
@@ -49,7 +49,7 @@ def single_acceptor(ctx, listener):
 def multi_acceptor(ctx, listener):
     """Every worker accepts from the one shared listening socket."""
     workers = range(ctx.settings.workers)
-    if ctx.settings.accept_mode == "blocking":
+    if ctx.settings.design.blocking:
         # Each thread accepts, serves that connection to its end, then accepts again.
         threads = _start((_accept_and_serve, listener, str(i), ctx) for i in workers)
     else:
@@ -85,13 +85,6 @@ def hybrid_process(ctx, index, listener):
     message_balancing(ctx, listener, prefix=f"p{index}-")
 
 
-SINGLE_PROCESS = {
-    "single-thread": single_thread,
-    "single-acceptor": single_acceptor,
-    "multi-acceptor": multi_acceptor,
-    "message-balancing": message_balancing,
-}
-MULTI_PROCESS = {
-    "socket-sharding": socket_sharding_process,
-    "hybrid": hybrid_process,
-}
+def wiring(design):
+    """The function that wires `design` (its record names it)."""
+    return globals()[design.wiring]

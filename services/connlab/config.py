@@ -3,40 +3,11 @@
 import os
 from dataclasses import dataclass, field
 
-from . import interpreter
+from . import designs, interpreter
+from .designs import variants  # noqa: F401  (the lab's list of designs, read from here)
 from .protocol import Limits
 
-ARCHITECTURES = (
-    "single-thread",
-    "single-acceptor",
-    "multi-acceptor",
-    "message-balancing",
-    "socket-sharding",
-    "hybrid",
-)
-WORKER_MODELS = ("pool", "per-connection")
-ACCEPT_MODES = ("epoll", "exclusive", "blocking")
-# The setting that picks an architecture's mode, and its choices (the first is the default).
-MODES = {"single-acceptor": ("WORKER_MODEL", WORKER_MODELS), "multi-acceptor": ("ACCEPT_MODE", ACCEPT_MODES)}
-# A blocking reader serves one connection per thread: enough threads for the 50
-# connections that the suites and benchmarks open.
-_VARIANT_SETTINGS = {"multi-acceptor/blocking": {"WORKERS": "64"}}
-
-
-def variants():
-    """Every architecture and mode the lab compares: {name: (ARCH, settings)}, named
-    `arch` or, where a mode applies, `arch/mode`. Benchmarks, tests and experiments take
-    the list from here."""
-    found = {}
-    for arch in ARCHITECTURES:
-        if arch not in MODES:
-            found[arch] = (arch, {})
-            continue
-        setting, choices = MODES[arch]
-        for choice in choices:
-            name = f"{arch}/{choice}"
-            found[name] = (arch, {setting: choice, **_VARIANT_SETTINGS.get(name, {})})
-    return found
+ARCHITECTURES = designs.architectures()
 
 
 class ConfigError(Exception):
@@ -96,6 +67,8 @@ class Settings:
     processes: int = 2
     worker_model: str = "pool"
     accept_mode: str = "epoll"
+    dispatch: str = "round-robin"  # how single-acceptor's acceptor picks a loop (designs.py)
+    steering: str = "hash"  # which SO_REUSEPORT socket takes a new connection (steering.py)
     limits: Limits = field(default_factory=Limits)
     max_connections: int = 10000  # open connections, all processes together
     idle_timeout: float = 300.0  # seconds without a request; 0 keeps idle ones forever
@@ -108,17 +81,22 @@ class Settings:
 
     @classmethod
     def from_env(cls, env=os.environ):
-        arch = _choice(env, "ARCH", ARCHITECTURES)
+        arch = _choice(env, "ARCH", designs.architectures())
+        design = designs.of(arch)
+        modes = designs.choices()  # {setting: its values}, read now: the table may grow
+        workers = _int(env, "WORKERS", design.workers)  # checked for every ARCH, even one with a fixed count
         return cls(
             arch=arch,
             host=env.get("HOST", "0.0.0.0"),
             port=_int(env, "PORT", 7000),
             metrics_port=_int(env, "METRICS_PORT", 8000),
             backlog=_int(env, "BACKLOG", 1024),
-            workers=_int(env, "WORKERS", 2 if arch == "hybrid" else 4),
+            workers=workers if design.reads_workers else design.workers,
             processes=_int(env, "PROCESSES", 2),
-            worker_model=_choice(env, "WORKER_MODEL", WORKER_MODELS),
-            accept_mode=_choice(env, "ACCEPT_MODE", ACCEPT_MODES),
+            worker_model=_choice(env, "WORKER_MODEL", modes["WORKER_MODEL"]),
+            accept_mode=_choice(env, "ACCEPT_MODE", modes["ACCEPT_MODE"]),
+            dispatch=_choice(env, "DISPATCH", modes["DISPATCH"]),
+            steering=_choice(env, "STEERING", modes["STEERING"]),
             limits=Limits(
                 max_bulk=_int(env, "MAX_BULK", Limits.max_bulk),
                 max_array=_int(env, "MAX_ARRAY", Limits.max_array),
@@ -136,17 +114,19 @@ class Settings:
             request_metrics=_choice(env, "REQUEST_METRICS", ("1", "0")) == "1",
         )
 
+    @property
+    def design(self):
+        """This server's record in the table of designs."""
+        return designs.of(self.arch, {setting: getattr(self, setting.lower()) for setting in designs.choices()})
+
     def describe(self):
         """The settings that shape this architecture, for INFO and the info metric."""
-        fields = {"arch": self.arch, "workers": str(self.workers)}
-        if self.arch == "single-thread":
-            fields["workers"] = "1"
-        if self.arch == "hybrid":
+        design = self.design
+        fields = {"arch": self.arch, "workers": str(self.workers if design.reads_workers else design.workers)}
+        if design.processes == "PROCESSES":
             fields["processes"] = str(self.processes)
-        if self.arch == "single-acceptor":
-            fields["worker_model"] = self.worker_model
-        if self.arch == "multi-acceptor":
-            fields["accept_mode"] = self.accept_mode
+        for setting in design.mode:
+            fields[setting.lower()] = getattr(self, setting.lower())
         return fields
 
     def fields(self):

@@ -1,10 +1,22 @@
-"""Dispatchers: how an acceptor hands a new connection to the worker that will serve it."""
+"""Dispatchers: how an acceptor hands a new connection to the worker that will serve it.
 
+The single acceptor's policies (DISPATCH, designs.py) pick one of its event loops:
+round robin (memcached), the fewest open connections (Envoy's exact_balance), the less
+loaded of two picked at random (HAProxy), or round robin with stealing (ZygOS, at
+connection granularity). A loop's load is what it holds: the connections handed to it
+less those it closed, plus one while it is executing a request.
+"""
+
+import functools
 import itertools
+import random
 import threading
+import time
 
 from . import tally
 from .blocking_reader import serve_connection
+
+STEAL_AFTER = 0.01  # seconds a loop must have been busy before others take its waiting connections
 
 
 class RoundRobin:
@@ -12,10 +24,71 @@ class RoundRobin:
     and keeps it for the connection's life."""
 
     def __init__(self, loops):
-        self._next = itertools.cycle(loops)
+        self.loops = loops
+        self._turn = itertools.cycle(range(len(loops)))
+
+    def pick(self):
+        return self.loops[next(self._turn)]
 
     def __call__(self, sock):
-        next(self._next).adopt(sock)
+        loop = self.pick()
+        loop.handed += 1  # only this thread writes it
+        loop.adopt(sock)
+
+
+class LeastConnections(RoundRobin):
+    """Envoy's exact_balance: the loop with the fewest open connections; ties taken in
+    turn, so that idle loops share the short connections."""
+
+    def pick(self):
+        start = next(self._turn)
+        ordered = self.loops[start:] + self.loops[:start]
+        return min(ordered, key=lambda loop: loop.open_connections)
+
+
+class TwoChoices(RoundRobin):
+    """HAProxy's: of two loops picked at random, the less loaded (the power of two
+    choices: nearly the best loop's wait, at the cost of two looks)."""
+
+    def __init__(self, loops):
+        super().__init__(loops)
+        self._random = random.Random()
+        for loop in loops:
+            loop.track_busy = True
+
+    def pick(self):
+        if len(self.loops) < 2:
+            return self.loops[0]
+        first, second = self._random.sample(self.loops, 2)
+        return first if first.load <= second.load else second
+
+
+class Steal(RoundRobin):
+    """Round robin, and every loop looks every STEAL_AFTER seconds for connections handed
+    to a loop that has been busy longer than that and not yet opened: it takes them."""
+
+    def __init__(self, loops):
+        super().__init__(loops)
+        for loop in loops:
+            loop.track_busy = True
+            # Before the loops run: no other thread touches their timers yet.
+            loop.reactor.call_later(STEAL_AFTER, functools.partial(self.look, loop))
+
+    def look(self, thief):
+        """On `thief`'s thread: take what waits on the loops busy for over STEAL_AFTER."""
+        busy_since = time.monotonic() - STEAL_AFTER
+        for victim in self.loops:
+            while victim is not thief and 0 < victim.busy_since < busy_since:
+                try:
+                    sock = victim.inbox.popleft()
+                except IndexError:  # empty, or its own loop or another thief took it first
+                    break
+                thief.open(sock)
+        thief.reactor.call_later(STEAL_AFTER, functools.partial(self.look, thief))
+
+
+POLICIES = {"round-robin": RoundRobin, "least-connections": LeastConnections, "two-choices": TwoChoices,
+            "steal": Steal}  # fmt: skip
 
 
 class ThreadPerConnection:

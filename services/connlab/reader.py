@@ -7,6 +7,7 @@ lifecycle.py; this module does the I/O that it calls for."""
 import select
 import socket
 import time
+from collections import deque
 
 from . import tally
 from .acceptor import accept_ready
@@ -27,12 +28,28 @@ class EventLoop:
         self.draining = False
         self._listeners = []
         self._max_pending = ctx.settings.max_pending
+        # What a dispatcher reads of its load; each written by one thread only.
+        self.handed = 0  # connections handed to it (the acceptor's thread)
+        self.left = 0  # connections it closed (this loop's thread)
+        self.track_busy = False  # set by a policy that reads busy_since (two clock reads per read)
+        self.busy_since = 0.0  # when the request it is executing began; 0 while it waits
+        self.inbox = deque()  # handed over, not yet opened: another loop may take them (Steal)
         ctx.add_loop(self)
 
     # --- from other threads ----------------------------------------------------------------
     def adopt(self, sock):
         """Take over a connection accepted elsewhere (memcached's dispatch_conn_new)."""
-        self.reactor.call_soon(self._open, sock)
+        self.inbox.append(sock)
+        self.reactor.call_soon(self._take_inbox)
+
+    @property
+    def open_connections(self):
+        return self.handed - self.left
+
+    @property
+    def load(self):
+        return self.open_connections + (1 if self.busy_since else 0)
+
 
     def stop(self):
         """Drain: stop accepting and reading, answer what was read, then return."""
@@ -65,9 +82,18 @@ class EventLoop:
             self._enter(conn, State.CLOSED)  # the grace period is over
 
     def _accept(self, listener, events):
-        accept_ready(listener, self.ctx, self.tally, self._open)
+        accept_ready(listener, self.ctx, self.tally, self.open)
 
-    def _open(self, sock):
+    def _take_inbox(self, _=None):
+        while True:
+            try:
+                sock = self.inbox.popleft()
+            except IndexError:  # empty, or another loop took it first
+                return
+            self.open(sock)
+
+    def open(self, sock):
+        """Serve `sock` on this loop (called on its thread: accepted, handed over, taken)."""
         sock.setblocking(False)
         conn = Connection(sock, self.tally, self.ctx.settings.limits)
         conn.last_active = time.monotonic()
@@ -97,7 +123,12 @@ class EventLoop:
         if not data:
             self._enter(conn, State.CLOSED)  # the client left: nobody is left to answer
         elif conn.state is State.READING:
-            conn.process(data, self.execute)
+            if self.track_busy:
+                self.busy_since = time.monotonic()
+                conn.process(data, self.execute)
+                self.busy_since = 0.0
+            else:
+                conn.process(data, self.execute)
             self._flush(conn)
         # LINGERING: what the client still sends is discarded until its EOF
 
@@ -132,6 +163,7 @@ class EventLoop:
         self.reactor.unregister(conn.fd)
         conn.sock.close()
         self.connections.discard(conn)
+        self.left += 1
         self.ctx.limit.release()
         self.tally.count(tally.CLOSED)
         if self.draining and not self.connections:

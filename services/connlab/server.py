@@ -30,11 +30,12 @@ def serve(settings):
         metrics.serve_metrics(settings.metrics_port, *collectors)
 
     log.info("serving %s on %s:%d, metrics on :%d", settings.describe(), settings.host, settings.port, settings.metrics_port)
-    if settings.arch in architectures.MULTI_PROCESS:
-        wiring = architectures.MULTI_PROCESS[settings.arch]
+    design = settings.design
+    wiring = architectures.wiring(design)
+    if design.processes:
         run_processes(
             settings,
-            settings.workers if settings.arch == "socket-sharding" else settings.processes,
+            getattr(settings, design.processes.lower()),
             serve=lambda index, listener: wiring(context(listener), index, listener),
             start_metrics=start_metrics,
             board=board,
@@ -43,5 +44,5 @@ def serve(settings):
         listener = open_listener(settings.host, settings.port, settings.backlog)
         ctx = context(listener)
         start_metrics({"0": listener})
-        architectures.SINGLE_PROCESS[settings.arch](ctx, listener)
+        wiring(ctx, listener)
     log.info("stopped")

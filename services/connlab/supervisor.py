@@ -10,6 +10,7 @@ import signal
 import time
 
 from .listener import open_listener
+from .steering import steer
 
 log = logging.getLogger(__name__)
 
@@ -18,6 +19,7 @@ def run_processes(settings, count, serve, start_metrics, board):
     """Fork `count` processes running serve(index, listener); return once they exit
     after SIGTERM. `board` holds every process's accounting (tally.Board)."""
     listeners = [open_listener(settings.host, settings.port, settings.backlog, reuse_port=True) for _ in range(count)]
+    steer(listeners, settings.steering)  # which socket of the group takes a new connection
     children = {}
     stopping = []
 

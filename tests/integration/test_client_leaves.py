@@ -8,13 +8,14 @@ import time
 import pytest
 
 from conftest import BUILDS_AND_CONFIGS, CONFIGS, run_server, wait_until
+from connlab import designs
 from metrics_util import scrape, settled, total
 
 pytestmark = pytest.mark.integration
 
 SLEEP_MS = 3000  # what the pool works on while its client leaves
 SETTINGS = {"MAX_PENDING": 2, "MAX_CONNECTIONS": 8, "IDLE_TIMEOUT": 0}
-POOLED = ("message-balancing", "hybrid")  # requests wait on a worker pool
+POOLED = {design.arch for design in designs.DESIGNS if design.pooled}  # requests wait on a worker pool
 
 
 @pytest.fixture(scope="module", params=BUILDS_AND_CONFIGS)

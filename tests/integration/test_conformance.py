@@ -16,6 +16,7 @@ import pytest
 import redis
 
 from conftest import BUILDS_AND_CONFIGS, CONFIGS, SERVER_CPUS, run_server, wait_until
+from connlab import designs
 from connlab.config import cpu_list, cpu_set
 from metrics_util import family_names, scrape, total
 from wire import exchange, read_exactly, read_until_closed
@@ -58,8 +59,8 @@ def test_info_and_cpu_pinning(server, docker_client):
     fields = client(server).info()  # redis-py parses INFO's key:value lines
     fields = {key: str(value) for key, value in fields.items()}
     assert fields["arch"] == server.arch
-    expected_workers = server.env.get("WORKERS", 2 if server.arch == "hybrid" else 4)
-    assert fields["workers"] == ("1" if server.arch == "single-thread" else str(expected_workers))
+    design = designs.of(server.arch, server.env)
+    assert fields["workers"] == str(server.env.get("WORKERS", design.workers) if design.reads_workers else design.workers)
     assert fields["python"].startswith("3.13")
     assert (fields["python"].endswith("t"), fields["gil"]) == (
         (True, "disabled") if server.python == "3.13t" else (False, "enabled"))
@@ -209,6 +210,8 @@ def test_metrics_carry_the_architecture(server):
     metrics = scrape(server)
     info = metrics["connlab_server_info"]
     assert len(info) == 1 and info[0].labels["arch"] == server.arch
+    for setting, value in designs.of(server.arch, server.env).mode.items():  # the mode and policy, as labels
+        assert info[0].labels[setting.lower()] == value
     assert all(s.labels["arch"] == server.arch for s in metrics["connlab_requests_total"])
     limit = total(metrics, "connlab_listen_queue_limit")
     assert limit > 0
@@ -253,7 +256,7 @@ def test_metrics_account_for_a_known_load(server):
     assert delta(after, before, "connlab_connections_accepted_total") == 3
     assert delta(after, before, "connlab_protocol_errors_total") == 1
     assert total(after, "connlab_queue_depth") == 0
-    pooled = server.arch in ("message-balancing", "hybrid")
+    pooled = designs.of(server.arch, server.env).pooled
     assert delta(after, before, "connlab_queue_wait_seconds_count") == (22 if pooled else 0)
 
 

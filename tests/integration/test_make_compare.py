@@ -1,11 +1,14 @@
-"""make compare for real, short: one scenario, two architectures, QUICK. The results
-must validate against the schema, every point must carry its figures, and the report
-must hold the verdict and the figures."""
+"""make compare for real, short: one scenario, two architectures, QUICK (two
+repetitions). The results must validate against the schema, every point must carry its
+figures, and the report must hold the verdict and the figures. A run stopped half way
+must leave a partial report, and resuming it must measure only what is missing."""
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import jsonschema
 import pytest
@@ -39,18 +42,21 @@ def test_results_validate_and_hold_every_point(run):
     jsonschema.validate(results, report.schema())
     points = results["points"]
     steps = ["PING 1000/s with SLEEP 50ms", "PING 1000/s with WORK 5ms"]
-    assert sorted((p["arch"], p["step"]) for p in points) == sorted((a, s) for a in ARCHS for s in steps)
+    assert sorted((p["arch"], p["step"], p["repeat"]) for p in points) == sorted(
+        (a, s, r) for a in ARCHS for s in steps for r in (1, 2))  # QUICK: two repetitions
     for point in points:
         figures = point["metrics"]
-        assert point["scenario"] == "head-of-line" and point["repeat"] == 1
+        assert point["scenario"] == "head-of-line" and point["client"] == "locust"
+        assert sum(figures["histogram"].values()) >= figures["requests"]  # every measured request, failed ones too
         # Percentiles come from two-digit buckets, the maximum is exact.
         assert figures["rps"] > 0 and figures["p50_ms"] <= figures["p99_ms"] <= figures["max_ms"] * 1.05 + 0.01
         assert 0 < figures["loadgen_cpu"] and figures["loadgen_bound"] == (figures["loadgen_cpu"] >= 90)
     machine = results["machine"]
     assert machine["server_cpus"] == SERVER_CPUS and machine["python_versions"]["3.13"].startswith("Python 3.13")
-    assert len(results["verdicts"]) == 2  # one per prediction in head-of-line.toml
+    assert len(results["verdicts"]) == 2 and results["partial"] is None  # one per prediction in head-of-line.toml
     for verdict in results["verdicts"]:
-        assert verdict["verdict"] in ("yes", "no", "not comparable") and "message-balancing" in verdict["measured"]
+        assert verdict["verdict"] in ("yes", "no", "inconclusive", "not comparable")
+        assert "message-balancing" in verdict["measured"] and verdict["rounds"] in (0, 2)
 
 
 def test_report_shows_the_verdict_and_the_figures(run):
@@ -71,3 +77,40 @@ def test_redraw_rebuilds_the_report_from_results_json(run, tmp_path):
     subprocess.run([sys.executable, "-m", "connlab_compare", "--redraw", str(copy)], cwd=ROOT, env=env, check=True)
     assert (copy / "report.md").read_text() == (folder / "report.md").read_text()
     assert (copy / "head-of-line.png").stat().st_size > 10_000
+
+
+def test_a_stopped_run_draws_partial_and_resumes(docker_client, tmp_path):
+    """Stopped (SIGTERM, as Ctrl-C) once the first two scenarios are measured: the report
+    is drawn, marked partial; RESUME measures the third only and draws the whole."""
+    env = {**os.environ, "LOCUST_SKIP_MONKEY_PATCH": "1", "PYTHONPATH": "services:loadgen:experiments"}
+    command = [sys.executable, "-m", "connlab_compare", "--archs", "single-thread", "--repeat", "1", "--quick",
+               "--server-cpus", SERVER_CPUS, "--loadgen-cpus", LOADGEN_CPUS, "--out", str(tmp_path)]  # fmt: skip
+    process = subprocess.Popen([*command, "--scenarios", "spread,blocked-worker,cpu-bound"], cwd=ROOT, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    deadline = time.monotonic() + 300
+    journal = None
+    while time.monotonic() < deadline and process.poll() is None:
+        journal = next(tmp_path.glob("*/points.jsonl"), None)
+        if journal and {json.loads(line)["scenario"] for line in journal.read_text().splitlines()} >= {"spread", "blocked-worker"}:
+            break
+        time.sleep(0.2)
+    process.send_signal(signal.SIGTERM)
+    output = process.communicate(timeout=120)[0]
+    assert process.returncode != 0 and "RESUME=" in output, output
+    folder = journal.parent
+    results = json.loads((folder / "results.json").read_text())
+    assert "not measured" in results["partial"] and "PARTIAL REPORT" in (folder / "report.md").read_text()
+    assert {p["scenario"] for p in results["points"]} >= {"spread", "blocked-worker"}  # and cpu-bound's, if any
+    measured = lambda points: [(p["scenario"], p["step"], p["client"], p["metrics"]["rps"]) for p in points  # noqa: E731
+                               if p["scenario"] != "cpu-bound"]  # fmt: skip
+    kept = measured(json.loads(line) for line in (folder / "points.jsonl").read_text().splitlines())
+
+    resumed = subprocess.run([*command[:3], "--resume", str(folder)], cwd=ROOT, env=env, capture_output=True,
+                             text=True, timeout=300)  # fmt: skip
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    results = json.loads((folder / "results.json").read_text())
+    jsonschema.validate(results, report.schema())
+    assert results["partial"] is None and {p["scenario"] for p in results["points"]} == {"spread", "blocked-worker", "cpu-bound"}
+    # What was measured before was kept, not measured again.
+    assert measured(results["points"]) == kept
+    assert {p["client"] for p in results["points"] if p["scenario"] == "cpu-bound"} == {"locust", "redis-benchmark"}

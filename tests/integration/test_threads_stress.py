@@ -12,6 +12,7 @@ import threading
 import pytest
 
 from conftest import BUILDS_AND_CONFIGS, CONFIGS, run_server, wait_until
+from connlab import designs
 from connlab.config import cpu_list
 from metrics_util import scrape, total
 from wire import read_exactly
@@ -85,7 +86,7 @@ def test_many_threads_lose_and_cross_nothing(docker_client, build_and_config):
         assert delta("connlab_worker_requests_total") == sent
         assert delta("connlab_connections_accepted_total") == CLIENTS
         assert total(after, "connlab_queue_depth") == 0
-        if arch in ("message-balancing", "hybrid"):
+        if designs.of(arch, env).pooled:
             assert delta("connlab_queue_wait_seconds_count") == sent
         if env.get("WORKER_MODEL") == "per-connection":
             assert delta("connlab_connection_threads_started_total") == CLIENTS

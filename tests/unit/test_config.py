@@ -7,7 +7,7 @@ from connlab.config import ConfigError, Settings, cpu_list, cpu_set
 
 def test_defaults():
     settings = Settings.from_env({})
-    assert (settings.arch, settings.workers, settings.port, settings.metrics_port) == ("single-thread", 4, 7000, 8000)
+    assert (settings.arch, settings.workers, settings.port, settings.metrics_port) == ("single-thread", 1, 7000, 8000)
 
 
 def test_hybrid_defaults_to_two_by_two():

@@ -2,13 +2,14 @@
 figures the servers' metrics give, and a report whose plots are real PNGs."""
 
 import json
+from pathlib import Path
 
 import jsonschema
 import matplotlib.image
 import pytest
 
 from connlab.config import variants
-from connlab_compare import measure, report, scenarios, verdict
+from connlab_compare import journal, measure, plots, reference_client, report, runner, scenarios, theory, verdict
 from connlab_compare.lab import REDIS
 
 KNOWN = {*variants(), REDIS}
@@ -16,9 +17,10 @@ KNOWN = {*variants(), REDIS}
 
 def point(arch, value, step="s", x=None, bound=False, scenario="demo", python="3.13", repeat=1, base=None, **extra):
     metrics = {"rps": value, "p50_ms": value / 2, "p99_ms": value, "p999_ms": value, "max_ms": value, "errors": 0,
-               "loadgen_cpu": 95.0 if bound else 40.0, "loadgen_bound": bound, **extra}  # fmt: skip
+               "loadgen_cpu": 95.0 if bound else 40.0, "loadgen_bound": bound,
+               "histogram": {f"{value / 2:g}": 98, f"{value:g}": 2}, **extra}  # fmt: skip
     return {"scenario": scenario, "arch": arch, "python": python, "step": step, "base": base or step, "x": x,
-            "repeat": repeat, "metrics": metrics}  # fmt: skip
+            "repeat": repeat, "client": "locust", "metrics": metrics}  # fmt: skip
 
 
 @pytest.mark.parametrize("quick", [True, False])
@@ -45,46 +47,118 @@ def test_a_bad_scenario_says_what_is_wrong(tmp_path):
 LOWER = {"claim": "c", "source": "s", "metric": "p99_ms", "better": ["a", "b"], "worse": ["c"]}
 
 
-@pytest.mark.parametrize("values, expected", [
-    ({"a": 1.0, "b": 2.0, "c": 10.0}, "yes"),   # worse group well behind
-    ({"a": 1.0, "b": 2.0, "c": 1.5}, "no"),     # no difference beyond the margin
-    ({"a": 10.0, "b": 9.0, "c": 1.0}, "no"),    # the opposite
+def rounds(*per_arch):
+    """{arch: {repeat: value}} from {arch: [value in round 1, round 2, ...]}."""
+    return {arch: dict(enumerate(found, 1)) for arch, found in dict(*per_arch).items()}
+
+
+@pytest.mark.parametrize("found, expected", [
+    ({"a": [1.0, 1.1, 0.9], "b": [2.0, 2.2, 1.8], "c": [10.0, 9.0, 12.0]}, "yes"),  # clear: every round ≥ 5×
+    ({"a": [1.0, 1.0, 1.0], "b": [2.0, 2.0, 2.0], "c": [1.5, 1.4, 1.6]}, "no"),     # no round reaches the margin
+    ({"a": [10.0, 9.0], "b": [9.0, 9.5], "c": [1.0, 1.1]}, "no"),                   # the opposite
+    ({"a": [1.0, 1.0, 1.0], "b": [1.0, 1.0, 1.0], "c": [1.1, 1.35, 1.25]}, "inconclusive"),  # inside the noise
+    ({"a": [1.0], "b": [1.0], "c": [9.0]}, "inconclusive"),                         # one round: no interval
 ])  # fmt: skip
-def test_better_and_worse_groups(values, expected):
-    found = {arch: (value, False) for arch, value in values.items()}
-    assert verdict.judge(LOWER, found)[0] == expected
+def test_the_verdict_reads_the_interval_of_the_rounds(found, expected):
+    judged = verdict.judge(LOWER, rounds(found))
+    assert judged["verdict"] == expected
+    assert judged["low"] <= judged["ratio"] <= judged["high"] and judged["rounds"] == len(found["a"])
+
+
+def test_the_ratio_is_paired_within_a_round():
+    # Round 2 ran on a slow machine: every design twice as slow. Paired, the ratio holds.
+    judged = verdict.judge(LOWER, rounds({"a": [1.0, 2.0], "b": [1.0, 2.0], "c": [1.5, 3.0]}))
+    assert judged["verdict"] == "yes" and judged["low"] == judged["high"] == 1.5
+
+
+def test_a_bimodal_design_is_inconclusive_and_its_outcomes_counted():
+    # As socket-sharding in blocked-worker: the slow connections hash to the sleeping
+    # process in some repetitions only.
+    found = {"a": [10.0, 11.0, 10.0, 9.0], "b": [10.0, 10.0, 11.0, 10.0], "c": [180.0, 11.0, 600.0, 10.5]}
+    judged = verdict.judge(LOWER, rounds(found))
+    assert judged["verdict"] == "inconclusive" and judged["high"] > 10 > 1.2 > judged["low"]
+    assert verdict.outcomes(found["c"]) == [(2, 10.75), (2, 390.0)]
+    assert verdict.outcomes(found["a"]) is None  # noise, not two outcomes
 
 
 def test_higher_is_better_and_similar():
     higher = {**LOWER, "metric": "rps", "higher_is_better": True}
-    assert verdict.judge(higher, {"a": (1000, False), "b": (900, False), "c": (100, False)})[0] == "yes"
+    assert verdict.judge(higher, rounds({"a": [1000, 990], "b": [900, 950], "c": [100, 120]}))["verdict"] == "yes"
     similar = {"claim": "c", "source": "s", "metric": "rps", "similar": ["a", "b", "c"]}
-    assert verdict.judge(similar, {"a": (100, False), "b": (110, False), "c": (105, False)})[0] == "yes"
-    assert verdict.judge(similar, {"a": (100, False), "b": (200, False), "c": (105, False)})[0] == "no"
+    assert verdict.judge(similar, rounds({"a": [100, 99], "b": [110, 104], "c": [105, 100]}))["verdict"] == "yes"
+    assert verdict.judge(similar, rounds({"a": [100, 98], "b": [200, 210], "c": [105, 100]}))["verdict"] == "no"
+    assert verdict.judge(similar, rounds({"a": [100, 98], "b": [110, 150], "c": [105, 100]}))["verdict"] == "inconclusive"
 
 
-def test_a_load_generator_bound_or_missing_point_is_never_compared():
-    found = {"a": (1.0, False), "b": (2.0, True), "c": (10.0, False)}
-    verdict_, words = verdict.judge(LOWER, found)
-    assert verdict_ == "not comparable" and "load generator bound" in words
-    assert verdict.judge(LOWER, {"a": (1.0, False), "b": (2.0, False)})[0] == "not comparable"
+def test_a_missing_design_is_not_comparable():
+    judged = verdict.judge(LOWER, rounds({"a": [1.0, 1.0], "b": [2.0, 2.0]}))
+    assert judged["verdict"] == "not comparable" and "c not measured" in judged["measured"]
 
 
-def test_values_are_medians_at_the_last_step_of_the_sweep():
+def test_locust_bound_falls_back_to_the_c_client():
+    demo = scenarios.Scenario("demo", "t", "d", "l", ["PING"], "rps", [scenarios.Step("s @ 8 users", "s", 8, [])],
+                              [{**LOWER, "metric": "rps", "higher_is_better": True}])  # fmt: skip
+    points = []
+    for r in (1, 2):
+        for arch, rps in (("a", 30_000), ("b", 29_000), ("c", 10_000)):
+            points.append(point(arch, 12_000, "s @ 8 users", 8, base="s", repeat=r, bound=True, scenario="demo"))
+            points.append({**point(arch, rps + r, "s @ 8 users", 8, base="s", repeat=r, scenario="demo"),
+                           "client": "redis-benchmark"})  # fmt: skip
+    (row,) = verdict.verdicts([demo], points, ["3.13"], lambda python: {})
+    assert row["verdict"] == "yes" and row["client"] == "redis-benchmark" and "Locust could not judge" in row["measured"]
+    for p in points:
+        p["metrics"]["loadgen_bound"] = True
+    (row,) = verdict.verdicts([demo], points, ["3.13"], lambda python: {})
+    assert row["verdict"] == "not comparable"
+
+
+def test_the_prediction_reads_the_last_step_of_the_sweep():
     demo = scenarios.Scenario("demo", "t", "d", "l", ["PING"], "rps",
                               [scenarios.Step("s @ 1 users", "s", 1, []), scenarios.Step("s @ 8 users", "s", 8, [])], [])
     points = [point("a", v, "s @ 8 users", 8, base="s", repeat=r) for r, v in ((1, 10), (2, 30), (3, 20))]
     points.append(point("a", 999, "s @ 1 users", 1, base="s"))
-    found = verdict.values(points, demo, {"metric": "rps", "step": "s"}, "3.13")
-    assert found == {"a": (20, False)}
+    chosen = verdict.at_step(points, demo, {"metric": "rps", "step": "s"}, "3.13", "locust")
+    assert verdict.values(chosen, "rps") == ({"a": {1: 10, 2: 30, 3: 20}}, False)
 
 
-def test_sustained_rate_stops_at_the_first_failing_step():
+def test_sustained_rate_interpolates_the_knee():
     sweep = [point("a", 1, x=rate) for rate in (250, 1000, 2000, 4000)]
-    sweep[2]["metrics"]["errors"] = 3
-    assert measure.sustained_rate(sweep, knee_ms=10) == 1000
+    sweep[1]["metrics"]["p99_ms"] = 5
+    sweep[2]["metrics"]["p99_ms"] = 25  # the knee (10 ms) is a quarter of the way from 1000/s to 2000/s
+    assert measure.sustained_rate(sweep, knee_ms=10) == 1250
+    sweep[2]["metrics"].update(p99_ms=5, errors=3)  # failed by errors alone: half way
+    assert measure.sustained_rate(sweep, knee_ms=10) == 1500
     sweep[0]["metrics"]["p99_ms"] = 50
     assert measure.sustained_rate(sweep, knee_ms=10) == 0
+    assert measure.sustained_rate([point("a", 1, x=rate) for rate in (250, 500)], knee_ms=10) == 500
+
+
+def test_a_sweep_whose_knee_lies_beyond_it_is_judged_on_the_c_client():
+    storm = scenarios.load_all(["accept-storm"], quick=True)[0]
+    prediction = storm.predictions[0]
+    points = []
+    for r in (1, 2):
+        for arch in (*prediction["better"], *prediction["worse"]):
+            for rate in (500, 1000, 2000):  # every design kept up at every rate: the knees are not in the sweep
+                points.append(point(arch, 5.0, f"connect, PING, close @ {rate}/s", rate, base="connect, PING, close",
+                                    scenario="accept-storm", repeat=r))  # fmt: skip
+            capacity = 4000 if arch in prediction["better"] else 2500  # what the closed loop of new connections served
+            points.append({**point(arch, capacity, "connect, PING, close: closed loop, 50 connections", base="connect, PING, close",
+                                   scenario="accept-storm", repeat=r), "client": "redis-benchmark"})  # fmt: skip
+    measure.derive(points, [storm])
+    (row,) = verdict.verdicts([storm], points, ["3.13"], lambda python: {})
+    assert row["client"] == "redis-benchmark" and row["verdict"] == "yes" and row["ratio"] == pytest.approx(1.6)
+
+
+def test_a_locust_point_far_below_the_c_client_while_busy_is_bound():
+    locust = point("a", 10_000, "s", loadgen_cpu=80.0)
+    locust["metrics"]["loadgen_cpu"] = 80.0
+    c = {**point("a", 30_000, "s"), "client": "redis-benchmark"}
+    reference_client.mark_lagging([locust, c])
+    assert locust["metrics"]["loadgen_bound"] and "0.33×" in locust["metrics"]["bound_by"]
+    idle = point("a", 10_000, "s")  # 40 % CPU: the server, not Locust, was slower
+    reference_client.mark_lagging([idle, c])
+    assert not idle["metrics"]["loadgen_bound"]
 
 
 def metrics_text(requests, workers):
@@ -122,15 +196,16 @@ def constructed_results():
                 points.append(point(arch, 1000.0 * (i + 1) * users / 8 + repeat, f"PING @ {users} users", users,
                                     scenario="throughput", python=python, repeat=repeat, base="PING",
                                     bound=(arch == REDIS and users == 64)))
+            served = {} if arch == REDIS else {"served": {"PING": [1000.0, 0.00002], "SLEEP": [40.0, 0.05]}}
             points.append(point(arch, 2.0 + i + repeat, "PING 1000/s with SLEEP 50ms", scenario="head-of-line",
-                                python=python, repeat=repeat))
+                                python=python, repeat=repeat, **served))
     machine = {"hostname": "h", "kernel": "k", "cpu_model": "cpu", "cpus": 2, "server_cpus": "1", "loadgen_cpus": "0",
                "docker": "28", "images": {"connlab/server:latest": "sha256:0123456789abcdef0123"},
                "pythons": ["3.13"], "python_versions": {"3.13": "Python 3.13.5, GIL enabled", "C": "redis-server (C)"},
                "quick": False, "repeat": 2, "scenarios": ["throughput", "head-of-line"]}  # fmt: skip
     chosen = scenarios.load_all(["throughput", "head-of-line"], quick=True)
-    results = {"started": "2026-11-27 12:00 UTC", "finished": "2026-11-27 12:10 UTC", "machine": machine,
-               "points": points}  # fmt: skip
+    results = {"started": "2026-11-27 12:00 UTC", "finished": "2026-11-27 12:10 UTC", "partial": None,
+               "machine": machine, "points": points}  # fmt: skip
     results["verdicts"] = verdict.verdicts(chosen, points, ["3.13"], lambda python: {})
     return results, chosen
 
@@ -141,7 +216,8 @@ def test_report_files_validate_and_plots_are_real_pngs(tmp_path):
     report.write(tmp_path, results, chosen)
     assert json.loads((tmp_path / "results.json").read_text()) == results
     pngs = sorted(tmp_path.glob("*.png"))
-    assert {p.name for p in pngs} >= {"throughput.png", "head-of-line.png", "p99-by-architecture.png"}
+    assert {p.name for p in pngs} >= {"throughput.png", "head-of-line.png", "p99-by-architecture.png",
+                                      "throughput-spectrum.png", "head-of-line-spectrum.png"}  # fmt: skip
     for png in pngs:
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         pixels = matplotlib.image.imread(png)
@@ -149,6 +225,7 @@ def test_report_files_validate_and_plots_are_real_pngs(tmp_path):
         assert pixels.std() > 0.05, f"{png.name} is (nearly) blank"
     markdown = (tmp_path / "report.md").read_text()
     assert "What the literature predicts" in markdown and "![" in markdown and "†" in markdown
+    assert "| PING 1000/s with SLEEP 50ms | PING | one shared queue (M/M/4) |" in markdown  # theory beside it
     page = (tmp_path / "index.html").read_text()
     assert page.count("data:image/png;base64,") == len(pngs) and "<table>" in page
 
@@ -158,3 +235,86 @@ def test_schema_rejects_a_point_without_its_figures():
     del results["points"][0]["metrics"]["p99_ms"]
     with pytest.raises(jsonschema.ValidationError, match="p99_ms"):
         jsonschema.validate(results, report.schema())
+
+
+def test_a_partial_report_says_so(tmp_path):
+    results, chosen = constructed_results()
+    results["partial"] = "3 of 9 cells not measured"
+    report.write(tmp_path, results, chosen)
+    assert "PARTIAL REPORT: 3 of 9 cells not measured" in (tmp_path / "report.md").read_text()
+
+
+def test_the_journal_keeps_every_point_and_knows_the_finished_cells(tmp_path):
+    log = journal.Journal(tmp_path)
+    log.start({"started": "now", "arguments": {}})
+    for step in ("a", "b"):
+        log.append(point("x", 1.0, step, repeat=1))
+    log.append(point("x", 1.0, "a", repeat=2))  # repetition 2 stopped after one of its two steps
+    with open(tmp_path / journal.POINTS, "a") as file:
+        file.write('{"scenario": "demo", "ar')  # the line the crash cut short
+    run, points = journal.read(tmp_path)
+    assert run["started"] == "now" and len(points) == 3
+    done = journal.finished_cells(points, lambda cell: {("a", "locust"), ("b", "locust")})
+    assert list(done) == [(1, "demo", "x", "3.13")]
+
+
+def test_a_spectrum_runs_from_the_median_to_the_last_request():
+    xs, ys = plots.spectrum({"1": 50, "2": 40, "10": 9, "100": 1})
+    assert ys == [1, 2, 10, 100]
+    assert xs[:3] == pytest.approx([2, 10, 100])  # p50, p90, p99
+    assert xs[-1] == pytest.approx(1000)  # the last of 100 requests: one decade past p99
+
+
+DATA = Path(__file__).parent / "data"
+
+
+def test_redis_benchmark_output_gives_the_figures_and_its_cpu():
+    figures = reference_client.parse((DATA / "redis-benchmark-ping.txt").read_text())
+    assert figures["rps"] == 32786.88 and figures["requests"] == 20000
+    assert (figures["p50_ms"], figures["p99_ms"], figures["max_ms"]) == (0.999, 2.183, 5.207)  # its summary line
+    assert sum(figures["histogram"].values()) == 20000 and figures["p99_ms"] <= figures["p999_ms"] <= figures["max_ms"]
+    assert figures["loadgen_cpu"] == pytest.approx(100 * 0.35 / 0.61, abs=0.1) and not figures["loadgen_bound"]
+    with pytest.raises(AttributeError):
+        reference_client.parse("Could not connect to Redis at target:7000: Connection refused")
+
+
+def test_the_c_client_replays_what_it_can_express():
+    throughput, accept, head = scenarios.load_all(["throughput", "accept-storm", "head-of-line"], quick=True)
+    pipelined = next(step for step in throughput.steps if step.base == "PING, pipeline 16")
+    assert reference_client.expressible(pipelined) == ["PING"]
+    argv = reference_client.arguments(pipelined, ["PING"], "target", 7000, 5000, 1)
+    assert argv[argv.index("-c") + 1] == "64" and argv[argv.index("-P") + 1] == "16" and argv[-1] == "PING"
+    echo = next(step for step in throughput.steps if step.base == "ECHO 1 KiB")
+    assert reference_client.expressible(echo) == ["ECHO", "x" * 1024]  # the bytes Locust sends
+    plan = runner.steps_of(throughput, "single-thread")
+    assert [client for _, client in plan] == ["locust", "redis-benchmark"] * len(throughput.steps)
+    # An open-loop sweep of new connections: one closed loop of its users, -k 0, after the last rate.
+    *_, (closed, client) = runner.steps_of(accept, "single-thread")
+    argv = reference_client.arguments(closed, reference_client.expressible(closed), "target", 7000, 5000, 1)
+    assert client == "redis-benchmark" and closed.x is None and argv[argv.index("-k") + 1] == "0"
+    assert sum(c == "redis-benchmark" for _, c in runner.steps_of(accept, "single-thread")) == 1
+    assert {client for _, client in runner.steps_of(head, "single-thread")} == {"locust"}  # two groups of users
+
+
+def test_queueing_theory_two_workers_at_80_percent():
+    assert theory.erlang_c(2, 1.6) == pytest.approx(2 * 0.8**2 / 1.8)  # C(2, a) = 2ρ² / (1 + ρ)
+    shared = theory.wait(2, 1.6, 1.0)  # λ = 1.6/s, one second of service: 80 % load
+    split = theory.wait(1, 0.8, 1.0)  # each worker its own queue of half the arrivals
+    assert split[0] / shared[0] == pytest.approx(2.25)  # the textbook's gap
+    assert split[1] > shared[1] > 0  # and in the tail
+    assert theory.wait(2, 2.0, 1.0) is None  # 100 % load: the queue grows without end
+    models = theory.predict(4, {"PING": (1000.0, 0.00002), "SLEEP": (40.0, 0.05)}, "PING")
+    (shared, split) = models.values()
+    assert split["p99_ms"] > shared["p99_ms"] > 0.02  # PING's own 20 µs at least
+
+
+def test_the_models_read_what_the_server_served():
+    def text(pings, seconds):
+        return ("# TYPE connlab_request_duration_seconds histogram\n"
+                f'connlab_request_duration_seconds_count{{arch="x",command="PING"}} {pings}\n'
+                f'connlab_request_duration_seconds_sum{{arch="x",command="PING"}} {seconds}\n')  # fmt: skip
+    served = theory.served(text(100, 0.01), text(2100, 0.05), 2.0, measure.samples)
+    assert served == {"PING": (pytest.approx(1000.0), pytest.approx(0.00002))}
+    points = [point(a, 1.0, served={"PING": [1000.0, 0.00002], "SLEEP": [40.0, 0.05]}) for a in ("a", "b")]
+    assert set(theory.step_models(points, 4, "PING")) == {"one shared queue (M/M/4)", "a queue per worker (4 × M/M/1)"}
+    assert theory.step_models(points, 4, "ECHO") is None

@@ -5,6 +5,7 @@ import re
 
 import yaml
 
+from connlab import designs
 from connlab.config import ARCHITECTURES
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -80,3 +81,14 @@ def test_provisioning_points_at_compose_services_and_mounts():
     assert providers["apiVersion"] == 1 and provider["type"] == "file"
     assert mounts["./grafana/dashboards"] == provider["options"]["path"]
     assert mounts["./grafana/provisioning"] == "/etc/grafana/provisioning"
+
+
+def test_compose_runs_every_design_of_the_table():
+    """Each ARCH's compose service runs that ARCH, pinned, and every setting that picks a
+    design's mode or counts its processes reaches it."""
+    settings = set(designs.choices())
+    settings |= {design.processes for design in designs.DESIGNS if design.processes}
+    for arch in ARCHS:
+        service = COMPOSE["services"][arch]
+        assert service["environment"]["ARCH"] == arch and service["cpuset"], arch
+        assert settings <= set(service["environment"]), f"{settings - set(service['environment'])} do not reach {arch}"

@@ -1,0 +1,61 @@
+"""A run's folder while it is measured, so that nothing measured is lost.
+
+`run.json` (what was asked and the machine) is written before the first step;
+`points.jsonl` gets one line per point as soon as it is measured, flushed to disk.
+Ctrl-C, a crash or a failed check leaves both: `make compare-report RUN=...` draws them
+as a report marked partial, and `make compare RESUME=...` plans the same cells again,
+keeps the ones whose every point is on disk and measures the rest.
+"""
+
+import json
+import os
+from pathlib import Path
+
+RUN, POINTS, RESULTS = "run.json", "points.jsonl", "results.json"
+
+
+class Journal:
+    def __init__(self, folder):
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+
+    def start(self, run):
+        (self.folder / RUN).write_text(json.dumps(run, indent=1) + "\n")
+
+    def append(self, point):
+        with open(self.folder / POINTS, "a") as file:
+            file.write(json.dumps(point) + "\n")
+            file.flush()
+            os.fsync(file.fileno())
+
+    def keep(self, points):
+        """Rewrite the points file with `points` only (a resumed run drops its unfinished cells)."""
+        (self.folder / POINTS).write_text("".join(json.dumps(point) + "\n" for point in points))
+
+
+def read(folder):
+    """(run, points) of a journal; a last line cut short by a crash is left out."""
+    folder = Path(folder)
+    run = json.loads((folder / RUN).read_text())
+    points = []
+    path = folder / POINTS
+    for line in path.read_text().splitlines() if path.exists() else []:
+        try:
+            points.append(json.loads(line))
+        except ValueError:
+            continue  # written half when the run stopped
+    return run, points
+
+
+def cell_of(point):
+    return point["repeat"], point["scenario"], point["arch"], point["python"]
+
+
+def finished_cells(points, expected):
+    """The cells whose every expected (step, client) has a point: {cell: [points]}.
+    `expected(cell)` is the set of (step, client) a cell measures."""
+    cells = {}
+    for point in points:
+        cells.setdefault(cell_of(point), []).append(point)
+    return {cell: mine for cell, mine in cells.items()
+            if {(p["step"], p["client"]) for p in mine} >= expected(cell)}  # fmt: skip

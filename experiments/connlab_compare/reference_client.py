@@ -1,0 +1,123 @@
+"""The C reference client: redis-benchmark beside Locust, for every step it can express.
+
+One Locust process costs about as much per request as the servers do, so near their
+capacity it measures itself. redis-benchmark (from the connlab/redis image) runs in a
+container of its own on the load generator CPUs and the lab's network, and replays a
+step as a closed loop of the same connections (`-c users`), the same command (the
+very bytes Locust's mix sends), the same pipeline depth (`-P`) and, for a step that
+opens a connection per request, a new connection per request (`-k 0`). Its figure is
+the server's capacity at that step. Its own CPU is read with the shell's `times`: a
+point where redis-benchmark used ≥ 90 % of its cores measured the client, and is
+marked so like Locust's.
+"""
+
+import math
+import re
+
+import hiredis
+from connlab_loadgen.options import Mix
+
+NAME = "redis-benchmark"
+BOUND_PERCENT = 90.0  # as Locust's: the client at this CPU measures itself
+SLOW_PERCENT = 75.0  # a Locust point this busy, under LAGGING × the C client's rate, is bound too
+LAGGING = 0.8
+MIN_REQUESTS = 2000
+# redis-benchmark's "Latency by percentile distribution": "99.900% <= 1.231 milliseconds (cumulative count 99901)"
+PERCENTILE_LINE = re.compile(r"^\s*([\d.]+)% <= ([\d.]+) milliseconds \(cumulative count (\d+)\)", re.M)
+COMPLETED = re.compile(r"(\d+) requests completed in ([\d.]+) seconds")
+THROUGHPUT = re.compile(r"throughput summary: ([\d.]+) requests per second")
+# "avg min p50 p95 p99 max" and their values on the next line
+SUMMARY = re.compile(r"avg\s+min\s+p50\s+p95\s+p99\s+max\s*\n\s*" + r"\s+".join([r"([\d.]+)"] * 6))
+TIMES = re.compile(r"(\d+)m([\d.]+)s")
+CPU_MARK = "@@cpu@@"  # the lab prints the shell's `times` after it: redis-benchmark's CPU seconds
+
+
+def expressible(step):
+    """The argv of the one command `step` sends, or None where redis-benchmark cannot
+    replay it: several groups of users, a mix of commands, idle connections."""
+    if len(step.groups) != 1:
+        return None
+    parameters = step.groups[0].get("parameters", {})
+    if parameters.get("connection_mode", "persistent") not in ("persistent", "per-request"):
+        return None
+    try:
+        mix = Mix.parse(parameters.get("mix", "PING:1"), parameters.get("echo_bytes", 16),
+                        parameters.get("work_us", 100), parameters.get("sleep_ms", 10))  # fmt: skip
+    except ValueError:
+        return None
+    if len(mix.commands) != 1:
+        return None
+    reader = hiredis.Reader()
+    reader.feed(mix.commands[0].wire)  # an array of bulk strings parses as the argv
+    return [part.decode() for part in reader.gets()]
+
+
+def arguments(step, argv, host, port, requests, threads):
+    """redis-benchmark's command line for `step` against host:port."""
+    parameters = step.groups[0].get("parameters", {})
+    per_request = parameters.get("connection_mode") == "per-request"
+    return ["redis-benchmark", "-h", host, "-p", str(port), "-c", str(max(1, step.groups[0]["users"])),
+            "-n", str(requests), "-P", str(parameters.get("pipeline", 1)), "-k", "0" if per_request else "1",
+            *(["--threads", str(threads)] if threads > 1 else []), *argv]  # fmt: skip
+
+
+def requests_for(seconds, locust_rps):
+    """How many requests make about `seconds` of redis-benchmark: it is somewhat faster
+    than Locust (1.1–1.3× at one request per write here, docs/measuring.md), so 1.5×
+    what Locust served at the step (the most it served in the sweep, for a closed loop
+    of new connections)."""
+    return max(MIN_REQUESTS, math.ceil(1.5 * (locust_rps or 0) * seconds))
+
+
+def parse(output, threads=1):
+    """The point's figures from redis-benchmark's output followed by the shell's `times`."""
+    output, _, times = output.partition(CPU_MARK)
+    done, seconds = COMPLETED.search(output).groups()  # AttributeError: not a finished run
+    # Both of its tables ("by percentile" and "cumulative") are points of one distribution:
+    # milliseconds -> requests completed within them. Together they are finer than either.
+    within = {}
+    for _, ms, cumulative in PERCENTILE_LINE.findall(output):
+        within[float(ms)] = max(int(cumulative), within.get(float(ms), 0))
+    histogram, previous = {}, 0
+    for ms in sorted(within):
+        if within[ms] > previous:
+            histogram[f"{ms:g}"], previous = within[ms] - previous, within[ms]
+    avg, low, p50, p95, p99, high = map(float, SUMMARY.search(output).groups())
+    total = sum(histogram.values())
+    p999 = next((float(ms) for ms in histogram if within[float(ms)] >= 0.999 * total), high)
+    # `times`: the shell's user and system time, then its children's (redis-benchmark's).
+    clock = [int(m) * 60 + float(s) for m, s in TIMES.findall(times)]
+    cpu = 100 * sum(clock[2:4]) / float(seconds) / threads if len(clock) == 4 and float(seconds) else 0.0
+    return {
+        "rps": float(THROUGHPUT.search(output).group(1)), "p50_ms": p50, "p99_ms": p99, "p999_ms": p999,
+        "max_ms": high, "errors": 0, "requests": int(done), "loadgen_cpu": round(cpu, 1),
+        "loadgen_bound": cpu >= BOUND_PERCENT, "histogram": histogram,
+    }  # fmt: skip
+
+
+def failed(output):
+    """The figures of a run that did not complete: nothing served, one error."""
+    return {"rps": 0.0, "p50_ms": None, "p99_ms": None, "p999_ms": None, "max_ms": None, "errors": 1,
+            "requests": 0, "loadgen_cpu": 0.0, "loadgen_bound": False, "histogram": {},
+            "failure": output.strip().splitlines()[-1][:200] if output.strip() else "no output"}  # fmt: skip
+
+
+def mark_lagging(points):
+    """A closed-loop Locust point that reached under LAGGING × the C client's figure at the
+    same step while busy above SLOW_PERCENT measured the load generator as well: mark it
+    so (in place; a twin is the same cell's C point at the same step label)."""
+    twins = {_key(p): p for p in points if p.get("client") == NAME}
+    for point in points:
+        reference = twins.get(_key(point)) if point.get("client", "locust") == "locust" else None
+        if not reference:
+            continue
+        figures, c = point["metrics"], reference["metrics"]
+        if figures["loadgen_bound"] or c["loadgen_bound"] or not c["rps"]:
+            continue
+        if figures["rps"] < LAGGING * c["rps"] and figures["loadgen_cpu"] > SLOW_PERCENT:
+            figures["loadgen_bound"] = True
+            figures["bound_by"] = f"{figures['rps'] / c['rps']:.2f}× the C client's rate at {figures['loadgen_cpu']:.0f} % CPU"
+
+
+def _key(point):
+    return point["scenario"], point["arch"], point["python"], point["repeat"], point["step"]

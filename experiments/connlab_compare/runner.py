@@ -1,0 +1,152 @@
+"""Running the cells of a comparison: a cell is one repetition of one scenario on one
+architecture and build, on a fresh server; each of its steps is measured by Locust and,
+where redis-benchmark can replay it, by the C reference client right after; each point
+goes to the journal as soon as it is measured."""
+
+import dataclasses
+
+from connlab import designs
+from connlab.config import variants
+
+from . import measure, reference_client, theory
+from .lab import REDIS
+from .scenarios import ScenarioError, load_all
+
+LOCUST = "locust"
+
+
+def plan(names, archs, pythons, repeat, quick):
+    """(scenarios, cells): every repetition of every scenario on every architecture and
+    build, in rounds (repetition 1 of everything, then 2, ...). Without `archs`: the
+    classic designs, and the balancing policies where a scenario asks for them."""
+    scenarios = load_all(names or None, quick=quick)
+    known = [*variants(), REDIS]
+    cures = {design.name for design in designs.DESIGNS if design.cure}
+    bad = [a for a in archs if a not in known] + [p for p in pythons if p not in ("3.13", "3.13t")]
+    if bad:
+        raise ScenarioError(f"unknown {', '.join(bad)}; architectures: {', '.join(known)}; pythons: 3.13, 3.13t")
+    cells = []
+    for r in range(1, repeat + 1):
+        for scenario in scenarios:
+            for arch in archs or [a for a in known if a not in cures or scenario.policies]:
+                if arch == REDIS:
+                    cells += [(r, scenario, arch, "C")] if scenario.redis else []
+                else:
+                    cells += [(r, scenario, arch, python) for python in pythons]
+    return scenarios, cells
+
+
+def steps_of(scenario, arch):
+    """[(step, client)] of a cell, in the order measured: each step by Locust, then its C
+    twin where redis-benchmark can replay it (a closed loop at once; an open-loop sweep
+    of new connections once, as a closed loop of its users, after its last rate)."""
+    steps = [step for step in scenario.steps if arch != REDIS or step.redis]
+    order = []
+    for i, step in enumerate(steps):
+        order.append((step, LOCUST))
+        if not reference_client.expressible(step):
+            continue
+        parameters = step.groups[0].get("parameters", {})
+        if not parameters.get("rate"):
+            order.append((step, reference_client.NAME))
+        elif parameters.get("connection_mode") == "per-request" and (i + 1 == len(steps) or steps[i + 1].base != step.base):
+            users = step.groups[0]["users"]
+            closed = dataclasses.replace(step, label=f"{step.base}: closed loop, {users} connections", x=None,
+                                         groups=[{"users": users, "parameters": {**parameters, "rate": 0}}])  # fmt: skip
+            order.append((closed, reference_client.NAME))
+    return order
+
+
+def expected(scenario, arch):
+    return {(step.label, client) for step, client in steps_of(scenario, arch)}
+
+
+def step_requests(lab, scenario, step, address, arch, quick):
+    """The step as each agent's share: users (and rates) split over the agents."""
+    count = len(lab.agents)
+    requests = []
+    for index in range(count):
+        groups = []
+        for group in step.groups:
+            users = group["users"] // count + (index < group["users"] % count)
+            parameters = dict(group.get("parameters", {}))
+            if parameters.get("rate") and group["users"]:
+                parameters["rate"] = parameters["rate"] * users / group["users"]
+            if arch == REDIS:
+                parameters["dialect"] = "redis"
+            groups.append({"users": users, "parameters": parameters})
+        requests.append({"step": {
+            "host": address, "groups": groups, "warmup": scenario.warmup(quick), "duration": scenario.duration(quick),
+            "spawn_rate": scenario.timing["spawn_rate"], "scrape": scrape_source(scenario, arch) if index == 0 else None,
+        }})  # fmt: skip
+    return requests
+
+
+def scrape_source(scenario, arch):
+    if not (scenario.server_figures or (scenario.theory and arch != REDIS)):
+        return None
+    return "tcp://target:6379 INFO memory" if arch == REDIS else "http://target:8000/metrics"
+
+
+def locust_point(lab, scenario, step, address, arch, quick, baseline):
+    """One step measured by the load generator's agents: its figures (and the server's own)."""
+    replies = lab.ask_all(step_requests(lab, scenario, step, address, arch, quick))
+    figures = measure.point_metrics(replies, scenario.measure)
+    texts = replies[0]["metrics"]
+    if scenario.theory and arch != REDIS:  # what the server itself served: the models' inputs
+        figures["served"] = theory.served(texts["before"], texts["after"], replies[0]["seconds"], measure.samples)
+    if scenario.server_figures == "spread" and arch != REDIS:
+        figures.update(measure.spread(texts["before"], texts["after"]))
+    elif scenario.server_figures == "resources":
+        held = measure.server_resources(texts["after"])
+        if not baseline:
+            baseline.update(held)
+        else:
+            figures.update(measure.per_connection(baseline, held, step.x))
+    return figures
+
+
+def reference_point(lab, scenario, step, address, quick, locust_rps):
+    """The same step replayed by redis-benchmark: its figures."""
+    host, port = address.removeprefix("tcp://").split(":")
+    requests = reference_client.requests_for(scenario.reference_duration(quick), locust_rps)
+    argv = reference_client.arguments(step, reference_client.expressible(step), host, port, requests, len(lab.loadgen_cpus))
+    ok, output = lab.run_reference(argv)
+    try:
+        if ok:
+            return reference_client.parse(output, len(lab.loadgen_cpus))
+    except AttributeError:  # finished without its summary: say what it printed
+        pass
+    return reference_client.failed(output)
+
+
+def run_cell(lab, cell, quick, progress, journal):
+    """Every step of a cell on a fresh server, each point journaled as it is measured."""
+    repeat, scenario, arch, python = cell
+    address = lab.start_server(arch, python, scenario.server_settings)
+    baseline, served = {}, {}
+    for step, client in steps_of(scenario, arch):
+        progress.show(scenario.name, arch, python, step.label + ("" if client == LOCUST else f" ({client})"), repeat)
+        if client == LOCUST:
+            figures = locust_point(lab, scenario, step, address, arch, quick, baseline)
+            served[step.label] = figures["rps"]
+            served[step.base] = max(figures["rps"], served.get(step.base, 0))
+        else:
+            figures = reference_point(lab, scenario, step, address, quick, served.get(step.label) or served.get(step.base))
+        journal.append({"scenario": scenario.name, "arch": arch, "python": python, "step": step.label,
+                        "base": step.base, "x": step.x, "repeat": repeat, "client": client, "metrics": figures})  # fmt: skip
+        progress.done()
+
+
+def versions(lab, archs, pythons):
+    """What each server build runs: its INFO's python and gil lines."""
+    found = {}
+    for python in pythons:
+        address = lab.start_server(next(a for a in archs if a != REDIS), python, {})
+        info = lab.ask_all([{"probe": address, "command": ["INFO"]}])[0]["reply"]
+        fields = dict(line.split(":", 1) for line in info.splitlines() if ":" in line)
+        found[python] = f"Python {fields.get('python')}, GIL {fields.get('gil')}"
+    lab.stop_server()
+    if REDIS in archs:
+        found["C"] = "redis-server (C)"
+    return found
