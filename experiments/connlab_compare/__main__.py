@@ -91,8 +91,7 @@ def results_of(folder):
             run, points = journal.read(folder)
             results = {"started": run["started"], "finished": run.get("finished"), "machine": run["machine"],
                        "points": points}  # fmt: skip
-            asked = run["arguments"]
-            _, cells = runner.plan(asked["scenarios"], asked["archs"], asked["pythons"], asked["repeat"], asked["quick"])
+            cells = planned(run)
             done = journal.finished_cells(points, lambda cell: runner.expected(cell_scenario(cells, cell), cell[2]))
             missing = [c for c in cells if (c[0], c[1].name, c[2], c[3]) not in done]
             results["partial"] = f"{len(missing)} of {len(cells)} cells not measured" if missing else None
@@ -107,6 +106,15 @@ def results_of(folder):
     measure.derive(results["points"], scenarios)
     results["verdicts"] = verdict.verdicts(scenarios, results["points"], results["machine"]["pythons"], context(results))
     return results, scenarios
+
+
+def planned(run):
+    """The cells a run planned, as it planned them (run.json keeps them)."""
+    asked = run["arguments"]
+    if "cells" not in run:  # a run journaled before run.json kept its cells
+        return runner.plan(asked["scenarios"], asked["archs"], asked["pythons"], asked["repeat"], asked["quick"])[1]
+    scenarios = {s.name: s for s in load_all(asked["scenarios"], quick=asked["quick"])}
+    return [(repeat, scenarios[name], arch, python) for repeat, name, arch, python in run["cells"]]
 
 
 def cell_scenario(cells, cell):
@@ -129,7 +137,10 @@ def draw(folder):
 
 def measure_run(args, folder, resumed):
     try:
-        scenarios, cells = runner.plan(split(args.scenarios), split(args.archs), args.pythons, args.repeat, args.quick)
+        if resumed:  # the cells it planned, whatever the table of designs holds now
+            scenarios, cells = None, planned(json.loads((folder / journal.RUN).read_text()))
+        else:
+            scenarios, cells = runner.plan(split(args.scenarios), split(args.archs), args.pythons, args.repeat, args.quick)
     except ScenarioError as exc:
         sys.exit(f"connlab: compare: {exc}")
     for image in images(args):
@@ -148,6 +159,7 @@ def measure_run(args, folder, resumed):
             if not resumed:
                 archs = sorted({arch for _, _, arch, _ in cells}, key=[*variants(), REDIS].index)
                 run = {"started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "arguments": asked(args, cells),
+                       "cells": [[r, s.name, a, p] for r, s, a, p in cells],
                        "machine": machine(args, scenarios, runner.versions(lab, archs, args.pythons))}  # fmt: skip
                 log.start(run)
             for cell in todo:
@@ -169,8 +181,8 @@ def measure_run(args, folder, resumed):
 
 
 def asked(args, cells):
-    """What the run measures, spelled out: a later table of designs or scenario folder
-    may hold more than it did, and RESUME and the partial check must plan the same cells."""
+    """What the run was asked, spelled out (run.json also keeps its cells: a later table
+    of designs or scenario folder may hold more, and RESUME must measure the same)."""
     return {"scenarios": list(dict.fromkeys(scenario.name for _, scenario, _, _ in cells)),
             "archs": list(dict.fromkeys(arch for _, _, arch, _ in cells)), "pythons": args.pythons,
             "repeat": args.repeat, "quick": args.quick, "server_cpus": args.server_cpus,

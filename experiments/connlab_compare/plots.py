@@ -23,7 +23,7 @@ LABELS = {"rps": "successful requests/s", "p99_ms": "p99 latency (ms)", "max_ms"
 
 
 def colours(archs):
-    palette = plt.get_cmap("tab10").colors
+    palette = plt.get_cmap("tab10" if len(archs) <= 10 else "tab20").colors  # one colour each
     return {arch: palette[i % len(palette)] for i, arch in enumerate(archs)}
 
 

@@ -191,6 +191,8 @@ def theory_blocks(scenario, points):
         return []
     rows, inputs = [], []
     for step in dict.fromkeys(p["step"] for p in points):
+        if step not in scenario.theory.get("steps", [step]):
+            continue
         mine = [p for p in points if p["step"] == step]
         for measured in scenario.measure:
             models = theory.step_models(mine, scenario.theory["workers"], measured.split()[0])  # "PING", a command

@@ -59,6 +59,13 @@ def build():
         [(f"sum by (worker) (connlab_connections_active{{{SEL}}})", "worker {{worker}}")], stack=True,
     ))
     d.with_panel(timeseries_panel(
+        ids, "Load per event loop (what a dispatch policy reads)",
+        "An event loop's connections, open or handed to it, plus one while it executes a request; the legend names "
+        "single-acceptor's DISPATCH policy. Single-process designs only.", "short",
+        [(f"connlab_worker_load{{{SEL}}} * on (instance) group_left (dispatch) connlab_server_info{{{SEL}}}",
+          "{{dispatch}} loop {{worker}}")], width=24,
+    ))
+    d.with_panel(timeseries_panel(
         ids, "Imbalance: busiest worker / mean",
         "1 is a perfectly even spread; with N workers, N means one worker does everything.", "none",
         [

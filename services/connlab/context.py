@@ -35,12 +35,12 @@ class Context:
         self.limit = limit or ConnectionLimit(settings.max_connections)
         self.stopping = threading.Event()
         self._lock = threading.Condition()
-        self._loops = []  # event loops to drain on stop
+        self.loops = []  # this process's event loops: drained on stop, their load in /metrics
         self._listeners = []  # listening sockets to close on stop
         self._blocking = 0  # blocking readers still serving
 
     def add_loop(self, loop):
-        self._loops.append(loop)
+        self.loops.append(loop)
 
     def add_listener(self, sock):
         self._listeners.append(sock)
@@ -81,7 +81,7 @@ class Context:
         self.stopping.set()
         for sock in self._listeners:
             _stop_accepting(sock)
-        for loop in self._loops:
+        for loop in self.loops:
             loop.stop()
 
 

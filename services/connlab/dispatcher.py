@@ -3,8 +3,9 @@
 The single acceptor's policies (DISPATCH, designs.py) pick one of its event loops:
 round robin (memcached), the fewest open connections (Envoy's exact_balance), the less
 loaded of two picked at random (HAProxy), or round robin with stealing (ZygOS, at
-connection granularity). A loop's load is what it holds: the connections handed to it
-less those it closed, plus one while it is executing a request.
+connection granularity). A loop's load is what it holds: its open connections and those
+handed to it not yet opened, plus one while it is executing a request
+(`connlab_worker_load`).
 """
 
 import functools
@@ -16,7 +17,8 @@ import time
 from . import tally
 from .blocking_reader import serve_connection
 
-STEAL_AFTER = 0.01  # seconds a loop must have been busy before others take its waiting connections
+STEAL_AFTER = 0.005  # seconds a loop must have been busy before others take its waiting connections
+LOOK_EVERY = STEAL_AFTER / 2  # how often each loop looks: a connection waits at most about both
 
 
 class RoundRobin:
@@ -31,14 +33,12 @@ class RoundRobin:
         return self.loops[next(self._turn)]
 
     def __call__(self, sock):
-        loop = self.pick()
-        loop.handed += 1  # only this thread writes it
-        loop.adopt(sock)
+        self.pick().adopt(sock)
 
 
 class LeastConnections(RoundRobin):
-    """Envoy's exact_balance: the loop with the fewest open connections; ties taken in
-    turn, so that idle loops share the short connections."""
+    """Envoy's exact_balance: the loop with the fewest connections; ties taken in turn,
+    so that idle loops share the short connections."""
 
     def pick(self):
         start = next(self._turn)
@@ -64,15 +64,15 @@ class TwoChoices(RoundRobin):
 
 
 class Steal(RoundRobin):
-    """Round robin, and every loop looks every STEAL_AFTER seconds for connections handed
-    to a loop that has been busy longer than that and not yet opened: it takes them."""
+    """Round robin, and every loop looks every LOOK_EVERY seconds for connections handed
+    to a loop that has been busy for over STEAL_AFTER and not yet opened: it takes them."""
 
     def __init__(self, loops):
         super().__init__(loops)
         for loop in loops:
             loop.track_busy = True
             # Before the loops run: no other thread touches their timers yet.
-            loop.reactor.call_later(STEAL_AFTER, functools.partial(self.look, loop))
+            loop.reactor.call_later(LOOK_EVERY, functools.partial(self.look, loop))
 
     def look(self, thief):
         """On `thief`'s thread: take what waits on the loops busy for over STEAL_AFTER."""
@@ -84,7 +84,7 @@ class Steal(RoundRobin):
                 except IndexError:  # empty, or its own loop or another thief took it first
                     break
                 thief.open(sock)
-        thief.reactor.call_later(STEAL_AFTER, functools.partial(self.look, thief))
+        thief.reactor.call_later(LOOK_EVERY, functools.partial(self.look, thief))
 
 
 POLICIES = {"round-robin": RoundRobin, "least-connections": LeastConnections, "two-choices": TwoChoices,

@@ -137,9 +137,10 @@ def listen_queue(sock):
 class ServerCollector:
     """Scrape-time view of the server: info, accept queues, and its processes' OS stats."""
 
-    def __init__(self, settings, listeners):
+    def __init__(self, settings, listeners, loops=()):
         self.settings = settings
         self.listeners = listeners  # name -> listening socket, held by this process
+        self.loops = loops  # this process's event loops (a single-process server's)
 
     def collect(self):
         arch = self.settings.arch
@@ -157,6 +158,13 @@ class ServerCollector:
             limit.add_metric([arch, name], capacity)
         yield length
         yield limit
+
+        if self.loops:  # what a dispatch policy reads (dispatcher.py)
+            load = GaugeMetricFamily("connlab_worker_load", "An event loop's connections, open or handed to it, "
+                                     "plus one while it executes a request.", labels=["arch", "worker"])  # fmt: skip
+            for loop in list(self.loops):
+                load.add_metric([arch, loop.name], loop.load)
+            yield load
 
         procs = _server_processes()
         threads = rss = fds = user = system = voluntary = involuntary = 0

@@ -28,9 +28,7 @@ class EventLoop:
         self.draining = False
         self._listeners = []
         self._max_pending = ctx.settings.max_pending
-        # What a dispatcher reads of its load; each written by one thread only.
-        self.handed = 0  # connections handed to it (the acceptor's thread)
-        self.left = 0  # connections it closed (this loop's thread)
+        # What a dispatcher reads of its load (written by this loop's thread only).
         self.track_busy = False  # set by a policy that reads busy_since (two clock reads per read)
         self.busy_since = 0.0  # when the request it is executing began; 0 while it waits
         self.inbox = deque()  # handed over, not yet opened: another loop may take them (Steal)
@@ -44,7 +42,8 @@ class EventLoop:
 
     @property
     def open_connections(self):
-        return self.handed - self.left
+        """Its connections, and those handed to it that it has not opened yet."""
+        return len(self.inbox) + len(self.connections)
 
     @property
     def load(self):
@@ -163,7 +162,6 @@ class EventLoop:
         self.reactor.unregister(conn.fd)
         conn.sock.close()
         self.connections.discard(conn)
-        self.left += 1
         self.ctx.limit.release()
         self.tally.count(tally.CLOSED)
         if self.draining and not self.connections:

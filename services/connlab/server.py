@@ -25,8 +25,8 @@ def serve(settings):
         ctx.stop_on_sigterm()
         return ctx
 
-    def start_metrics(listeners):
-        collectors = metrics.RequestCollector(settings.arch, board), metrics.ServerCollector(settings, listeners)
+    def start_metrics(listeners, loops=()):
+        collectors = metrics.RequestCollector(settings.arch, board), metrics.ServerCollector(settings, listeners, loops)
         metrics.serve_metrics(settings.metrics_port, *collectors)
 
     log.info("serving %s on %s:%d, metrics on :%d", settings.describe(), settings.host, settings.port, settings.metrics_port)
@@ -43,6 +43,6 @@ def serve(settings):
     else:
         listener = open_listener(settings.host, settings.port, settings.backlog)
         ctx = context(listener)
-        start_metrics({"0": listener})
+        start_metrics({"0": listener}, ctx.loops)
         wiring(ctx, listener)
     log.info("stopped")

@@ -212,6 +212,9 @@ def test_metrics_carry_the_architecture(server):
     assert len(info) == 1 and info[0].labels["arch"] == server.arch
     for setting, value in designs.of(server.arch, server.env).mode.items():  # the mode and policy, as labels
         assert info[0].labels[setting.lower()] == value
+    design = designs.of(server.arch, server.env)
+    # A single process's event loops show their load (what a dispatch policy reads).
+    assert ("connlab_worker_load" in metrics) == (not design.blocking and not design.processes)
     assert all(s.labels["arch"] == server.arch for s in metrics["connlab_requests_total"])
     limit = total(metrics, "connlab_listen_queue_limit")
     assert limit > 0

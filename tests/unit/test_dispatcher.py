@@ -39,20 +39,27 @@ def test_round_robin_takes_the_loops_in_turn(loops):
     assert hand(dispatcher.RoundRobin(loops), 8) == [0, 1, 2, 3, 0, 1, 2, 3]
 
 
+def hold(loop, count):
+    """Give `loop` `count` open connections (stand-ins: the policies only count them)."""
+    loop.connections.update(object() for _ in range(count))
+
+
 def test_least_connections_fills_the_emptiest_loop(loops):
     for loop, held in zip(loops, (3, 0, 2, 1)):
-        loop.handed = held
-    # The emptiest first; among equals, the first from a turn that moves on each time.
+        hold(loop, held)
+    # The emptiest first, counting what waits in its inbox; among equals, the first from
+    # a turn that moves on each time.
     assert hand(dispatcher.LeastConnections(loops), 4) == [1, 1, 3, 3]
     assert [loop.open_connections for loop in loops] == [3, 2, 2, 3]
-    loops[1].left = 2  # loop 1 closed two: it is the emptiest again
+    loops[1].connections.clear()  # loop 1's connections closed: it is the emptiest again
     assert hand(dispatcher.LeastConnections(loops), 1) == [1]
 
 
 def test_two_choices_keeps_away_from_a_loaded_loop(loops):
     policy = dispatcher.TwoChoices(loops)
     assert all(loop.track_busy for loop in loops)  # its load counts a request in hand
-    loops[0].handed, loops[0].busy_since = 10, time.monotonic()  # the blocked loop: 10 connections and busy
+    hold(loops[0], 10)
+    loops[0].busy_since = time.monotonic()  # the blocked loop: 10 connections and busy
     went = hand(policy, 20)
     assert 0 not in went and len(set(went)) == 3  # never the loaded one; the others share
 
