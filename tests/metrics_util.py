@@ -1,5 +1,6 @@
 """Reading a server's /metrics in tests."""
 
+import time
 import urllib.request
 from collections import defaultdict
 
@@ -52,3 +53,18 @@ def settled(server, baseline):
         and total(now, "connlab_threads") <= total(baseline, "connlab_threads")
         and total(now, "connlab_open_fds") <= total(baseline, "connlab_open_fds")
     )
+
+
+def steady(server, apart=0.25, timeout=15):
+    """A scrape taken once the server has started every thread it starts: its threads
+    and fds the same in two scrapes `apart` seconds apart (a server answers PING as soon
+    as its first thread serves, while the others may still be starting)."""
+    deadline = time.monotonic() + timeout
+    last = scrape(server)
+    while time.monotonic() < deadline:
+        time.sleep(apart)
+        now = scrape(server)
+        if all(total(now, name) == total(last, name) for name in ("connlab_threads", "connlab_open_fds")):
+            return now
+        last = now
+    raise TimeoutError(f"the server's threads and fds did not settle within {timeout}s")

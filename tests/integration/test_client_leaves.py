@@ -9,7 +9,7 @@ import pytest
 
 from conftest import BUILDS_AND_CONFIGS, CONFIGS, run_server, wait_until
 from connlab import designs
-from metrics_util import scrape, settled, total
+from metrics_util import scrape, settled, steady, total
 
 pytestmark = pytest.mark.integration
 
@@ -24,7 +24,7 @@ def server(request, docker_client):
     arch, env = CONFIGS[name]
     with run_server(arch, python=python, docker={"healthcheck": {"test": ["NONE"]}}, **{**SETTINGS, **env}) as server:
         server.arch = arch
-        server.baseline = scrape(server)
+        server.baseline = steady(server)
         yield server
 
 

@@ -180,6 +180,9 @@ def reply_times(server, slow_ms, others):
 
 
 def test_slow_request_blocks_or_not_as_the_architecture_says(server):
+    if server.env.get("STEERING") == "cpu":
+        pytest.skip("steered by CPU: the fast connections share the slow one's process when their first packets "
+                    "were handled on the same CPU, which the client decides (tests/unit/test_steering.py)")
     slow, fast = reply_times(server, slow_ms=1500, others=8)
     assert slow >= 1.5
     if server.arch == "single-thread":
