@@ -113,11 +113,16 @@ class RequestParser:
     def _inline(self):
         """An inline command: space-separated words ending in \\n or \\r\\n."""
         limit = self.limits.max_inline
-        end = self._buf.find(b"\n", self._pos, self._pos + limit + 2)
+        end = self._buf.find(b"\n", self._pos, self._pos + limit + 2)  # room for the line and its \r\n
+        # The line without its ending counts, however it arrives: whole, or a byte at a
+        # time (then a full line and its \r may wait for the \n).
         if end < 0:
-            if len(self._buf) - self._pos > limit:
+            waiting = len(self._buf) - self._pos
+            if waiting > limit and not (waiting == limit + 1 and self._buf.endswith(b"\r")):
                 raise ProtocolError(f"too big inline request (limit {limit})")
             return None
+        if end - self._pos - (self._buf[end - 1 : end] == b"\r") > limit:
+            raise ProtocolError(f"too big inline request (limit {limit})")
         line = bytes(self._buf[self._pos : end]).rstrip(b"\r")
         self._pos = end + 1
         return line.split()

@@ -117,6 +117,8 @@ def outcome(pieces):
 @example(b"*" + b"0" * 30 + b"1\r\n$4\r\nPING\r\n")  # a header of HEADER_MAX (32) bytes
 @example(b"*" + b"0" * 31 + b"1\r\n$4\r\nPING\r\n")  # 33: refused by both paths
 @example(b"*1\r\n$" + b"0" * 31 + b"4\r\nPING\r\n")
+@example(b"\x00" * 65 + b"\n")  # an inline line one byte over SMALL's 64: refused by both paths
+@example(b"x" * 64 + b"\r\n")  # exactly 64 bytes and \r\n: accepted by both
 def test_fast_path_agrees_with_the_incremental_parser(data):
     """Whole reads take the in-place fast path; byte-at-a-time ones the incremental
     parser. Both must give the same requests and the same error."""
