@@ -154,7 +154,7 @@ def derive(points, scenarios):
     for point in points:
         if point["scenario"] in sweeps:
             cells[point["scenario"], point["arch"], point["python"], point["repeat"], point["base"],
-                  point.get("client", "locust")].append(point)  # fmt: skip
+                  point["client"]].append(point)  # fmt: skip
     for (scenario, *_, client), mine in cells.items():
         if client == "locust":
             top = max(mine, key=lambda p: p["x"])

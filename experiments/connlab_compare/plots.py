@@ -33,7 +33,7 @@ def summarize(points, metric, client="locust"):
     groups = defaultdict(list)
     for point in points:
         value = point["metrics"].get(metric)
-        if value is not None and point.get("client", "locust") == client:
+        if value is not None and point["client"] == client:
             groups[point["arch"], point["python"], point["x"] if point["x"] is not None else point["step"]].append(point)
     summary = {}
     for key, group in groups.items():
@@ -46,8 +46,7 @@ def summarize(points, metric, client="locust"):
 def _repetitions(ax, x, found, colour, offset=0.0):
     """Every repetition, a small dot beside its median."""
     if len(found) > 1:
-        ax.scatter([x] * len(found) if not offset else [x + offset] * len(found), found, s=9, color=colour,
-                   alpha=0.55, zorder=3, linewidths=0)  # fmt: skip
+        ax.scatter([x + offset] * len(found), found, s=9, color=colour, alpha=0.55, zorder=3, linewidths=0)
 
 
 def _legend(fig, archs, palette, pythons, bars=False, reference=False, hollow=True):
@@ -109,7 +108,7 @@ def sweep_figure(path, title, panels, metric, archs, pythons, xlabel, log_y=Fals
             _log_scale(ax)
         ax.grid(alpha=0.3)
     present = {point["arch"] for points in panels.values() for point in points}
-    reference = any(p.get("client") == "redis-benchmark" for points in panels.values() for p in points)
+    reference = any(p["client"] == "redis-benchmark" for points in panels.values() for p in points)
     _legend(fig, [a for a in archs if a in present], palette, pythons, reference=reference)
     fig.suptitle(title, fontsize=11)
     fig.savefig(path, dpi=110)
@@ -174,7 +173,7 @@ def spectrum_figure(path, title, panels, archs, pythons):
             for python in pythons:
                 merged = defaultdict(int)
                 for point in points:
-                    if point["arch"] == arch and point["python"] == python and point.get("client", "locust") == "locust":
+                    if point["arch"] == arch and point["python"] == python and point["client"] == "locust":
                         for ms, count in point["metrics"].get("histogram", {}).items():
                             merged[ms] += count
                 if sum(merged.values()) < 2:

@@ -106,9 +106,9 @@ def mark_lagging(points):
     """A closed-loop Locust point that reached under LAGGING × the C client's figure at the
     same step while busy above SLOW_PERCENT measured the load generator as well: mark it
     so (in place; a twin is the same cell's C point at the same step label)."""
-    twins = {_key(p): p for p in points if p.get("client") == NAME}
+    twins = {_key(p): p for p in points if p["client"] == NAME}
     for point in points:
-        reference = twins.get(_key(point)) if point.get("client", "locust") == "locust" else None
+        reference = twins.get(_key(point)) if point["client"] == "locust" else None
         if not reference:
             continue
         figures, c = point["metrics"], reference["metrics"]

@@ -82,7 +82,7 @@ def draw(out, results, scenarios):
                                   spectra, archs, every_python)  # fmt: skip
             figures[scenario.name].append(f"{scenario.name}-spectrum.png")
         closed = {p["step"]: [q for q in mine if q["step"] == p["step"]] for p in mine
-                  if p.get("client") == "redis-benchmark" and p["x"] is None}  # fmt: skip
+                  if p["client"] == "redis-benchmark" and p["x"] is None}  # fmt: skip
         if closed:
             plots.bar_figure(out / f"{scenario.name}-capacity.png", f"{scenario.title}: capacity (redis-benchmark)",
                              closed, "rps", archs, every_python, client="redis-benchmark")  # fmt: skip
@@ -106,7 +106,7 @@ def draw(out, results, scenarios):
 def _by_base(points, client):
     groups = defaultdict(list)
     for point in points:
-        if point.get("client", "locust") == client:
+        if point["client"] == client:
             groups[point["base"]].append(point)
     return groups
 
@@ -154,7 +154,7 @@ def document(results, scenarios, figures):
          [[v["scenario"], v["python"], f"{v['claim']} ({v['source']})", v["measured"] + (f" — {v['why']}" if v["why"] else ""),
            _interval(v), v["verdict"], v["client"]] for v in results["verdicts"]]),
     ]  # fmt: skip
-    bound = sorted({(p["scenario"], p["arch"], p["python"], p["step"], p.get("client", "locust"),
+    bound = sorted({(p["scenario"], p["arch"], p["python"], p["step"], p["client"],
                      p["metrics"].get("bound_by", f"{p['metrics']['loadgen_cpu']:.0f} % CPU"))
                     for p in points if p["metrics"]["loadgen_bound"]})  # fmt: skip
     blocks.append(("h2", "Points where the load generator was the bottleneck"))
@@ -172,11 +172,11 @@ def document(results, scenarios, figures):
         metrics = [*COLUMNS, *EXTRA.get(scenario.name, ())]
         rows = []
         for step in dict.fromkeys(p["step"] for p in mine):
-            for client in dict.fromkeys(p.get("client", "locust") for p in mine):
+            for client in dict.fromkeys(p["client"] for p in mine):
                 for arch in archs_in_order(mine):
                     for python in dict.fromkeys(p["python"] for p in mine):
                         cell = [p for p in mine if p["step"] == step and p["arch"] == arch and p["python"] == python
-                                and p.get("client", "locust") == client]  # fmt: skip
+                                and p["client"] == client]  # fmt: skip
                         if cell:
                             rows.append([step, client, arch, python, *(median_cell(cell, m) for m in metrics)])
         blocks.append(("table", ["step", "client", "architecture", "build", *(COLUMNS.get(m, m) for m in metrics)], rows))
@@ -193,13 +193,13 @@ def theory_blocks(scenario, points):
     for step in dict.fromkeys(p["step"] for p in points):
         if step not in scenario.theory.get("steps", [step]):
             continue
-        mine = [p for p in points if p["step"] == step]
+        classes = theory.step_classes([p for p in points if p["step"] == step])
         for measured in scenario.measure:
-            models = theory.step_models(mine, scenario.theory["workers"], measured.split()[0])  # "PING", a command
-            for name, found in (models or {}).items():
+            command = measured.split()[0]  # "PING": the server counts commands
+            models = theory.predict(scenario.theory["workers"], classes, command) if command in classes else {}
+            for name, found in models.items():
                 rows.append([step, measured, name, *(["grows without end"] * 2 if found is None else
                                                       [_number(found["mean_ms"], ""), _number(found["p99_ms"], "")])])  # fmt: skip
-        classes = theory.step_classes(mine)
         if classes:
             inputs.append(f"{step}: " + ", ".join(f"{c} {rate:,.0f}/s × {1000 * s:.3g} ms" for c, (rate, s) in classes.items()))
     if not rows:

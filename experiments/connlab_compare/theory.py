@@ -74,8 +74,3 @@ def step_classes(points):
     commands = set.intersection(*(set(f) for f in found)) if found else set()
     return {c: tuple(statistics.median(f[c][i] for f in found) for i in (0, 1)) for c in sorted(commands)}
 
-
-def step_models(points, workers, measured):
-    """The models for the step's measured load, for requests of the class `measured`."""
-    classes = step_classes(points)
-    return predict(workers, classes, measured) if measured in classes else None

@@ -24,16 +24,12 @@ BIMODAL_GAP = 2.0  # repetitions this far apart are different outcomes, not nois
 CLIENTS = ("locust", "redis-benchmark")
 
 
-def client_of(point):
-    return point.get("client", "locust")
-
-
 def at_step(points, scenario, prediction, python, client):
     """The points a prediction reads: its step (else the scenario's last) at the highest
     value of its sweep, one build, one client."""
     base = prediction.get("step") or scenario.steps[-1].base
     mine = [p for p in points if p["scenario"] == scenario.name and p["python"] == python and p["base"] == base
-            and client_of(p) == client]  # fmt: skip
+            and p["client"] == client]  # fmt: skip
     last = max(mine, key=lambda p: -float("inf") if p["x"] is None else p["x"], default=None)
     return [p for p in mine if p["step"] == last["step"]] if last else []
 

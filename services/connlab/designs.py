@@ -65,10 +65,6 @@ DESIGNS = (
 )
 
 
-def by_name():
-    return {design.name: design for design in DESIGNS}
-
-
 def architectures():
     """Every ARCH, in the table's order."""
     return tuple(dict.fromkeys(design.arch for design in DESIGNS))

@@ -316,5 +316,6 @@ def test_the_models_read_what_the_server_served():
     served = theory.served(text(100, 0.01), text(2100, 0.05), 2.0, measure.samples)
     assert served == {"PING": (pytest.approx(1000.0), pytest.approx(0.00002))}
     points = [point(a, 1.0, served={"PING": [1000.0, 0.00002], "SLEEP": [40.0, 0.05]}) for a in ("a", "b")]
-    assert set(theory.step_models(points, 4, "PING")) == {"one shared queue (M/M/4)", "a queue per worker (4 × M/M/1)"}
-    assert theory.step_models(points, 4, "ECHO") is None
+    classes = theory.step_classes(points)
+    assert set(theory.predict(4, classes, "PING")) == {"one shared queue (M/M/4)", "a queue per worker (4 × M/M/1)"}
+    assert "ECHO" not in classes  # no model for what the servers did not serve
