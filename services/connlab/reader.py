@@ -28,10 +28,12 @@ class EventLoop:
         self.draining = False
         self._listeners = []
         self._max_pending = ctx.settings.max_pending
-        # What a dispatcher reads of its load (written by this loop's thread only).
+        # What a dispatcher reads of its load. busy_since is written by this loop's thread
+        # only; the inbox is a deque, whose append and popleft are atomic, because the
+        # acceptor appends to it and another loop may take from it (Steal).
         self.track_busy = False  # set by a policy that reads busy_since (two clock reads per read)
         self.busy_since = 0.0  # when the request it is executing began; 0 while it waits
-        self.inbox = deque()  # handed over, not yet opened: another loop may take them (Steal)
+        self.inbox = deque()  # handed over, not yet opened
         ctx.add_loop(self)
 
     # --- from other threads ----------------------------------------------------------------
