@@ -3,9 +3,9 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 HOST_PYTHON ?= python3
-# The servers' CPython: 3.13 (with the GIL) or 3.13t (free-threaded); image tag suffix.
+# The servers' CPython: 3.13 (with the GIL), 3.13t or 3.14t (free-threaded); image tag suffix.
 PYTHON ?= 3.13
-PYTHON_TAG := $(if $(filter 3.13t,$(PYTHON)),-3.13t,)
+PYTHON_TAG := $(if $(filter 3.13t 3.14t,$(PYTHON)),-$(PYTHON),)
 export PYTHON PYTHON_TAG
 # The architectures: one table, services/connlab/designs.py.
 ARCH_LIST := $(shell PYTHONPATH=services $(HOST_PYTHON) -c 'from connlab.config import ARCHITECTURES; print(*ARCHITECTURES)')
@@ -29,7 +29,7 @@ export SERVER_CPUS LOADGEN_CPUS LOADGEN_WORKERS
 COMPOSE_BIN := $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo "$(VENV)/bin/docker-compose")
 COMPOSE = $(COMPOSE_BIN) -f compose/compose.yaml --project-directory .
 
-.PHONY: help up down logs ps images test venv check-arch check-python check-docker
+.PHONY: help up down logs ps images test venv check-arch check-python check-python-run check-docker
 
 # Prometheus and Grafana
 GRAFANA_IMAGE ?= grafana/grafana:12.2.0
@@ -56,8 +56,14 @@ check-arch:
 	  echo "connlab: ERROR: unknown ARCH '$(ARCH)'. Valid: $(ARCH_LIST)" >&2; exit 2;; esac
 
 check-python:
-	@case "$(PYTHON)" in 3.13|3.13t) ;; *) \
-	  echo "connlab: ERROR: PYTHON='$(PYTHON)' is not a server build. Valid: 3.13 (with the GIL, the default), 3.13t (free-threaded)" >&2; exit 2;; esac
+	@case "$(PYTHON)" in 3.13|3.13t|3.14t) ;; *) \
+	  echo "connlab: ERROR: PYTHON='$(PYTHON)' is not a server build. Valid: 3.13 (with the GIL, the default), 3.13t (free-threaded), 3.14t (free-threaded; make images and make up only)" >&2; exit 2;; esac
+
+# 3.14t is for make images and make up so far: the tests, benchmarks, fuzz, soak and
+# make compare name their server images for 3.13 and 3.13t only.
+check-python-run: check-python
+	@case " $(PYTHON) $(subst $(comma), ,$(PYTHONS)) $(TEST_PYTHONS) " in *" 3.14t "*) \
+	  echo "connlab: ERROR: make $(or $(MAKECMDGOALS),help) does not run 3.14t yet (only make images and make up do). Use PYTHON=3.13t (PYTHONS=3.13,3.13t)." >&2; exit 2;; esac
 
 check-docker:
 	@command -v docker >/dev/null || { echo "connlab: ERROR: docker is not installed. Install Docker Engine (https://docs.docker.com/engine/install/)." >&2; exit 2; }
@@ -71,7 +77,7 @@ $(VENV)/.installed: requirements/test.txt services/requirements.txt loadgen/requ
 
 venv: $(VENV)/.installed ## Create the Python environment for tests and tools (.venv)
 
-images: check-python check-docker ## Build every image (official bases, or the offline fallback by itself) [PYTHON=3.13t]
+images: check-python check-docker ## Build every image (official bases, or the offline fallback by itself) [PYTHON=3.13t|3.14t]
 	@scripts/images.sh
 
 up: check-arch check-python check-docker images $(if $(findstring $(VENV),$(COMPOSE_BIN)),venv) | build/grafana-admin-password ## Start ARCH (default single-thread), Prometheus, node exporter (and Grafana where its image exists)
@@ -102,7 +108,7 @@ ps: ## List the running services and their ports
 
 # The suites run against both server builds: with the GIL and free-threaded.
 TEST_PYTHONS ?= 3.13 3.13t
-test: check-docker venv images ## Unit and integration tests on both server builds (builds what is missing)
+test: check-python-run check-docker venv images ## Unit and integration tests on both server builds (builds what is missing)
 	@for build in $(filter-out $(PYTHON),$(TEST_PYTHONS)); do PYTHON=$$build scripts/images.sh server || exit; done
 	@scripts/images.sh redis
 	@scripts/host-tools.sh
@@ -128,13 +134,18 @@ bench-loadgen: check-docker images ## Benchmark: one Locust worker vs redis-benc
 comma := ,
 first_cpu = $(firstword $(subst -, ,$(subst $(comma), ,$(1))))
 REPEAT ?= 3
-.PHONY: bench-server bench
-bench-server: check-python check-docker images ## Benchmark: every architecture on one server CPU next to redis-server and a bare asyncio server [VARIANTS=a,b REPEAT=3 PYTHON=3.13t]
+.PHONY: bench-server bench-handoff bench
+bench-server: check-python-run check-docker images ## Benchmark: every architecture on one server CPU next to redis-server and a bare asyncio server [VARIANTS=a,b REPEAT=3 PYTHON=3.13t PYTHONS=3.13,3.13t]
 	@scripts/images.sh redis
+	@for build in $(filter-out $(PYTHON),$(subst $(comma), ,$(PYTHONS))); do PYTHON=$$build scripts/images.sh server || exit; done
 	@$(HOST_PYTHON) benchmarks/bench_server.py --server-cpu $(call first_cpu,$(SERVER_CPUS)) --client-cpu $(call first_cpu,$(LOADGEN_CPUS)) \
-	  --repeat $(REPEAT) $(if $(VARIANTS),--variants $(VARIANTS))
+	  --repeat $(REPEAT) $(if $(VARIANTS),--variants $(VARIANTS)) --pythons "$(or $(PYTHONS),$(PYTHON))"
 
-bench: bench-server bench-loadgen bench-scaling ## Every benchmark above, one after the other
+bench-handoff: check-python-run check-docker images ## Benchmark: a hand-off between threads beside computing ones on one CPU, with and without the GIL (no connlab code)
+	@PYTHON=3.13t scripts/images.sh server
+	@$(HOST_PYTHON) benchmarks/handoff.py --cpu $(call first_cpu,$(SERVER_CPUS))
+
+bench: bench-server bench-loadgen bench-scaling bench-handoff ## Every benchmark above, one after the other
 
 # Experiments
 SCENARIOS ?=
@@ -142,14 +153,14 @@ ARCHS ?=
 QUICK ?=
 PYTHONS ?=
 .PHONY: compare
-compare: check-docker venv images ## Every scenario on every architecture: results/compare/<UTC>/ [SCENARIOS= ARCHS= REPEAT=3 QUICK=1 PYTHONS=3.13,3.13t RESUME=<run>]
+compare: check-python-run check-docker venv images ## Every scenario on every architecture: results/compare/<UTC>/ [SCENARIOS= ARCHS= REPEAT=3 QUICK=1 PYTHONS=3.13,3.13t SETTINGS=KEY=VALUE,... RESUME=<run>]
 	@$(if $(RESUME),test -f "$(RESUME)/run.json" || { echo "connlab: RESUME=$(RESUME) is not a run that make compare started (it has no run.json); give results/compare/<UTC stamp>" >&2; exit 2; })
 	@scripts/images.sh redis
 	@for build in $(filter-out $(PYTHON),$(subst $(comma), ,$(PYTHONS))); do PYTHON=$$build scripts/images.sh server || exit; done
 	@LOCUST_SKIP_MONKEY_PATCH=1 PYTHONPATH=services:loadgen:experiments $(VENV)/bin/python -m connlab_compare \
 	  $(if $(RESUME),--resume "$(RESUME)",--scenarios "$(SCENARIOS)" --archs "$(ARCHS)" $(if $(QUICK),--quick) \
 	  $(if $(filter command line environment,$(origin REPEAT)),--repeat $(REPEAT)) \
-	  --pythons "$(or $(PYTHONS),$(PYTHON))" --server-cpus $(SERVER_CPUS) --loadgen-cpus $(LOADGEN_CPUS))
+	  --pythons "$(or $(PYTHONS),$(PYTHON))" --set "$(SETTINGS)" --server-cpus $(SERVER_CPUS) --loadgen-cpus $(LOADGEN_CPUS))
 
 .PHONY: compare-report
 compare-report: venv ## Redo the verdicts, figures and report of a run, finished or not: RUN=results/compare/<UTC>
@@ -166,8 +177,8 @@ bench-scaling: venv ## Benchmark: requests/s of each architecture on CPUS=1,2,4,
 # Without ARCH on the command line, fuzz covers every architecture and mode.
 FUZZ_ARCH = $(if $(filter file,$(origin ARCH)),all,$(ARCH))
 
-fuzz: check-python check-docker venv images ## Fuzz live servers: every mode, or ARCH=<arch|mode> [PYTHON=3.13t FUZZ_RUNS=20 FUZZ_SECONDS FUZZ_FRAMES FUZZ_SEED]
+fuzz: check-python-run check-docker venv images ## Fuzz live servers: every mode, or ARCH=<arch|mode> [PYTHON=3.13t FUZZ_RUNS=20 FUZZ_SECONDS FUZZ_FRAMES FUZZ_SEED]
 	@ARCH=$(FUZZ_ARCH) TESTCONTAINERS_RYUK_DISABLED=true SERVER_CPUS=$(SERVER_CPUS) PYTHONPATH=services:tests $(VENV)/bin/python tests/fuzz.py
 
-soak: check-python check-docker venv images ## Soak ARCH (or a mode) for SOAK_SECONDS (180) of mixed load with churn; fails on errors [PYTHON=3.13t]
+soak: check-python-run check-docker venv images ## Soak ARCH (or a mode) for SOAK_SECONDS (180) of mixed load with churn; fails on errors [PYTHON=3.13t]
 	@ARCH=$(ARCH) PYTHON=$(PYTHON) TESTCONTAINERS_RYUK_DISABLED=true SERVER_CPUS=$(SERVER_CPUS) PYTHONPATH=services:tests $(VENV)/bin/python benchmarks/soak.py

@@ -3,9 +3,10 @@ own code: parse, execute, account, buffer the reply, the socket calls, and the
 message-balancing hand-off. Each figure is the best of several timed runs (the least
 disturbed by the shared machine), in microseconds per request.
 
-    python benchmarks/hot_path.py      (bench-server runs it in the server image)
+    python benchmarks/hot_path.py [--json]   (bench-server runs it in each server image)
 """
 
+import json
 import socket
 import sys
 import timeit
@@ -13,7 +14,7 @@ from time import perf_counter_ns
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "services"))
-from connlab import commands, metrics, protocol  # noqa: E402
+from connlab import commands, interpreter, metrics, protocol  # noqa: E402
 from connlab.config import Settings  # noqa: E402
 from connlab.connection import Connection  # noqa: E402
 from connlab.context import Context  # noqa: E402
@@ -105,13 +106,18 @@ def hand_off(count=20000, batch=100):
 
 
 def main():
-    print(f"Python {sys.version.split()[0]}, microseconds per request (best of 7)")
+    by_depth = {"1": stages(1), "16": stages(16)}
+    pooled = {"pool hand-off": hand_off(), "pool accounting": pool_accounting()}
+    if "--json" in sys.argv:  # for bench_server.py, which sets the builds side by side
+        flat = {f"{stage} ({depth} per read)": us for depth, found in by_depth.items() for stage, us in found.items()}
+        print(json.dumps({"python": interpreter.version(), "by_depth": by_depth, "stages": {**flat, **pooled}}))
+        return
+    print(f"Python {interpreter.version()}, microseconds per request (best of 7)")
     print(f"{'stage':<24} {'1 per read':>11} {'16 per read':>12}")
-    one, sixteen = stages(1), stages(16)
-    for stage in one:
-        print(f"{stage:<24} {one[stage]:>11.2f} {sixteen[stage]:>12.2f}")
-    print(f"{'pool hand-off':<24} {hand_off():>11.2f}   (message-balancing, hybrid: per request, on top)")
-    print(f"{'pool accounting':<24} {pool_accounting():>11.2f}   (message-balancing, hybrid: per request, instead of 'accounting')")
+    for stage, us in by_depth["1"].items():
+        print(f"{stage:<24} {us:>11.2f} {by_depth['16'][stage]:>12.2f}")
+    print(f"{'pool hand-off':<24} {pooled['pool hand-off']:>11.2f}   (message-balancing, hybrid: per request, on top)")
+    print(f"{'pool accounting':<24} {pooled['pool accounting']:>11.2f}   (message-balancing, hybrid: per request, instead of 'accounting')")
 
 
 if __name__ == "__main__":

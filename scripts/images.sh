@@ -3,8 +3,9 @@
 # otherwise, by itself, the offline route: a debootstrap'd Debian trixie base image and
 # Python wheels downloaded on the host. The same Dockerfiles serve both routes.
 # Usage: [PYTHON=3.13t] scripts/images.sh [IMAGE ...]   (default: all images)
-# PYTHON picks the servers' CPython: 3.13 (with the GIL, the default) or 3.13t
-# (free-threaded, built from Debian's source; its server image is tagged <tag>-3.13t).
+# PYTHON picks the servers' CPython: 3.13 (with the GIL, the default), 3.13t or 3.14t
+# (free-threaded, built from Debian's source; the server image is tagged <tag>-3.13t or
+# <tag>-3.14t). DEBIAN_MIRROR, if set, is where that source comes from.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 say() { printf 'connlab: %s\n' "$*" >&2; }
@@ -14,12 +15,15 @@ PYTHON_BASE=${PYTHON_BASE:-python:3.13-slim}
 FALLBACK_BASE=connlab/base-python:3.13-trixie
 PYTHON_HOST=${PYTHON_HOST:-python3}
 TAG=${CONNLAB_TAG:-latest}  # a separate tag keeps parallel checkouts from sharing images
+# FREE_THREADED: the CPython version built free-threaded from the source of SOURCE_SUITE.
 case "${PYTHON:-3.13}" in
   3.13) FREE_THREADED= ;;
-  3.13t) FREE_THREADED=yes ;;
-  *) die "PYTHON=${PYTHON}: choose 3.13 (with the GIL, the default) or 3.13t (free-threaded)" ;;
+  3.13t) FREE_THREADED=3.13 SOURCE_SUITE=trixie ;;
+  3.14t) FREE_THREADED=3.14 SOURCE_SUITE=sid ;;  # only sid has python3.14
+  *) die "PYTHON=${PYTHON}: choose 3.13 (with the GIL, the default), 3.13t or 3.14t (free-threaded)" ;;
 esac
-FREE_THREADED_PYTHON=connlab/python:3.13t-trixie
+FREE_THREADED_PYTHON=connlab/python:${FREE_THREADED}t-trixie
+DEBIAN_MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 
 command -v docker >/dev/null 2>&1 || die "docker is not installed. Install Docker Engine (https://docs.docker.com/engine/install/), then run make again."
 docker info >/dev/null 2>&1 || die "the Docker daemon is not reachable ($(docker info 2>&1 | grep -m1 -i error || echo 'docker info failed')). Start it (sudo systemctl start docker) or check DOCKER_HOST and your permissions on /var/run/docker.sock."
@@ -46,10 +50,11 @@ python_base() {
   fi
 }
 
-# Wheels for Python 3.13 on the image's platform, fetched by the host's pip; for 3.13t
-# ($3 = cp313t) the free-threaded ABI's (abi3 wheels do not fit a free-threaded build).
+# Wheels for the image's Python ABI ($3: cp313, the default, cp313t or cp314t) and
+# platform, fetched by the host's pip (abi3 wheels do not fit a free-threaded build).
 wheelhouse() {
   local name=$1 requirements=$2 dir=build/wheelhouse/$1 abi=${3:-cp313}
+  local version=${abi#cp}; version=${version%t}; version=${version:0:1}.${version:1}
   local abis=(--abi "$abi" --abi none)
   [ "$abi" = cp313 ] && abis+=(--abi abi3)
   local stamp="$dir/.requirements"
@@ -60,13 +65,33 @@ wheelhouse() {
   local machine platforms=()
   machine=$(uname -m)
   for minor in $(seq 17 39); do platforms+=(--platform "manylinux_2_${minor}_${machine}"); done
-  say "downloading wheels for $name (Python 3.13, ABI $abi, $machine) into $dir"
+  say "downloading wheels for $name (Python $version, ABI $abi, $machine) into $dir"
   rm -rf "$dir" && mkdir -p "$dir"
-  "$PYTHON_HOST" -m pip download --quiet --disable-pip-version-check --only-binary=:all: \
-    --python-version 3.13 --implementation cp "${abis[@]}" \
-    "${platforms[@]}" --platform "manylinux2014_${machine}" \
-    -r "$requirements" -d "$dir" || die "pip could not download the wheels in $requirements. Check that PyPI is reachable from this host."
+  local out missing
+  if ! out=$("$PYTHON_HOST" -m pip download --quiet --disable-pip-version-check --only-binary=:all: \
+      --python-version "$version" --implementation cp "${abis[@]}" \
+      "${platforms[@]}" --platform "manylinux2014_${machine}" \
+      -r "$requirements" -d "$dir" 2>&1); then
+    printf '%s\n' "$out" >&2
+    # pip says the same when PyPI is unreachable, but then it warns of retries first.
+    missing=$(sed -n 's/.*satisfies the requirement \([^ ]*\).*/\1/p' <<<"$out" | head -n1)
+    if [ -n "$missing" ] && ! grep -qi 'retrying\|connection' <<<"$out"; then
+      die "PyPI has no wheel of $missing for CPython $version (ABI $abi, $machine). Pin a version of it in $requirements that has one (https://pypi.org/project/${missing%%[=<>!~]*}/#files), or build another PYTHON."
+    fi
+    die "pip could not download the wheels in $requirements. Check that PyPI is reachable from this host."
+  fi
   cp "$requirements" "$stamp"
+}
+
+# Debian's source for a free-threaded build from sid: its files come and go with uploads
+# (and were not downloadable here at times), so find out in a minute, not into the build.
+check_source() {  # base
+  say "checking that Debian $SOURCE_SUITE's python$FREE_THREADED source downloads from $DEBIAN_MIRROR"
+  local out
+  out=$(docker run --rm "$1" sh -c "echo 'deb-src $DEBIAN_MIRROR $SOURCE_SUITE main' >/etc/apt/sources.list.d/connlab-src.list \
+    && apt-get update -qq && cd /tmp && apt-get source --download-only -qq python$FREE_THREADED" 2>&1) && return
+  die "Debian $SOURCE_SUITE's python$FREE_THREADED source is not downloadable from $DEBIAN_MIRROR right now: $(grep -m1 '^E:' <<<"$out" || tail -n1 <<<"$out")
+  Build PYTHON=3.13t instead, or retry later, or set DEBIAN_MIRROR to another Debian mirror."
 }
 
 build() {  # tag dockerfile base [more docker build arguments]
@@ -104,11 +129,15 @@ for image in "${images[@]}"; do
   case "$image" in
     server)
       if [ -n "$FREE_THREADED" ]; then
-        docker image inspect "$FREE_THREADED_PYTHON" >/dev/null 2>&1 \
-          || say "building CPython 3.13t from Debian's python3.13 source (about 6 minutes on 2 CPUs)"
-        build "$FREE_THREADED_PYTHON" services/python-free-threaded.Dockerfile "$base"
-        wheelhouse server-3.13t services/requirements.txt cp313t
-        build "connlab/server:$TAG-3.13t" services/Dockerfile "$FREE_THREADED_PYTHON" --build-arg WHEELS=build/wheelhouse/server-3.13t
+        py=${FREE_THREADED}t
+        if ! docker image inspect "$FREE_THREADED_PYTHON" >/dev/null 2>&1; then
+          [ "$SOURCE_SUITE" = sid ] && check_source "$base"
+          say "building CPython $py from Debian $SOURCE_SUITE's python$FREE_THREADED source (about 6 minutes on 2 CPUs)"
+        fi
+        build "$FREE_THREADED_PYTHON" services/python-free-threaded.Dockerfile "$base" \
+          --build-arg "PY_VERSION=$FREE_THREADED" --build-arg "DEBIAN_SUITE=$SOURCE_SUITE" --build-arg "DEBIAN_MIRROR=$DEBIAN_MIRROR"
+        wheelhouse "server-$py" services/requirements.txt "cp${FREE_THREADED/./}t"
+        build "connlab/server:$TAG-$py" services/Dockerfile "$FREE_THREADED_PYTHON" --build-arg "WHEELS=build/wheelhouse/server-$py"
       else
         wheelhouse server services/requirements.txt
         build "connlab/server:$TAG" services/Dockerfile "$base"
@@ -125,4 +154,4 @@ for image in "${images[@]}"; do
     *) die "unknown image '$image' (known: server loadgen prometheus node-exporter redis)" ;;
   esac
 done
-say "images ready: $(printf "connlab/%s:$TAG " "${images[@]}" | sed "s|connlab/server:$TAG |connlab/server:$TAG${FREE_THREADED:+-3.13t} |")"
+say "images ready: $(printf "connlab/%s:$TAG " "${images[@]}" | sed "s|connlab/server:$TAG |connlab/server:$TAG${FREE_THREADED:+-${FREE_THREADED}t} |")"

@@ -5,7 +5,7 @@ results/compare/<UTC stamp>/. Points are journaled as they are measured: an inte
 run draws as a partial report and can be resumed.
 
     python -m connlab_compare [--scenarios a,b] [--archs x,y] [--repeat 3] [--quick]
-                              [--pythons 3.13,3.13t] [--out results/compare]
+                              [--pythons 3.13,3.13t] [--set KEY=VALUE,...] [--out results/compare]
     python -m connlab_compare --resume results/compare/<stamp>
     python -m connlab_compare --redraw results/compare/<stamp>
 """
@@ -45,6 +45,8 @@ def arguments():
     parser.add_argument("--pythons", default="3.13", help="server builds: 3.13, 3.13t or both")
     parser.add_argument("--server-cpus", default=os.environ.get("SERVER_CPUS", "1"))
     parser.add_argument("--loadgen-cpus", default=os.environ.get("LOADGEN_CPUS", "0"))
+    parser.add_argument("--set", default="", metavar="KEY=VALUE,...", help="server settings given to every server "
+                        "(docs/operations.md), e.g. WORKER_NICE=0")
     parser.add_argument("--out", default="results/compare")
     parser.add_argument("--resume", metavar="DIR", help="carry on with an interrupted run: measure only its cells "
                         "that have no points yet, with the arguments it was started with")
@@ -53,7 +55,19 @@ def arguments():
     args = parser.parse_args()
     args.repeat = args.repeat or (QUICK_REPEAT if args.quick else 3)
     args.pythons = [p for p in args.pythons.replace(" ", ",").split(",") if p]
+    args.settings = settings(args.set)
     return args
+
+
+def settings(text):
+    """{KEY: value} of "KEY=VALUE,..."."""
+    found = {}
+    for item in split(text):
+        key, equals, value = item.partition("=")
+        if not (equals and key.isupper()):
+            sys.exit(f"connlab: compare: SETTINGS: {item!r} is not KEY=VALUE (e.g. WORKER_NICE=0)")
+        found[key] = value
+    return found
 
 
 def split(text):
@@ -70,6 +84,7 @@ def machine(args, scenarios, pythons_found):
         "images": {image: docker("image", "inspect", "--format", "{{.Id}}", image) for image in images(args)},
         "pythons": args.pythons, "python_versions": pythons_found,
         "quick": args.quick, "repeat": args.repeat, "scenarios": [s.name for s in scenarios],
+        "settings": args.settings,
     }  # fmt: skip
 
 
@@ -166,7 +181,7 @@ def measure_run(args, folder, resumed):
                 repeat, scenario, arch, python = cell
                 annotations.add(f"connlab compare: {scenario.name} on {arch} ({python}), repetition {repeat}",
                                 ["connlab", "compare", scenario.name, arch])
-                runner.run_cell(lab, cell, args.quick, progress, log)
+                runner.run_cell(lab, cell, args.quick, progress, log, args.settings)
     except KeyboardInterrupt:
         stopped = "interrupted"
     except (LabError, subprocess.TimeoutExpired) as exc:
@@ -186,7 +201,7 @@ def asked(args, cells):
     return {"scenarios": list(dict.fromkeys(scenario.name for _, scenario, _, _ in cells)),
             "archs": list(dict.fromkeys(arch for _, _, arch, _ in cells)), "pythons": args.pythons,
             "repeat": args.repeat, "quick": args.quick, "server_cpus": args.server_cpus,
-            "loadgen_cpus": args.loadgen_cpus, "command": " ".join(["python -m connlab_compare", *sys.argv[1:]])}  # fmt: skip
+            "loadgen_cpus": args.loadgen_cpus, "settings": args.settings, "command": " ".join(["python -m connlab_compare", *sys.argv[1:]])}  # fmt: skip
 
 
 def resume(args):
@@ -199,6 +214,7 @@ def resume(args):
     for key in ("repeat", "quick", "pythons", "server_cpus", "loadgen_cpus"):
         setattr(args, key, started[key])
     args.scenarios, args.archs = ",".join(started["scenarios"]), ",".join(started["archs"])
+    args.settings = started.get("settings", {})
     return folder
 
 

@@ -12,10 +12,11 @@ import subprocess
 import threading
 import uuid
 
-from connlab.config import variants
+from connlab.config import cpu_list, variants
 
 from connlab_loadgen import AGENT_MARK as MARK
 
+from . import schedstat
 from .reference_client import CPU_MARK
 
 TAG = os.environ.get("CONNLAB_TAG", "latest")
@@ -28,6 +29,11 @@ CLIENT_SYSCTLS = ["--sysctl", "net.ipv4.tcp_tw_reuse=1", "--sysctl", "net.ipv4.i
 
 class LabError(Exception):
     pass
+
+
+def every_cpu():
+    """The CPUs this machine lets the lab use, as --cpuset-cpus takes them ("0-1")."""
+    return cpu_list(os.sched_getaffinity(0))
 
 
 def docker(*args, timeout=120):
@@ -113,12 +119,12 @@ class Lab:
             docker("rm", "-f", *names.split())
         docker("network", "rm", self.network)
 
-    def start_server(self, arch, python, settings):
-        """A fresh container running `arch` on the server CPUs; returns its address."""
+    def start_server(self, arch, python, settings, cpus=None):
+        """A fresh container running `arch` on the server CPUs (or `cpus`); returns its address."""
         self.stop_server()
         container = f"{self.name}-server"
         docker("run", "-d", "--name", container, "--network", self.network, "--network-alias", "target",
-               "--cpuset-cpus", self.server_cpus, "--no-healthcheck", "--pids-limit", "-1",
+               "--cpuset-cpus", cpus or self.server_cpus, "--no-healthcheck", "--pids-limit", "-1",
                *server_run_args(arch, python, settings))  # fmt: skip
         port = 6379 if arch == REDIS else 7000
         address = f"tcp://target:{port}"
@@ -140,6 +146,10 @@ class Lab:
         result = subprocess.run(["docker", "exec", container, "sh", "-c", script, "sh", *argv],
                                 capture_output=True, text=True, timeout=timeout)  # fmt: skip
         return result.returncode == 0, result.stdout + result.stderr
+
+    def server_threads(self):
+        """The server container's threads' scheduler counters (schedstat.READ's output)."""
+        return docker("exec", f"{self.name}-server", "sh", "-c", schedstat.READ, timeout=30)
 
     def stop_server(self):
         subprocess.run(["docker", "rm", "-f", f"{self.name}-server"], capture_output=True)

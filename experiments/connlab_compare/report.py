@@ -116,10 +116,7 @@ def median_cell(points, metric):
     values = [v for v in values if v is not None]
     if not values:
         return "–"
-    text = _number(statistics.median(values), metric)
-    if len(values) > 1:
-        text += f" [{_number(min(values), metric)}–{_number(max(values), metric)}]"
-    return text + (" †" if any(p["metrics"]["loadgen_bound"] for p in points) else "")
+    return _spread(values, metric) + (" †" if any(p["metrics"]["loadgen_bound"] for p in points) else "")
 
 
 def _number(value, metric):
@@ -149,6 +146,8 @@ def document(results, scenarios, figures):
               "to the highest round: yes when all of it clears the margin, no when none does, inconclusive "
               "otherwise. Where Locust could not judge (bound, or a rate sweep whose knee lies beyond its last rate), "
               "the verdict stands on redis-benchmark's points."),
+        *([("p", "Every server ran with " + ", ".join(f"{k}={v}" for k, v in machine["settings"].items()) + ".")]
+          if machine.get("settings") else []),
         ("h2", "What the literature predicts, what was measured"),
         ("table", ["scenario", "build", "prediction", "measured", "ratio [interval]", "agrees?", "client"],
          [[v["scenario"], v["python"], f"{v['claim']} ({v['source']})", v["measured"] + (f" — {v['why']}" if v["why"] else ""),
@@ -169,6 +168,8 @@ def document(results, scenarios, figures):
         if not mine:
             continue
         blocks += [("h2", scenario.title), ("p", scenario.description), ("p", "What to look for: " + scenario.look_for)]
+        if scenario.server_cpus == "all":
+            blocks.append(("p", f"Servers on all {machine['cpus']} CPUs, the load generator sharing them."))
         metrics = [*COLUMNS, *EXTRA.get(scenario.name, ())]
         rows = []
         for step in dict.fromkeys(p["step"] for p in mine):
@@ -181,6 +182,7 @@ def document(results, scenarios, figures):
                             rows.append([step, client, arch, python, *(median_cell(cell, m) for m in metrics)])
         blocks.append(("table", ["step", "client", "architecture", "build", *(COLUMNS.get(m, m) for m in metrics)], rows))
         blocks += theory_blocks(scenario, mine)
+        blocks += thread_blocks(scenario, mine)
         blocks += [("img", name, scenario.title) for name in figures.get(scenario.name, [])]
     return blocks
 
@@ -207,6 +209,33 @@ def theory_blocks(scenario, points):
     return [("p", f"Queueing theory for the load the servers measured ({scenario.theory['workers']} workers; "
                   "docs/experiments.md): " + "; ".join(inputs) + "."),
             ("table", ["step", "request", "model", "mean ms", "p99 ms"], rows)]  # fmt: skip
+
+
+def thread_blocks(scenario, points):
+    """Where each design's server threads spent the traced steps (schedstat.py)."""
+    rows = []
+    for step in scenario.threads:
+        mine = [p for p in points if p["base"] == step and "threads" in p["metrics"]]
+        for arch in archs_in_order(mine):
+            for python in dict.fromkeys(p["python"] for p in mine):
+                cell = [p["metrics"]["threads"] for p in mine if p["arch"] == arch and p["python"] == python]
+                for role in dict.fromkeys(r for found in cell for r in found):
+                    figures = [found[role] for found in cell if role in found]
+                    rows.append([step, arch, python, role, figures[0]["threads"], figures[0].get("nice", "–"),
+                                 *(_spread([f[k] for f in figures]) for k in ("cpu_ms", "runq_ms", "delay_us"))])  # fmt: skip
+    if not rows:
+        return []
+    return [("p", "Where the server's threads spent the step (the kernel's schedstat, read before and after it, "
+                  "warm-up included; median [min–max] over the repetitions). Waiting for a CPU is time runnable "
+                  "in a run queue; a thread off the CPU and not runnable waits for a socket, a queue or the GIL."),
+            ("table", ["step", "architecture", "build", "threads", "count", "nice", "on a CPU ms/s",
+                       "waiting for a CPU ms/s", "µs waited per run"], rows)]  # fmt: skip
+
+
+def _spread(found, metric=""):
+    """Median [min–max] of `found`."""
+    text = _number(statistics.median(found), metric)
+    return text + (f" [{_number(min(found), metric)}–{_number(max(found), metric)}]" if len(found) > 1 else "")
 
 
 def _interval(row):

@@ -4,12 +4,13 @@ where redis-benchmark can replay it, by the C reference client right after; each
 goes to the journal as soon as it is measured."""
 
 import dataclasses
+import time
 
 from connlab import designs
 from connlab.config import variants
 
-from . import measure, reference_client, theory
-from .lab import REDIS
+from . import measure, reference_client, schedstat, theory
+from .lab import REDIS, every_cpu
 from .scenarios import ScenarioError, load_all
 
 LOCUST = "locust"
@@ -28,7 +29,8 @@ def plan(names, archs, pythons, repeat, quick):
     cells = []
     for r in range(1, repeat + 1):
         for scenario in scenarios:
-            for arch in archs or [a for a in known if a not in cures or scenario.policies]:
+            chosen = archs or scenario.designs or [a for a in known if a not in cures or scenario.policies]
+            for arch in [a for a in chosen if not scenario.designs or a in scenario.designs]:
                 if arch == REDIS:
                     cells += [(r, scenario, arch, "C")] if scenario.redis else []
                 else:
@@ -44,7 +46,7 @@ def steps_of(scenario, arch):
     order = []
     for i, step in enumerate(steps):
         order.append((step, LOCUST))
-        if not reference_client.expressible(step):
+        if not (scenario.reference and reference_client.expressible(step)):
             continue
         parameters = step.groups[0].get("parameters", {})
         if not parameters.get("rate"):
@@ -90,8 +92,12 @@ def scrape_source(scenario, arch):
 
 def locust_point(lab, scenario, step, address, arch, quick, baseline):
     """One step measured by the load generator's agents: its figures (and the server's own)."""
+    traced = step.base in scenario.threads and arch != REDIS
+    before, started = (schedstat.parse(lab.server_threads()), time.monotonic()) if traced else (None, None)
     replies = lab.ask_all(step_requests(lab, scenario, step, address, arch, quick))
     figures = measure.point_metrics(replies, scenario.measure)
+    if traced:  # the whole step, warm-up included: the threads' roles do not change within it
+        figures["threads"] = schedstat.per_role(before, schedstat.parse(lab.server_threads()), time.monotonic() - started)
     texts = replies[0]["metrics"]
     if scenario.theory and arch != REDIS:  # what the server itself served: the models' inputs
         figures["served"] = theory.served(texts["before"], texts["after"], replies[0]["seconds"], measure.samples)
@@ -120,10 +126,12 @@ def reference_point(lab, scenario, step, address, quick, locust_rps):
     return reference_client.failed(output)
 
 
-def run_cell(lab, cell, quick, progress, journal):
-    """Every step of a cell on a fresh server, each point journaled as it is measured."""
+def run_cell(lab, cell, quick, progress, journal, settings=None):
+    """Every step of a cell on a fresh server (with `settings` besides the scenario's),
+    each point journaled as it is measured."""
     repeat, scenario, arch, python = cell
-    address = lab.start_server(arch, python, scenario.server_settings)
+    cpus = every_cpu() if scenario.server_cpus == "all" else None
+    address = lab.start_server(arch, python, {**scenario.server_settings, **(settings or {})}, cpus)
     baseline, served = {}, {}
     for step, client in steps_of(scenario, arch):
         progress.show(scenario.name, arch, python, step.label + ("" if client == LOCUST else f" ({client})"), repeat)

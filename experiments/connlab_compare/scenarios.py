@@ -46,6 +46,10 @@ class Scenario:
     sweep: str | None = None  # "users" or "rate", when the steps sweep one of them
     policies: bool = False  # run the balancing policies (designs.py: cure) too
     theory: dict = field(default_factory=dict)  # {"workers": c}: queueing models beside the measurements
+    designs: list = field(default_factory=list)  # the designs it runs (default: the classic ones)
+    server_cpus: str | None = None  # "all": the server on every CPU, the load generator sharing them
+    reference: bool = True  # False: no C client twin (Locust is far from its limit there)
+    threads: list = field(default_factory=list)  # steps whose server threads' scheduler figures are read
 
     def warmup(self, quick):
         return self.timing["quick_warmup" if quick else "warmup"]
@@ -81,6 +85,10 @@ def load(path, quick=False):
         steps += expanded
         sweeps.add(swept)
     labels = {step.base for step in steps}
+    if data.get("server_cpus") not in (None, "all"):
+        raise ScenarioError(f"{path.name}: server_cpus is \"all\" or absent (then SERVER_CPUS)")
+    if set(data.get("threads", [])) - labels:
+        raise ScenarioError(f"{path.name}: threads names steps that are not steps ({', '.join(sorted(labels))})")
     for prediction in data.get("predictions", []):
         check_prediction(prediction, labels, path.name)
     return Scenario(
@@ -90,7 +98,8 @@ def load(path, quick=False):
         server_figures=data.get("server_figures"), server_settings=data.get("server_settings", {}),
         timing={**TIMING, **data.get("timing", {})},
         sweep=next(iter(sweeps)) if len(sweeps) == 1 else None, policies=data.get("policies", False),
-        theory=data.get("theory", {}),
+        theory=data.get("theory", {}), designs=data.get("designs", []), server_cpus=data.get("server_cpus"),
+        reference=data.get("reference", True), threads=data.get("threads", []),
     )  # fmt: skip
 
 
@@ -121,7 +130,11 @@ def check_prediction(prediction, labels, where):
     for key in ("claim", "source", "metric"):
         if key not in prediction:
             raise ScenarioError(f"{where}: a prediction has no {key!r}")
-    if not (prediction.get("similar") or (prediction.get("better") and prediction.get("worse"))):
+    if "designs" in prediction:  # each design against itself: another build, or another sweep value
+        if prediction.get("expect") not in ("more", "same") or prediction.get("from", {}) == prediction.get("to", {}):
+            raise ScenarioError(f"{where}: prediction {prediction['claim'][:40]!r}: with `designs`, give `expect` "
+                                "(\"more\" or \"same\") and `from` and `to` that differ (python, x)")  # fmt: skip
+    elif not (prediction.get("similar") or (prediction.get("better") and prediction.get("worse"))):
         raise ScenarioError(f"{where}: prediction {prediction['claim'][:40]!r}: give `better` and `worse`, or `similar`")
     if prediction.get("step") and prediction["step"] not in labels:
         raise ScenarioError(f"{where}: prediction step {prediction['step']!r} is not a step ({', '.join(sorted(labels))})")

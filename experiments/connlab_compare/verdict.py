@@ -24,12 +24,12 @@ BIMODAL_GAP = 2.0  # repetitions this far apart are different outcomes, not nois
 CLIENTS = ("locust", "redis-benchmark")
 
 
-def at_step(points, scenario, prediction, python, client):
+def at_step(points, scenario, prediction, python, client, x=None):
     """The points a prediction reads: its step (else the scenario's last) at the highest
-    value of its sweep, one build, one client."""
+    value of its sweep (or at `x`), one build, one client."""
     base = prediction.get("step") or scenario.steps[-1].base
     mine = [p for p in points if p["scenario"] == scenario.name and p["python"] == python and p["base"] == base
-            and p["client"] == client]  # fmt: skip
+            and p["client"] == client and (x is None or p["x"] == x)]  # fmt: skip
     last = max(mine, key=lambda p: -float("inf") if p["x"] is None else p["x"], default=None)
     return [p for p in mine if p["step"] == last["step"]] if last else []
 
@@ -85,20 +85,48 @@ def judge(prediction, found):
     result = {"verdict": "not comparable", "ratio": None, "low": None, "high": None, "rounds": len(ratios)}
     if not ratios:
         return {**result, "measured": words + f" ({', '.join(missing) or 'a design'} not measured in a common round)"}
-    low, high = min(ratios), max(ratios)
     similar = "similar" in groups
+    decided = _decide(ratios, margin, at_most=similar)
+    what = "highest / lowest" if similar else "better group ahead by"
+    text = f"{words}; {what} {_figure(decided['ratio'])}×{_over_rounds(ratios)} (predicted: {'≤' if similar else '≥'} {margin:g}×)"
+    return {**result, **decided, "measured": text}
+
+
+def _decide(ratios, margin, at_most):
+    """The verdict, median ratio and interval of per-round `ratios` against `margin`
+    (predicted: at most, else at least): yes when every round agrees, no when none does."""
+    low, high = min(ratios), max(ratios)
     if len(ratios) < 2:
         verdict = "inconclusive"
-    elif similar:
+    elif at_most:
         verdict = "yes" if high <= margin else "no" if low > margin else "inconclusive"
     else:
         verdict = "yes" if low >= margin else "no" if high < margin else "inconclusive"
-    ratio = statistics.median(ratios)
-    what = "highest / lowest" if similar else "better group ahead by"
-    bound = f"≤ {margin:g}×" if similar else f"≥ {margin:g}×"
-    interval = f" [{_figure(low)}–{_figure(high)}] over {len(ratios)} rounds" if len(ratios) > 1 else " (one round: no interval)"
-    text = f"{words}; {what} {_figure(ratio)}×{interval} (predicted: {bound})"
-    return {**result, "verdict": verdict, "ratio": ratio, "low": low, "high": high, "measured": text}
+    return {"verdict": verdict, "ratio": statistics.median(ratios), "low": low, "high": high}
+
+
+def _over_rounds(ratios):
+    if len(ratios) < 2:
+        return " (one round: no interval)"
+    return f" [{_figure(min(ratios))}–{_figure(max(ratios))}] over {len(ratios)} rounds"
+
+
+def judge_change(prediction, arch, before, after):
+    """The verdict of a prediction about a design against itself, from `before` to
+    `after` (each {repeat: value}): expect "more" (after / before at least `margin` in
+    every round) or "same" (within `margin` either way). A dict as judge's."""
+    margin, more = prediction.get("margin", MARGIN), prediction["expect"] == "more"
+    rounds = sorted(set(before) & set(after))
+    ratios = [after[r] / before[r] for r in rounds if before[r] > 0]
+    if not more:  # "same": how far from 1, either way
+        ratios = [max(r, 1 / r) if r > 0 else float("inf") for r in ratios]
+    result = {"verdict": "not comparable", "ratio": None, "low": None, "high": None, "rounds": len(ratios)}
+    if not ratios:
+        return {**result, "measured": f"{arch} not measured at both ends in a common round"}
+    decided = _decide(ratios, margin, at_most=not more)
+    text = (f"{arch} {_cell(before)} → {_cell(after)}: {'×' if more else 'off by ×'}{_figure(decided['ratio'])}"
+            f"{_over_rounds(ratios)} (predicted: {'≥' if more else '≤'} {margin:g}×)")  # fmt: skip
+    return {**result, **decided, "measured": text}
 
 
 def outcomes(values, gap=BIMODAL_GAP):
@@ -132,6 +160,9 @@ def verdicts(scenarios, points, pythons, context):
     rows = []
     for scenario in scenarios:
         for prediction in scenario.predictions:
+            if "designs" in prediction:
+                rows += change_rows(scenario, prediction, points, pythons)
+                continue
             for python in pythons:
                 judged = None
                 for client in CLIENTS:
@@ -155,4 +186,27 @@ def verdicts(scenarios, points, pythons, context):
                 rows.append({"scenario": scenario.name, "python": python, "claim": prediction["claim"],
                              "source": prediction["source"], "metric": prediction["metric"], "why": why,
                              **judged})  # fmt: skip
+    return rows
+
+
+def change_rows(scenario, prediction, points, pythons):
+    """The rows of a prediction about designs against themselves, one per design and
+    build where `from` and `to` name no build (a change over the sweep, on each build),
+    else one per design."""
+    start, end = prediction.get("from", {}), prediction.get("to", {})
+    builds = [None] if "python" in start or "python" in end else pythons
+    rows = []
+    for python in builds:
+        ends = [(side.get("python", python), side.get("x")) for side in (start, end)]
+        if any(build not in pythons for build, _ in ends):
+            continue
+        read = [values(at_step(points, scenario, prediction, build, CLIENTS[0], x), prediction["metric"]) for build, x in ends]
+        bound = any(held for _, held in read)
+        for arch in prediction["designs"]:
+            judged = judge_change(prediction, arch, *(found.get(arch, {}) for found, _ in read))
+            if bound:
+                judged = {**judged, "verdict": "not comparable", "measured": judged["measured"] + " (load generator bound)"}
+            rows.append({"scenario": scenario.name, "python": python or " → ".join(dict.fromkeys(b for b, _ in ends)),
+                         "claim": prediction["claim"], "source": prediction["source"], "metric": prediction["metric"],
+                         "why": "", "client": CLIENTS[0], **judged})  # fmt: skip
     return rows

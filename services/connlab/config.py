@@ -14,7 +14,7 @@ class ConfigError(Exception):
     pass
 
 
-def _int(env, name, default, low=1):
+def _int(env, name, default, low=1, high=None):
     raw = env.get(name, "")
     if raw == "":
         return default
@@ -24,6 +24,8 @@ def _int(env, name, default, low=1):
         raise ConfigError(f"{name}={raw!r} is not an integer") from None
     if value < low:
         raise ConfigError(f"{name}={value} must be at least {low}")
+    if high is not None and value > high:
+        raise ConfigError(f"{name}={value} must be at most {high}")
     return value
 
 
@@ -74,6 +76,7 @@ class Settings:
     idle_timeout: float = 300.0  # seconds without a request; 0 keeps idle ones forever
     shutdown_grace: float = 5.0  # seconds to finish work in hand after SIGTERM
     max_pending: int = 1024  # requests in flight on one connection before reading pauses
+    worker_nice: int = 0  # a pool worker's nice value (threads.py); 0: the I/O thread's
     # TCP keepalive (idle, interval, probes), Redis's tcp-keepalive: a peer gone without FIN
     # is found after idle + interval * probes seconds. Idle 0 turns it off.
     keepalive: tuple = (300, 100, 3)
@@ -106,6 +109,7 @@ class Settings:
             idle_timeout=_int(env, "IDLE_TIMEOUT", int(cls.idle_timeout), low=0),
             shutdown_grace=_int(env, "SHUTDOWN_GRACE", int(cls.shutdown_grace), low=0),
             max_pending=_int(env, "MAX_PENDING", cls.max_pending),
+            worker_nice=_int(env, "WORKER_NICE", cls.worker_nice, low=0, high=19),
             keepalive=(
                 _int(env, "KEEPALIVE_IDLE", cls.keepalive[0], low=0),
                 _int(env, "KEEPALIVE_INTERVAL", cls.keepalive[1]),
@@ -145,5 +149,6 @@ class Settings:
             "idle_timeout": str(self.idle_timeout),
             "shutdown_grace": str(self.shutdown_grace),
             "max_pending": str(self.max_pending),
+            "worker_nice": str(self.worker_nice),
             "keepalive": ",".join(map(str, self.keepalive)),
         }

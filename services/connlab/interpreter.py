@@ -1,6 +1,6 @@
 """Which CPython serves: its version and whether the GIL is on.
 
-A free-threaded build (3.13t) serves only with the GIL off: an extension module built
+A free-threaded build (3.13t, 3.14t) serves only with the GIL off: an extension module built
 without free-threading support, or PYTHON_GIL=1, turns it back on at run time, and
 then every figure would be the GIL build's under the free-threaded build's name.
 """
@@ -29,7 +29,7 @@ def refuse_a_gil_in_a_free_threaded_build():
     once every module the server uses is imported (an import can turn the GIL on)."""
     if free_threaded_build() and gil() == "enabled":
         sys.exit(
-            "connlab: this is a free-threaded Python (3.13t) but the GIL is enabled: PYTHON_GIL=1 is set, "
+            f"connlab: this is a free-threaded Python ({version()}) but the GIL is enabled: PYTHON_GIL=1 is set, "
             "or an extension module without free-threading support turned it on when imported "
             "(Python's RuntimeWarning above names it). Refusing to serve: the figures would be the "
             "GIL build's. Unset PYTHON_GIL, or use a free-threaded build of that module."

@@ -9,7 +9,7 @@ import socket
 import time
 from collections import deque
 
-from . import tally
+from . import tally, threads
 from .acceptor import accept_ready
 from .connection import READ_SIZE, Connection
 from .executor import Inline, Pooled
@@ -77,6 +77,7 @@ class EventLoop:
             self._sweep_every(min(1.0, idle_timeout / 4), idle_timeout)
 
     def run(self):
+        threads.name_this_thread(f"loop-{self.name}")
         self.start()
         self.reactor.run()
         for conn in list(self.connections):

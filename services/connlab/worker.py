@@ -10,7 +10,7 @@ import queue
 import threading
 from time import perf_counter_ns
 
-from . import commands
+from . import commands, threads
 from .tally import EXECUTES
 
 
@@ -58,6 +58,8 @@ class WorkerPool:
             put((request, received, queued, conn, conn.reply_later(), done))
 
     def _run(self, name):
+        threads.name_this_thread(f"worker-{name}")
+        threads.lower_this_thread(self.ctx.settings.worker_nice)
         tally, info, execute, clock = self.ctx.metrics.tally(name, EXECUTES), self.ctx.settings, commands.execute, perf_counter_ns
         table = commands.command_table()
         while True:

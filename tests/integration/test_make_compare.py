@@ -28,7 +28,7 @@ def run(docker_client, tmp_path_factory):
     env = {**os.environ, "LOCUST_SKIP_MONKEY_PATCH": "1", "PYTHONPATH": "services:loadgen:experiments"}
     result = subprocess.run(
         [sys.executable, "-m", "connlab_compare", "--scenarios", "head-of-line", "--archs", ",".join(ARCHS),
-         "--quick", "--server-cpus", SERVER_CPUS, "--loadgen-cpus", LOADGEN_CPUS, "--out", str(out)],
+         "--quick", "--set", "WORKER_NICE=5", "--server-cpus", SERVER_CPUS, "--loadgen-cpus", LOADGEN_CPUS, "--out", str(out)],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
@@ -51,8 +51,17 @@ def test_results_validate_and_hold_every_point(run):
         # Percentiles come from two-digit buckets, the maximum is exact.
         assert figures["rps"] > 0 and figures["p50_ms"] <= figures["p99_ms"] <= figures["max_ms"] * 1.05 + 0.01
         assert 0 < figures["loadgen_cpu"] and figures["loadgen_bound"] == (figures["loadgen_cpu"] >= 90)
+        # head-of-line traces the server's threads beside WORK (schedstat.py), by role
+        roles = {"single-thread": {"event loops": 1}, "message-balancing": {"I/O thread": 1, "workers": 4}}[point["arch"]]
+        if point["step"] == steps[1]:
+            assert {role: figures["threads"][role]["threads"] for role in roles} == roles
+            assert all(figures["threads"][role]["cpu_ms"] > 0 for role in roles)
+            assert figures["threads"].get("workers", {"nice": 5})["nice"] == 5  # --set WORKER_NICE=5 reached them
+        else:
+            assert "threads" not in figures
     machine = results["machine"]
     assert machine["server_cpus"] == SERVER_CPUS and machine["python_versions"]["3.13"].startswith("Python 3.13")
+    assert machine["settings"] == {"WORKER_NICE": "5"} and "Every server ran with WORKER_NICE=5." in (folder / "report.md").read_text()
     assert len(results["verdicts"]) == 2 and results["partial"] is None  # one per prediction in head-of-line.toml
     for verdict in results["verdicts"]:
         assert verdict["verdict"] in ("yes", "no", "inconclusive", "not comparable")

@@ -33,6 +33,7 @@ def test_empty_values_mean_default():
         ({"WORKERS": "many"}, "WORKERS='many' is not an integer"),
         ({"WORKERS": "0"}, "WORKERS=0 must be at least 1"),
         ({"ACCEPT_MODE": "poll"}, "ACCEPT_MODE='poll' is not one of: epoll, exclusive, blocking"),
+        ({"WORKER_NICE": "20"}, "WORKER_NICE=20 must be at most 19"),
     ],
 )
 def test_bad_values(env, message):

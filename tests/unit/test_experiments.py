@@ -9,7 +9,8 @@ import matplotlib.image
 import pytest
 
 from connlab.config import variants
-from connlab_compare import journal, measure, plots, reference_client, report, runner, scenarios, theory, verdict
+from connlab_compare import (journal, measure, plots, reference_client, report, runner, scenarios, schedstat,
+                             theory, verdict)
 from connlab_compare.lab import REDIS
 
 KNOWN = {*variants(), REDIS}
@@ -319,3 +320,103 @@ def test_the_models_read_what_the_server_served():
     classes = theory.step_classes(points)
     assert set(theory.predict(4, classes, "PING")) == {"one shared queue (M/M/4)", "a queue per worker (4 × M/M/1)"}
     assert "ECHO" not in classes  # no model for what the servers did not serve
+
+
+CHANGE = {"claim": "c", "source": "s", "metric": "rps", "step": "s", "designs": ["a", "b"], "expect": "more",
+          "margin": 1.5}  # fmt: skip
+
+
+@pytest.mark.parametrize("before, after, expect, expected", [
+    ([100, 90, 110], [200, 190, 230], "more", "yes"),
+    ([50, 55, 45], [52, 55, 47], "more", "no"),
+    ([100, 90], [200, 130], "more", "inconclusive"),  # one round 2×, the other 1.44×
+    ([100, 90], [105, 88], "same", "yes"),
+    ([50, 55], [20, 25], "same", "no"),  # it fell: not "the same" either
+    ([100], [200], "more", "inconclusive"),  # one round: no interval
+])  # fmt: skip
+def test_a_design_against_itself(before, after, expect, expected):
+    prediction = {**CHANGE, "expect": expect, "margin": 1.5 if expect == "more" else 1.2}
+    judged = verdict.judge_change(prediction, "a", dict(enumerate(before, 1)), dict(enumerate(after, 1)))
+    assert judged["verdict"] == expected and judged["rounds"] == len(before)
+    assert judged["measured"].startswith("a ") and " → " in judged["measured"]
+    assert verdict.judge_change(prediction, "a", {1: 5.0}, {2: 9.0})["verdict"] == "not comparable"
+
+
+def test_change_rows_across_builds_and_along_the_sweep():
+    demo = scenarios.Scenario("demo", "t", "d", "l", ["WORK"], "rps",
+                              [scenarios.Step("s @ 1 users", "s", 1, []), scenarios.Step("s @ 8 users", "s", 8, [])], [])
+    points = []
+    for r in (1, 2):
+        for python, top in (("3.13", 100), ("3.13t", 190)):
+            for arch, scale in (("a", 1), ("b", 2)):
+                points.append(point(arch, 95 * scale, "s @ 1 users", 1, base="s", python=python, repeat=r))
+                points.append(point(arch, (top + r) * scale, "s @ 8 users", 8, base="s", python=python, repeat=r))
+    builds = {**CHANGE, "from": {"python": "3.13"}, "to": {"python": "3.13t"}}
+    rows = verdict.change_rows(demo, builds, points, ["3.13", "3.13t"])
+    assert [(row["python"], row["verdict"]) for row in rows] == [("3.13 → 3.13t", "yes")] * 2
+    assert 1.85 < rows[0]["ratio"] < 1.9 and rows[1]["measured"].startswith("b ")
+    assert verdict.change_rows(demo, builds, points, ["3.13"]) == []  # one build: nothing to compare
+    sweep = {**CHANGE, "designs": ["a"], "from": {"x": 1}}
+    gil, free = verdict.change_rows(demo, sweep, points, ["3.13", "3.13t"])
+    assert (gil["python"], gil["verdict"], free["python"], free["verdict"]) == ("3.13", "no", "3.13t", "yes")
+
+
+def test_a_prediction_about_designs_needs_its_ends(tmp_path):
+    (tmp_path / "bad.toml").write_text('title = "t"\ndescription = "d"\nlook_for = "l"\nmeasure = ["PING"]\n'
+                                       'headline = "rps"\n[[steps]]\nlabel = "x"\n[[predictions]]\nclaim = "c"\n'
+                                       'source = "s"\nmetric = "rps"\ndesigns = ["a"]\nexpect = "more"\n')  # fmt: skip
+    with pytest.raises(scenarios.ScenarioError, match="`from` and `to` that differ"):
+        scenarios.load_all(directory=tmp_path)
+
+
+def test_the_all_cpu_scenario_runs_only_its_designs_without_the_c_client():
+    chosen, cells = runner.plan(["cpu-scaling"], [], ["3.13", "3.13t"], 1, True)
+    (scenario,) = chosen
+    assert scenario.server_cpus == "all" and {arch for _, _, arch, _ in cells} == set(scenario.designs)
+    assert {client for _, client in runner.steps_of(scenario, "hybrid")} == {runner.LOCUST}
+
+
+SCHEDSTAT = """1/task/1 python3 0 5000000 100000 10
+1/task/7 loop-io 0 200000000 150000000 1000
+1/task/8 worker-0 10 900000000 40000000 90
+1/task/9 worker-1 10 880000000 50000000 110
+"""
+
+
+def test_schedstat_says_which_thread_waited_for_a_cpu():
+    before = schedstat.parse(SCHEDSTAT)
+    after = schedstat.parse(SCHEDSTAT.replace("200000000 150000000 1000", "400000000 550000000 2000")
+                            .replace("900000000 40000000 90", "1900000000 50000000 100") + "1/task/10 worker-2 10 5 0 1\n")
+    found = schedstat.per_role(before, after, seconds=2.0)
+    assert found["I/O thread"] == {"cpu_ms": 100.0, "runq_ms": 200.0, "delay_us": 400.0, "threads": 1, "nice": 0}
+    assert found["workers"]["nice"] == 10
+    assert found["workers"]["threads"] == 3 and found["workers"]["cpu_ms"] == pytest.approx(500.0, abs=0.01)
+    assert found["workers"]["delay_us"] == pytest.approx(10_000_000 / 11 / 1e3)
+    assert schedstat.role("loop-p1-io") == "I/O thread" and schedstat.role("loop-3") == "event loops"
+    assert schedstat.parse("garbage\n1/task/2 only three 4\n") == {}
+    assert schedstat.parse("1/task/2 worker-0 -5 1 2 3\n") == {"1/task/2": ("worker-0", -5, 1, 2, 3)}
+
+
+def test_settings_for_every_server_are_key_value_pairs():
+    from connlab_compare.__main__ import settings
+
+    assert settings("WORKER_NICE=10,WORKERS=2") == {"WORKER_NICE": "10", "WORKERS": "2"}
+    assert settings("") == {}
+    with pytest.raises(SystemExit, match="'nice' is not KEY=VALUE"):
+        settings("WORKERS=2,nice")
+
+
+def test_the_report_shows_where_the_threads_waited(tmp_path):
+    results, chosen = constructed_results()
+    for repeat, waited in ((1, 1500.0), (2, 1700.0)):
+        threads = {"I/O thread": {"cpu_ms": 60.0, "runq_ms": 190.0, "delay_us": 120.0, "threads": 1},
+                   "workers": {"cpu_ms": 900.0, "runq_ms": waited, "delay_us": 700.0, "threads": 4}}  # fmt: skip
+        results["points"].append(point("message-balancing", 50.0 + repeat, "PING 1000/s with WORK 5ms",
+                                       scenario="head-of-line", repeat=repeat, threads=threads))  # fmt: skip
+    results["machine"]["settings"] = {"WORKER_NICE": "10"}
+    jsonschema.validate(results, report.schema())
+    report.write(tmp_path, results, chosen)
+    markdown = (tmp_path / "report.md").read_text()
+    assert "Every server ran with WORKER_NICE=10." in markdown
+    assert ("| PING 1000/s with WORK 5ms | message-balancing | 3.13 | workers | 4 | – | 900 [900–900] | "
+            "1,600 [1,500–1,700] | 700 [700–700] |") in markdown  # fmt: skip
