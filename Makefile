@@ -162,6 +162,11 @@ compare: check-python-run check-docker venv images ## Every scenario on every ar
 	  $(if $(filter command line environment,$(origin REPEAT)),--repeat $(REPEAT)) \
 	  --pythons "$(or $(PYTHONS),$(PYTHON))" --set "$(SETTINGS)" --server-cpus $(SERVER_CPUS) --loadgen-cpus $(LOADGEN_CPUS))
 
+.PHONY: compare-diff
+compare-diff: venv ## Run B against run A, per scenario, step and design, and the verdicts that changed: A=results/compare/<UTC> B=...
+	@test -n "$(A)" -a -n "$(B)" || { echo "connlab: give two runs: make compare-diff A=results/compare/<UTC> B=results/compare/<UTC>" >&2; exit 2; }
+	@PYTHONPATH=services:loadgen:experiments $(VENV)/bin/python -m connlab_compare --diff "$(A)" "$(B)"
+
 .PHONY: compare-report
 compare-report: venv ## Redo the verdicts, figures and report of a run, finished or not: RUN=results/compare/<UTC>
 	@test -n "$(RUN)" || { echo "connlab: compare-report needs RUN=results/compare/<UTC stamp>, a folder that make compare wrote" >&2; exit 2; }

@@ -69,7 +69,7 @@ def main():
     parser.add_argument("--spawn-rate", type=float)
     parser.add_argument("--duration", default="30s", help="Locust's run time: 30s, 2m, 1h30m")
     parser.add_argument("--rate", default="0", help="requests/s over all users (open loop); 0 = closed loop")
-    parser.add_argument("--results", default="results/load", help="where the CSV files go")
+    parser.add_argument("--results", default="results/load", help="where the CSV files and the report go")
     parser.add_argument("--name", default="load", help="file name prefix (a UTC time is added)")
     args, rest = parser.parse_known_args()
     form = {
@@ -97,10 +97,12 @@ def main():
     print(call(args.url, "/connlab/summary").decode(), end="")
     prefix = Path(args.results) / f"{args.name}-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
     prefix.parent.mkdir(parents=True, exist_ok=True)
-    for suffix, path in (("stats", "/stats/requests/csv"), ("failures", "/stats/failures/csv"),
-                         ("latency_ms", "/connlab/latency.csv")):
-        Path(f"{prefix}_{suffix}.csv").write_bytes(call(args.url, path))
-    print(f"connlab: CSV files: {prefix}_stats.csv, {prefix}_failures.csv, {prefix}_latency_ms.csv")
+    for name, path in (("stats.csv", "/stats/requests/csv"), ("failures.csv", "/stats/failures/csv"),
+                       ("latency_ms.csv", "/connlab/latency.csv"), ("history.csv", "/connlab/history.csv"),
+                       ("report.html", "/stats/report?download=1")):
+        Path(f"{prefix}_{name}").write_bytes(call(args.url, path, timeout=60))
+    print(f"connlab: CSV files: {prefix}_stats.csv, {prefix}_failures.csv, {prefix}_latency_ms.csv, "
+          f"{prefix}_history.csv (every few seconds); Locust's report: {prefix}_report.html")
     failures = sum(row["num_failures"] for row in finished["stats"] if row["name"] == "Aggregated")
     if failures:
         sys.exit(f"connlab: {failures} requests failed (see the failure rows above and {prefix}_failures.csv)")

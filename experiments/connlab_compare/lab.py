@@ -17,10 +17,10 @@ from connlab.config import cpu_list, variants
 from connlab_loadgen import AGENT_MARK as MARK
 
 from . import schedstat
+from .reference import REFERENCES
 from .reference_client import CPU_MARK
 
 TAG = os.environ.get("CONNLAB_TAG", "latest")
-REDIS = "redis"  # the reference row: redis-server, C, one thread
 # A client that opens thousands of connections a second holds each local port in
 # TIME_WAIT for a minute after closing; without reuse the kernel's search for a free
 # port soon costs more CPU than the load (the load generator measured itself).
@@ -48,10 +48,10 @@ def server_image(python):
 
 
 def server_run_args(arch, python, settings):
-    """`docker run` arguments (after the options) for `arch`: a variant or redis."""
-    if arch == REDIS:
-        return [f"connlab/redis:{TAG}", "redis-server", "--protected-mode", "no", "--save", "",
-                "--appendonly", "no", "--enable-debug-command", "yes", "--maxclients", "20000"]  # fmt: skip
+    """`docker run` arguments (after the options) for `arch`: a variant or a reference."""
+    if arch in REFERENCES:
+        image, *command = REFERENCES[arch].run
+        return [f"{image}:{TAG}", *command]
     name, env = variants()[arch]
     flags = [f"-e{key}={value}" for key, value in {"ARCH": name, **env, **settings}.items()]
     return [*flags, server_image(python)]
@@ -126,7 +126,7 @@ class Lab:
         docker("run", "-d", "--name", container, "--network", self.network, "--network-alias", "target",
                "--cpuset-cpus", cpus or self.server_cpus, "--no-healthcheck", "--pids-limit", "-1",
                *server_run_args(arch, python, settings))  # fmt: skip
-        port = 6379 if arch == REDIS else 7000
+        port = REFERENCES[arch].port if arch in REFERENCES else 7000
         address = f"tcp://target:{port}"
         if not self.ask_all([{"ready": address, "timeout": 60}])[0]["ready"]:
             logs = subprocess.run(["docker", "logs", "--tail", "20", container], capture_output=True, text=True)

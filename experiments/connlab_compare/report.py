@@ -1,5 +1,6 @@
 """The report of one comparison: results.json (checked against results.schema.json),
-the figures, report.md and a self-contained index.html (the figures inline).
+the figures, report.md, a self-contained index.html (the figures inline) and
+points.csv; then the list of every run beside it (exports.py).
 
 Both documents are rendered from one list of blocks, so they say the same thing.
 """
@@ -11,14 +12,12 @@ import statistics
 from collections import defaultdict
 from pathlib import Path
 
-from . import plots, theory, verdict
+from . import exports, plots, theory, verdict
 
 SCHEMA = Path(__file__).resolve().parent.parent / "results.schema.json"
 COLUMNS = {"rps": "req/s", "p50_ms": "p50 ms", "p99_ms": "p99 ms", "p999_ms": "p99.9 ms", "max_ms": "max ms",
            "errors": "errors", "loadgen_cpu": "load gen. CPU %"}  # fmt: skip
-EXTRA = {"spread": ("cv_requests", "cv_connections", "max_min_requests"),
-         "idle-connections": ("memory_per_connection", "threads_per_connection", "fds_per_connection"),
-         "accept-storm": ("sustained_rate",)}  # fmt: skip
+SCALE = {"memory_per_connection": 1 / 1024}  # drawn in KiB (plots.LABELS)
 
 
 def schema():
@@ -33,6 +32,8 @@ def write(out, results, scenarios):
     blocks = document(results, scenarios, figures)
     (out / "report.md").write_text(markdown(blocks))
     (out / "index.html").write_text(page(blocks, out))
+    exports.write_csv(out, results["points"])
+    exports.write_index(out.parent)
 
 
 def archs_in_order(points):
@@ -60,15 +61,18 @@ def draw(out, results, scenarios):
         if not mine:
             continue
         file = f"{scenario.name}.png"
-        if scenario.sweep:
+        x_label = scenario.x_label or ("users" if scenario.sweep == "users" else "target rate (requests/s)")
+        if scenario.sweep and scenario.plot == "top":  # the headline at the top of the sweep, in bars
+            drawn = [p for p in mine if p["metrics"].get(scenario.headline) is not None]
+            if not drawn:
+                continue
+            last = max(p["x"] for p in drawn)
+            plots.bar_figure(out / file, scenario.title, {f"{last:g} {x_label}": [p for p in drawn if p["x"] == last]},
+                             scenario.headline, archs, every_python, scale=SCALE.get(scenario.headline, 1.0))  # fmt: skip
+        elif scenario.sweep:
             panels = {base: [p for p in mine if p["base"] == base] for base in dict.fromkeys(p["base"] for p in mine)}
             metric = "rps" if scenario.headline in ("rps", "sustained_rate") else scenario.headline
-            if scenario.name == "accept-storm":
-                metric = "p99_ms"
-            if scenario.name == "idle-connections":
-                continue  # drawn below, per connection
-            plots.sweep_figure(out / file, scenario.title, panels, metric, archs, every_python,
-                               "users" if scenario.sweep == "users" else "target rate (connections/s)",
+            plots.sweep_figure(out / file, scenario.title, panels, metric, archs, every_python, x_label,
                                log_y=metric.endswith("_ms"))  # fmt: skip
         else:
             plots.bar_figure(out / file, scenario.title, per_step(scenario, mine), scenario.headline, archs,
@@ -93,13 +97,6 @@ def draw(out, results, scenarios):
         plots.bar_figure(out / "p99-by-architecture.png", "p99 latency by architecture", latency, "p99_ms", archs,
                          every_python, log_y=True)
         figures[""].append("p99-by-architecture.png")
-    idle = [p for p in by("idle-connections") if p["metrics"].get("memory_per_connection") is not None]
-    if idle:
-        last = max(p["x"] for p in idle)
-        plots.bar_figure(out / "idle-memory.png", "Memory per idle connection",
-                         {f"{last} idle connections": [p for p in idle if p["x"] == last]},
-                         "memory_per_connection", archs, every_python, scale=1 / 1024)
-        figures["idle-connections"].append("idle-memory.png")
     return figures
 
 
@@ -138,7 +135,9 @@ def document(results, scenarios, figures):
         ("p", f"{repeats}, servers on CPUs {machine['server_cpus']}, load generator and C client on CPUs "
               f"{machine['loadgen_cpus']}; {machine['cpu_model']}, {machine['cpus']} CPUs, kernel {machine['kernel']}, "
               f"Docker {machine['docker']}. Server builds: " + ", ".join(f"{p} ({v})" for p, v in machine["python_versions"].items()) + ". "
-              f"Images: " + ", ".join(f"{k} {v[:19]}" for k, v in machine["images"].items()) + "."),
+              "Images: " + ", ".join(f"{k} {v[:19]}" for k, v in machine["images"].items()) + "."
+              + (f" Commit {machine['commit'][:10]}" + (" with local changes." if machine.get("dirty") else ".")
+                 if machine.get("commit") else "")),
         ("p", "Each figure is the median over the repetitions, [min–max] when there are several. "
               "† marks a point where the load generator was the bottleneck (a process at ≥ 90 % of a core, or a "
               "Locust point under 0.8× of the C client's rate at above 75 %): it is drawn hollow and never compared. "
@@ -170,7 +169,7 @@ def document(results, scenarios, figures):
         blocks += [("h2", scenario.title), ("p", scenario.description), ("p", "What to look for: " + scenario.look_for)]
         if scenario.server_cpus == "all":
             blocks.append(("p", f"Servers on all {machine['cpus']} CPUs, the load generator sharing them."))
-        metrics = [*COLUMNS, *EXTRA.get(scenario.name, ())]
+        metrics = [*COLUMNS, *scenario.columns]
         rows = []
         for step in dict.fromkeys(p["step"] for p in mine):
             for client in dict.fromkeys(p["client"] for p in mine):

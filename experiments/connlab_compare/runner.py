@@ -10,7 +10,8 @@ from connlab import designs
 from connlab.config import variants
 
 from . import measure, reference_client, schedstat, theory
-from .lab import REDIS, every_cpu
+from .lab import every_cpu
+from .reference import REFERENCES, runs
 from .scenarios import ScenarioError, load_all
 
 LOCUST = "locust"
@@ -21,7 +22,7 @@ def plan(names, archs, pythons, repeat, quick):
     build, in rounds (repetition 1 of everything, then 2, ...). Without `archs`: the
     classic designs, and the balancing policies where a scenario asks for them."""
     scenarios = load_all(names or None, quick=quick)
-    known = [*variants(), REDIS]
+    known = [*variants(), *REFERENCES]
     cures = {design.name for design in designs.DESIGNS if design.cure}
     bad = [a for a in archs if a not in known] + [p for p in pythons if p not in ("3.13", "3.13t")]
     if bad:
@@ -31,8 +32,10 @@ def plan(names, archs, pythons, repeat, quick):
         for scenario in scenarios:
             chosen = archs or scenario.designs or [a for a in known if a not in cures or scenario.policies]
             for arch in [a for a in chosen if not scenario.designs or a in scenario.designs]:
-                if arch == REDIS:
-                    cells += [(r, scenario, arch, "C")] if scenario.redis else []
+                if arch in REFERENCES:
+                    reference = REFERENCES[arch]
+                    if any(runs(reference, scenario, step) for step in scenario.steps):
+                        cells.append((r, scenario, arch, reference.build))
                 else:
                     cells += [(r, scenario, arch, python) for python in pythons]
     return scenarios, cells
@@ -42,7 +45,7 @@ def steps_of(scenario, arch):
     """[(step, client)] of a cell, in the order measured: each step by Locust, then its C
     twin where redis-benchmark can replay it (a closed loop at once; an open-loop sweep
     of new connections once, as a closed loop of its users, after its last rate)."""
-    steps = [step for step in scenario.steps if arch != REDIS or step.redis]
+    steps = [step for step in scenario.steps if arch not in REFERENCES or runs(REFERENCES[arch], scenario, step)]
     order = []
     for i, step in enumerate(steps):
         order.append((step, LOCUST))
@@ -74,8 +77,8 @@ def step_requests(lab, scenario, step, address, arch, quick):
             parameters = dict(group.get("parameters", {}))
             if parameters.get("rate") and group["users"]:
                 parameters["rate"] = parameters["rate"] * users / group["users"]
-            if arch == REDIS:
-                parameters["dialect"] = "redis"
+            if arch in REFERENCES:
+                parameters["dialect"] = REFERENCES[arch].dialect
             groups.append({"users": users, "parameters": parameters})
         requests.append({"step": {
             "host": address, "groups": groups, "warmup": scenario.warmup(quick), "duration": scenario.duration(quick),
@@ -85,23 +88,24 @@ def step_requests(lab, scenario, step, address, arch, quick):
 
 
 def scrape_source(scenario, arch):
-    if not (scenario.server_figures or (scenario.theory and arch != REDIS)):
+    reference = REFERENCES.get(arch)
+    if not (scenario.server_figures or (scenario.theory and not reference)):
         return None
-    return "tcp://target:6379 INFO memory" if arch == REDIS else "http://target:8000/metrics"
+    return f"tcp://target:{reference.port} {reference.probe}" if reference else "http://target:8000/metrics"
 
 
 def locust_point(lab, scenario, step, address, arch, quick, baseline):
     """One step measured by the load generator's agents: its figures (and the server's own)."""
-    traced = step.base in scenario.threads and arch != REDIS
+    traced = step.base in scenario.threads and arch not in REFERENCES
     before, started = (schedstat.parse(lab.server_threads()), time.monotonic()) if traced else (None, None)
     replies = lab.ask_all(step_requests(lab, scenario, step, address, arch, quick))
     figures = measure.point_metrics(replies, scenario.measure)
     if traced:  # the whole step, warm-up included: the threads' roles do not change within it
         figures["threads"] = schedstat.per_role(before, schedstat.parse(lab.server_threads()), time.monotonic() - started)
     texts = replies[0]["metrics"]
-    if scenario.theory and arch != REDIS:  # what the server itself served: the models' inputs
+    if scenario.theory and arch not in REFERENCES:  # what the server itself served: the models' inputs
         figures["served"] = theory.served(texts["before"], texts["after"], replies[0]["seconds"], measure.samples)
-    if scenario.server_figures == "spread" and arch != REDIS:
+    if scenario.server_figures == "spread" and arch not in REFERENCES:
         figures.update(measure.spread(texts["before"], texts["after"]))
     elif scenario.server_figures == "resources":
         held = measure.server_resources(texts["after"])
@@ -150,11 +154,12 @@ def versions(lab, archs, pythons):
     """What each server build runs: its INFO's python and gil lines."""
     found = {}
     for python in pythons:
-        address = lab.start_server(next(a for a in archs if a != REDIS), python, {})
+        address = lab.start_server(next(a for a in archs if a not in REFERENCES), python, {})
         info = lab.ask_all([{"probe": address, "command": ["INFO"]}])[0]["reply"]
         fields = dict(line.split(":", 1) for line in info.splitlines() if ":" in line)
         found[python] = f"Python {fields.get('python')}, GIL {fields.get('gil')}"
     lab.stop_server()
-    if REDIS in archs:
-        found["C"] = "redis-server (C)"
+    for arch in archs:
+        if arch in REFERENCES:
+            found[REFERENCES[arch].build] = REFERENCES[arch].label
     return found

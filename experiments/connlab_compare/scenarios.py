@@ -25,7 +25,6 @@ class Step:
     base: str  # the step's label in the file, e.g. "PING"
     x: float | None  # the sweep value (users or rate), for plots
     groups: list  # [{"users": n, "parameters": {...}}]
-    redis: bool = True  # False: redis-server cannot run it (no WORK command)
 
 
 @dataclass
@@ -38,7 +37,6 @@ class Scenario:
     headline: str
     steps: list
     predictions: list
-    redis: bool = True
     knee_ms: float = 10.0
     server_figures: str | None = None  # "spread" or "resources": read from the server's own figures
     server_settings: dict = field(default_factory=dict)
@@ -50,6 +48,9 @@ class Scenario:
     server_cpus: str | None = None  # "all": the server on every CPU, the load generator sharing them
     reference: bool = True  # False: no C client twin (Locust is far from its limit there)
     threads: list = field(default_factory=list)  # steps whose server threads' scheduler figures are read
+    columns: list = field(default_factory=list)  # its own figures, as columns of its table
+    plot: str = "auto"  # "top": the headline at the top of the sweep, in bars (else a sweep or bars per step)
+    x_label: str | None = None  # what its sweep's x is, on the figure
 
     def warmup(self, quick):
         return self.timing["quick_warmup" if quick else "warmup"]
@@ -85,6 +86,8 @@ def load(path, quick=False):
         steps += expanded
         sweeps.add(swept)
     labels = {step.base for step in steps}
+    if data.get("plot", "auto") not in ("auto", "top"):
+        raise ScenarioError(f"{path.name}: plot is \"top\" (the headline at the sweep's top, in bars) or absent")
     if data.get("server_cpus") not in (None, "all"):
         raise ScenarioError(f"{path.name}: server_cpus is \"all\" or absent (then SERVER_CPUS)")
     if set(data.get("threads", [])) - labels:
@@ -94,12 +97,13 @@ def load(path, quick=False):
     return Scenario(
         name=path.stem, title=data["title"], description=data["description"].strip(),
         look_for=data["look_for"].strip(), measure=data["measure"], headline=data["headline"], steps=steps,
-        predictions=data.get("predictions", []), redis=data.get("redis", True), knee_ms=data.get("knee_ms", 10.0),
+        predictions=data.get("predictions", []), knee_ms=data.get("knee_ms", 10.0),
         server_figures=data.get("server_figures"), server_settings=data.get("server_settings", {}),
         timing={**TIMING, **data.get("timing", {})},
         sweep=next(iter(sweeps)) if len(sweeps) == 1 else None, policies=data.get("policies", False),
         theory=data.get("theory", {}), designs=data.get("designs", []), server_cpus=data.get("server_cpus"),
-        reference=data.get("reference", True), threads=data.get("threads", []),
+        reference=data.get("reference", True), threads=data.get("threads", []), columns=data.get("columns", []),
+        plot=data.get("plot", "auto"), x_label=data.get("x_label"),
     )  # fmt: skip
 
 
@@ -107,9 +111,8 @@ def expand(raw, quick, where):
     """One file step -> its steps (one per sweep value), and what it sweeps."""
     groups = raw.get("groups") or [{"users": raw.get("users", 1), "parameters": raw.get("parameters", {})}]
     sweep = raw.get("sweep")
-    redis = raw.get("redis", True)
     if not sweep:
-        return [Step(raw["label"], raw["label"], None, groups, redis)], None
+        return [Step(raw["label"], raw["label"], None, groups)], None
     (swept,) = [key for key in sweep if key != "quick"] or [None]
     if swept not in ("users", "rate"):
         raise ScenarioError(f"{where}: step {raw['label']!r}: sweep over 'users' or 'rate'")
@@ -122,7 +125,7 @@ def expand(raw, quick, where):
         else:
             first["parameters"]["rate"] = value
             label = f"{raw['label']} @ {value}/s"
-        steps.append(Step(label, raw["label"], value, [first, *groups[1:]], redis))
+        steps.append(Step(label, raw["label"], value, [first, *groups[1:]]))
     return steps, swept
 
 

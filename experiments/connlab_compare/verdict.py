@@ -208,5 +208,5 @@ def change_rows(scenario, prediction, points, pythons):
                 judged = {**judged, "verdict": "not comparable", "measured": judged["measured"] + " (load generator bound)"}
             rows.append({"scenario": scenario.name, "python": python or " → ".join(dict.fromkeys(b for b, _ in ends)),
                          "claim": prediction["claim"], "source": prediction["source"], "metric": prediction["metric"],
-                         "why": "", "client": CLIENTS[0], **judged})  # fmt: skip
+                         "why": "", "client": CLIENTS[0], "design": arch, **judged})  # fmt: skip
     return rows

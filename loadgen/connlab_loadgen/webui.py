@@ -4,10 +4,13 @@
   schedule and each load generator process's CPU.
 - A banner on every tab while the load generator, not the server, is the bottleneck
   (saturation.py): the figures on screen are then the load generator's.
-- /connlab/summary (the text a headless run prints at its end) and
-  /connlab/latency.csv, which `make load` fetches from the running master.
+- /connlab/summary (the text a headless run prints at its end),
+  /connlab/latency.csv and /connlab/history.csv (the stats history Locust keeps for
+  its charts, every few seconds), which `make load` fetches from the running master.
 """
 
+import csv
+import io
 import json
 
 from flask import Response, request
@@ -84,6 +87,22 @@ def extend(environment):
     @app.route("/connlab/latency.csv")
     def latency_csv():
         return Response(precision.csv_text(environment.stats), mimetype="text/csv")
+
+    @app.route("/connlab/history.csv")
+    def history_csv():
+        return Response(history_text(environment.stats.history), mimetype="text/csv")
+
+
+def history_text(history):
+    """Locust's stats history ({"time": t, name: [t, value], ...} every few seconds) as
+    CSV: a time column, then one column per figure."""
+    names = list(dict.fromkeys(name for row in history for name in row if name != "time"))
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["time", *names])
+    for row in history:
+        writer.writerow([row["time"], *(row[name][1] if name in row else "" for name in names)])
+    return out.getvalue()
 
 
 def tab_rows(environment):

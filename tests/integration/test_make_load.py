@@ -7,6 +7,7 @@ on 127.0.0.1 is neither disturbed nor in the way.
 """
 
 import os
+import re
 import subprocess
 import time
 import urllib.parse
@@ -53,6 +54,10 @@ def test_make_load_prints_the_summary(headless_run):
     assert "Latency in ms" in output and "RESP   PING" in output, output
     assert "load generator CPU of worker" in output, output
     assert "CSV files: results/load/single-thread-" in output, output
+    report = re.search(r"Locust's report: (\S+_report\.html)", output).group(1)
+    assert "<html" in (ROOT / report).read_text().lower()
+    history = (ROOT / report.replace("_report.html", "_history.csv")).read_text().splitlines()
+    assert history[0].startswith("time,") and "current_rps" in history[0] and len(history) >= 3  # 20 s, a row every few
 
 
 @pytest.mark.parametrize(("dashboard", "title", "expr"), LOADGEN_PANELS)

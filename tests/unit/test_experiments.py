@@ -11,8 +11,9 @@ import pytest
 from connlab.config import variants
 from connlab_compare import (journal, measure, plots, reference_client, report, runner, scenarios, schedstat,
                              theory, verdict)
-from connlab_compare.lab import REDIS
+from connlab_compare.reference import REDIS as REFERENCE
 
+REDIS = REFERENCE.name
 KNOWN = {*variants(), REDIS}
 
 
@@ -420,3 +421,115 @@ def test_the_report_shows_where_the_threads_waited(tmp_path):
     assert "Every server ran with WORKER_NICE=10." in markdown
     assert ("| PING 1000/s with WORK 5ms | message-balancing | 3.13 | workers | 4 | – | 900 [900–900] | "
             "1,600 [1,500–1,700] | 700 [700–700] |") in markdown  # fmt: skip
+
+
+def test_every_run_has_its_points_as_csv_and_a_line_in_the_index(tmp_path):
+    import csv
+    import hashlib
+
+    from connlab_compare import exports
+
+    results, chosen = constructed_results()
+    results["machine"].update(commit="0123456789abcdef0123456789abcdef01234567", dirty=True)
+    report.write(tmp_path / "20261202T000000Z", results, chosen)
+    del results["machine"]["commit"]  # an older run: no provenance
+    results["partial"] = "1 of 9 cells not measured"
+    report.write(tmp_path / "20261202T010000Z", results, chosen)
+    with open(tmp_path / "20261202T000000Z" / exports.CSV, newline="") as file:
+        rows = list(csv.DictReader(file))
+    assert len(rows) == len(results["points"]) and rows[0]["scenario"] == results["points"][0]["scenario"]
+    assert {"rps", "p99_ms", "loadgen_bound"} <= set(rows[0]) and "histogram" not in rows[0]
+    index = (tmp_path / "index.html").read_text()
+    assert index.index("20261202T010000Z") < index.index("20261202T000000Z")  # newest first
+    assert "0123456789 (dirty)" in index and "partial" in index and "href='20261202T000000Z/index.html'" in index
+    counts = {}
+    for row in results["verdicts"]:
+        counts[row["verdict"]] = counts.get(row["verdict"], 0) + 1
+    assert ", ".join(f"{n} {v}" for v, n in sorted(counts.items())) in index
+    found = exports.provenance([scenarios.DIRECTORY / "spread.toml"])
+    assert found["commit"] is None or len(found["commit"]) == 40
+    assert found["dirty"] in (True, False, None)
+    assert found["scenario_hashes"] == {"spread": hashlib.sha256((scenarios.DIRECTORY / "spread.toml").read_bytes()).hexdigest()}
+
+
+def test_a_diff_of_two_runs_says_what_changed(tmp_path):
+    from connlab_compare import diff
+
+    a, chosen = constructed_results()
+    b = json.loads(json.dumps(a))
+    for point in b["points"]:
+        if point["arch"] == "message-balancing" and point["scenario"] == "throughput":
+            point["metrics"]["rps"] *= 2  # twice as fast in every repetition: changed
+    b["verdicts"] = verdict.verdicts(chosen, b["points"], ["3.13"], lambda python: {})
+    rows = diff.write(tmp_path, a, b, ["A", "B"], chosen)
+    changed = {(r[1], r[2]) for r in rows if r[11] == "changed"}
+    assert changed and all(arch == "message-balancing" for _, arch in changed)
+    assert all(r[8] == 1.0 and r[11] == "within noise" for r in rows if r[2] != "message-balancing")
+    markdown = (tmp_path / "report.md").read_text()
+    assert "## Verdicts that changed" in markdown and (tmp_path / "throughput-diff.png").stat().st_size > 5_000
+    # One build in each run (3.13 in A, 3.13t in B): matched across builds.
+    for point in b["points"]:
+        point["python"] = "3.13t"
+    b["machine"]["pythons"] = ["3.13t"]
+    across = diff.write(tmp_path / "across", a, b, ["A", "B"], chosen)
+    assert len(across) == len(rows) and {r[4] for r in across} == {None}
+    assert "matched across builds" in (tmp_path / "across" / "report.md").read_text()
+
+
+def test_a_new_scenario_is_data_only(tmp_path):
+    """A scenario file in a folder of its own: its table's columns, its figure and its
+    verdict come from the file; no Python names it."""
+    folder = tmp_path / "scenarios"
+    folder.mkdir()
+    (folder / "held-open.toml").write_text('''
+title = "Held open"
+description = "Connections held open."
+look_for = "Bytes per connection."
+measure = ["PING"]
+headline = "bytes_per_connection"
+columns = ["bytes_per_connection"]
+plot = "top"
+x_label = "open connections"
+[[steps]]
+label = "held"
+parameters = { mix = "PING:1" }
+sweep = { users = [10, 100] }
+[[predictions]]
+claim = "One thread per connection costs more."
+source = "a book"
+metric = "bytes_per_connection"
+better = ["single-thread"]
+worse = ["single-acceptor/per-connection"]
+''')
+    (held,) = scenarios.load_all(directory=folder)
+    points = [point(arch, 1.0, f"held @ {users} users", users, base="held", scenario="held-open", repeat=r,
+                    bytes_per_connection=size * users / 10)
+              for r in (1, 2) for users in (10, 100)
+              for arch, size in (("single-thread", 2000.0 + r), ("single-acceptor/per-connection", 40000.0 + r))]  # fmt: skip
+    machine = constructed_results()[0]["machine"] | {"scenarios": ["held-open"]}
+    results = {"started": "now", "finished": "now", "partial": None, "machine": machine, "points": points,
+               "verdicts": verdict.verdicts([held], points, ["3.13"], lambda python: {})}  # fmt: skip
+    report.write(tmp_path / "run", results, [held])
+    assert (tmp_path / "run" / "held-open.png").stat().st_size > 5_000
+    markdown = (tmp_path / "run" / "report.md").read_text()
+    header = next(line for line in markdown.split("## Held open")[1].splitlines() if line.startswith("| step | client"))
+    assert header.endswith("| bytes_per_connection |")
+    assert results["verdicts"][0]["verdict"] == "yes"
+
+
+def test_report_knows_no_scenario_by_name():
+    source = (Path(report.__file__)).read_text()
+    for scenario in scenarios.load_all():
+        assert f'"{scenario.name}"' not in source, scenario.name
+
+
+def test_redis_server_runs_what_its_record_allows():
+    from connlab_compare.reference import runs
+
+    by_name = {s.name: s for s in scenarios.load_all()}
+    head = by_name["head-of-line"]
+    assert [runs(REFERENCE, head, step) for step in head.steps] == [True, False]  # SLEEP yes (DEBUG SLEEP), WORK no
+    assert not any(runs(REFERENCE, by_name["spread"], step) for step in by_name["spread"].steps)  # no per-worker counts
+    assert all(runs(REFERENCE, by_name["throughput"], step) for step in by_name["throughput"].steps)
+    _, cells = runner.plan(["cpu-bound", "throughput"], [REDIS], ["3.13"], 1, True)
+    assert [(scenario.name, python) for _, scenario, _, python in cells] == [("throughput", "C")]

@@ -98,3 +98,13 @@ def test_pacer_schedules_fixed_intervals_and_counts_late_sends(monkeypatch):
 def test_user_interval_splits_the_rate_over_users():
     assert schedule.user_interval(rate=1000, users=10, batch=1) == pytest.approx(0.01)
     assert schedule.user_interval(rate=1000, users=10, batch=16) == pytest.approx(0.16)
+
+
+def test_the_stats_history_as_csv():
+    from connlab_loadgen.webui import history_text
+
+    history = [{"time": "t1", "current_rps": ["t1", 10.5], "user_count": ["t1", 4]},
+               {"time": "t2", "current_rps": ["t2", 12.0], "user_count": ["t2", 4], "response_time_percentile_0.95": ["t2", 3]}]  # fmt: skip
+    assert history_text(history).splitlines() == [
+        "time,current_rps,user_count,response_time_percentile_0.95", "t1,10.5,4,", "t2,12.0,4,3"]
+    assert history_text([]).splitlines() == ["time"]
