@@ -32,7 +32,7 @@ def run(docker_client, tmp_path_factory):
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
-    (folder,) = out.iterdir()
+    (folder,) = [path for path in out.iterdir() if path.is_dir()]  # beside it: index.html, the list of runs
     return folder, result.stdout + result.stderr
 
 
