@@ -43,6 +43,10 @@ grafana_password = $${GRAFANA_ADMIN_PASSWORD:-$$(cat build/grafana-admin-passwor
 dashboards: venv ## Regenerate grafana/dashboards/*.json from grafana/connlab_dashboards
 	@PYTHONPATH=grafana $(VENV)/bin/python -m connlab_dashboards grafana/dashboards
 
+# make compare writes its runs' targets here; the stack's Prometheus reads them.
+build/prometheus/targets:
+	@mkdir -p $@
+
 build/grafana-admin-password:
 	@mkdir -p build && (umask 077 && $(HOST_PYTHON) -c 'import secrets; print(secrets.token_urlsafe(18))' > $@)
 
@@ -69,18 +73,30 @@ check-docker:
 	@command -v docker >/dev/null || { echo "connlab: ERROR: docker is not installed. Install Docker Engine (https://docs.docker.com/engine/install/)." >&2; exit 2; }
 	@docker info >/dev/null 2>&1 || { echo "connlab: ERROR: the Docker daemon is not reachable. Start it (sudo systemctl start docker) or check DOCKER_HOST." >&2; exit 2; }
 
-$(VENV)/.installed: requirements/test.txt services/requirements.txt loadgen/requirements.txt
+# Every dependency pinned with its hashes: the .lock files, resolved by `make lock` from
+# the requirements files (the images' for CPython 3.13, the host's from 3.11 up).
+LOCKS := services/requirements.lock loadgen/requirements.lock requirements/test.lock
+$(VENV)/.installed: requirements/test.lock
 	@echo "connlab: creating $(VENV) with $(HOST_PYTHON)"
 	@$(HOST_PYTHON) -m venv $(VENV)
-	@$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements/test.txt
+	@$(VENV)/bin/pip install --quiet --disable-pip-version-check --require-hashes -r requirements/test.lock
 	@touch $@
 
 venv: $(VENV)/.installed ## Create the Python environment for tests and tools (.venv)
 
+.PHONY: lock
+lock: venv ## Resolve every dependency again, with hashes, into the .lock files (after editing a requirements file)
+	@for lock in $(LOCKS); do \
+	  case $$lock in requirements/*) python=3.11;; *) python=3.13;; esac; \
+	  echo "connlab: resolving $${lock%.lock}.txt for CPython $$python into $$lock"; \
+	  $(VENV)/bin/uv pip compile --quiet --universal --generate-hashes --python-version $$python \
+	    --custom-compile-command 'make lock' $${lock%.lock}.txt -o $$lock || exit; \
+	done
+
 images: check-python check-docker ## Build every image (official bases, or the offline fallback by itself) [PYTHON=3.13t|3.14t]
 	@scripts/images.sh
 
-up: check-arch check-python check-docker images $(if $(findstring $(VENV),$(COMPOSE_BIN)),venv) | build/grafana-admin-password ## Start ARCH (default single-thread), Prometheus, node exporter (and Grafana where its image exists)
+up: check-arch check-python check-docker images $(if $(findstring $(VENV),$(COMPOSE_BIN)),venv) | build/grafana-admin-password build/prometheus/targets ## Start ARCH (default single-thread), Prometheus, node exporter (and Grafana where its image exists)
 	@echo "connlab: starting $(ARCH) on Python $(PYTHON) (server CPUs $(SERVER_CPUS))"
 	@LOADGEN_ARCH=$(ARCH) GRAFANA_ADMIN_PASSWORD="$(grafana_password)" $(COMPOSE) --profile $(ARCH) $(grafana_profile) up -d --wait --remove-orphans
 	@echo "connlab: $(ARCH) is up"
@@ -153,14 +169,15 @@ ARCHS ?=
 QUICK ?=
 PYTHONS ?=
 .PHONY: compare
-compare: check-python-run check-docker venv images ## Every scenario on every architecture: results/compare/<UTC>/ [SCENARIOS= ARCHS= REPEAT=3 QUICK=1 PYTHONS=3.13,3.13t SETTINGS=KEY=VALUE,... RESUME=<run>]
+compare: check-python-run check-docker venv images | build/prometheus/targets ## Every scenario on every architecture: results/compare/<UTC>/ [SCENARIOS= ARCHS= REPEAT=3 QUICK=1 PYTHONS=3.13,3.13t SETTINGS=KEY=VALUE,... RESUME=<run> PROMETHEUS=auto|off]
 	@$(if $(RESUME),test -f "$(RESUME)/run.json" || { echo "connlab: RESUME=$(RESUME) is not a run that make compare started (it has no run.json); give results/compare/<UTC stamp>" >&2; exit 2; })
 	@scripts/images.sh redis
 	@for build in $(filter-out $(PYTHON),$(subst $(comma), ,$(PYTHONS))); do PYTHON=$$build scripts/images.sh server || exit; done
 	@LOCUST_SKIP_MONKEY_PATCH=1 PYTHONPATH=services:loadgen:experiments $(VENV)/bin/python -m connlab_compare \
 	  $(if $(RESUME),--resume "$(RESUME)",--scenarios "$(SCENARIOS)" --archs "$(ARCHS)" $(if $(QUICK),--quick) \
 	  $(if $(filter command line environment,$(origin REPEAT)),--repeat $(REPEAT)) \
-	  --pythons "$(or $(PYTHONS),$(PYTHON))" --set "$(SETTINGS)" --server-cpus $(SERVER_CPUS) --loadgen-cpus $(LOADGEN_CPUS))
+	  --pythons "$(or $(PYTHONS),$(PYTHON))" --set "$(SETTINGS)" --server-cpus $(SERVER_CPUS) --loadgen-cpus $(LOADGEN_CPUS)) \
+	  $(if $(PROMETHEUS),--prometheus "$(PROMETHEUS)")
 
 .PHONY: compare-diff
 compare-diff: venv ## Run B against run A, per scenario, step and design, and the verdicts that changed: A=results/compare/<UTC> B=...

@@ -25,7 +25,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "services"))
-from connlab.config import variants  # noqa: E402
+from connlab.config import server_image, variants  # noqa: E402
 
 TAG = os.environ.get("CONNLAB_TAG", "latest")
 REDIS_IMAGE = f"connlab/redis:{TAG}"
@@ -44,11 +44,6 @@ class Target:
 
     def __init__(self, name, run_args, ready, port=7000):
         self.name, self.run_args, self.ready, self.port = name, run_args, ready, port
-
-
-def server_image(python):
-    """The server image of a build (3.13t: the free-threaded one)."""
-    return f"connlab/server:{TAG}" + ("" if python == "3.13" else f"-{python}")
 
 
 def labelled(name, python, pythons):

@@ -52,13 +52,17 @@ python_base() {
 
 # Wheels for the image's Python ABI ($3: cp313, the default, cp313t or cp314t) and
 # platform, fetched by the host's pip (abi3 wheels do not fit a free-threaded build).
+# $2 is the image's lock: every dependency pinned with its hashes, checked here and again
+# when the image installs them. --no-deps: the lock is complete, and pip would evaluate
+# the dependencies' markers with the host's Python; it does so for the lock's own markers,
+# so the image locks carry platform markers only (a unit test checks).
 wheelhouse() {
-  local name=$1 requirements=$2 dir=build/wheelhouse/$1 abi=${3:-cp313}
+  local name=$1 lock=$2 dir=build/wheelhouse/$1 abi=${3:-cp313}
   local version=${abi#cp}; version=${version%t}; version=${version:0:1}.${version:1}
   local abis=(--abi "$abi" --abi none)
   [ "$abi" = cp313 ] && abis+=(--abi abi3)
-  local stamp="$dir/.requirements"
-  if [ -f "$stamp" ] && cmp -s "$stamp" "$requirements"; then
+  local stamp="$dir/.lock"
+  if [ -f "$stamp" ] && cmp -s "$stamp" "$lock"; then
     say "wheelhouse $name is current"
     return
   fi
@@ -68,19 +72,19 @@ wheelhouse() {
   say "downloading wheels for $name (Python $version, ABI $abi, $machine) into $dir"
   rm -rf "$dir" && mkdir -p "$dir"
   local out missing
-  if ! out=$("$PYTHON_HOST" -m pip download --quiet --disable-pip-version-check --only-binary=:all: \
+  if ! out=$("$PYTHON_HOST" -m pip download --quiet --disable-pip-version-check --only-binary=:all: --require-hashes --no-deps \
       --python-version "$version" --implementation cp "${abis[@]}" \
       "${platforms[@]}" --platform "manylinux2014_${machine}" \
-      -r "$requirements" -d "$dir" 2>&1); then
+      -r "$lock" -d "$dir" 2>&1); then
     printf '%s\n' "$out" >&2
     # pip says the same when PyPI is unreachable, but then it warns of retries first.
     missing=$(sed -n 's/.*satisfies the requirement \([^ ]*\).*/\1/p' <<<"$out" | head -n1)
     if [ -n "$missing" ] && ! grep -qi 'retrying\|connection' <<<"$out"; then
-      die "PyPI has no wheel of $missing for CPython $version (ABI $abi, $machine). Pin a version of it in $requirements that has one (https://pypi.org/project/${missing%%[=<>!~]*}/#files), or build another PYTHON."
+      die "PyPI has no wheel of $missing for CPython $version (ABI $abi, $machine). Pin a version of it that has one (https://pypi.org/project/${missing%%[=<>!~]*}/#files) in ${lock%.lock}.txt and run make lock, or build another PYTHON."
     fi
-    die "pip could not download the wheels in $requirements. Check that PyPI is reachable from this host."
+    die "pip could not download the wheels in $lock. Check that PyPI is reachable from this host (a hash mismatch: run make lock)."
   fi
-  cp "$requirements" "$stamp"
+  cp "$lock" "$stamp"
 }
 
 # Debian's source for a free-threaded build from sid: its files come and go with uploads
@@ -136,14 +140,14 @@ for image in "${images[@]}"; do
         fi
         build "$FREE_THREADED_PYTHON" services/python-free-threaded.Dockerfile "$base" \
           --build-arg "PY_VERSION=$FREE_THREADED" --build-arg "DEBIAN_SUITE=$SOURCE_SUITE" --build-arg "DEBIAN_MIRROR=$DEBIAN_MIRROR"
-        wheelhouse "server-$py" services/requirements.txt "cp${FREE_THREADED/./}t"
+        wheelhouse "server-$py" services/requirements.lock "cp${FREE_THREADED/./}t"
         build "connlab/server:$TAG-$py" services/Dockerfile "$FREE_THREADED_PYTHON" --build-arg "WHEELS=build/wheelhouse/server-$py"
       else
-        wheelhouse server services/requirements.txt
+        wheelhouse server services/requirements.lock
         build "connlab/server:$TAG" services/Dockerfile "$base"
       fi ;;
     loadgen)
-      wheelhouse loadgen loadgen/requirements.txt
+      wheelhouse loadgen loadgen/requirements.lock
       build "connlab/loadgen:$TAG" loadgen/Dockerfile "$base" ;;
     prometheus)
       build "connlab/prometheus:$TAG" prometheus/Dockerfile "$(official_or_debian "$PROMETHEUS_BASE")" ;;

@@ -27,11 +27,11 @@ import pytest  # noqa: E402
 from testcontainers.core.container import DockerContainer  # noqa: E402
 from testcontainers.core.labels import LABEL_SESSION_ID, SESSION_ID  # noqa: E402
 
-from connlab.config import variants  # noqa: E402
+from connlab.config import server_image, variants  # noqa: E402
 
 LOOPBACK = "127.0.0.1"
 TAG = os.environ.get("CONNLAB_TAG", "latest")
-SERVER_IMAGE = f"connlab/server:{TAG}"
+SERVER_IMAGE = server_image("3.13", TAG)
 # The CPUs `make test` pins servers to (SERVER_CPUS, as for `make up`).
 SERVER_CPUS = os.environ.get("SERVER_CPUS") or str(max(os.sched_getaffinity(0)))
 
@@ -39,10 +39,6 @@ SERVER_CPUS = os.environ.get("SERVER_CPUS") or str(max(os.sched_getaffinity(0)))
 CONFIGS = variants()
 # The server builds they run on (`make test`: 3.13 with the GIL, and 3.13t free-threaded).
 PYTHONS = os.environ.get("CONNLAB_PYTHONS", "3.13").split()
-
-
-def server_image(python="3.13"):
-    return SERVER_IMAGE + ("-3.13t" if python == "3.13t" else "")
 
 
 # Every build and every architecture and mode, as pytest parameters (python, name).

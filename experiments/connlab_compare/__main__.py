@@ -42,6 +42,9 @@ def arguments():
     parser.add_argument("--set", default="", metavar="KEY=VALUE,...", help="server settings given to every server "
                         "(docs/operations.md), e.g. WORKER_NICE=0")
     parser.add_argument("--out", default="results/compare")
+    parser.add_argument("--prometheus", default="auto", metavar="auto|off|CONTAINER",
+                        help="which Prometheus scrapes the run (scrape.py): auto, the stack's if it runs, else "
+                        "one started for the run on the stack's data; off; or a container that mounts the targets folder")
     parser.add_argument("--resume", metavar="DIR", help="carry on with an interrupted run: measure only its cells "
                         "that have no points yet, with the arguments it was started with")
     parser.add_argument("--diff", nargs=2, metavar=("A", "B"), help="measure nothing: run B against run A "

@@ -8,11 +8,12 @@ the end, whatever happens.
 
 import json
 import os
+import re
 import subprocess
 import threading
 import uuid
 
-from connlab.config import cpu_list, variants
+from connlab.config import cpu_list, server_image, variants
 
 from connlab_loadgen import AGENT_MARK as MARK
 
@@ -43,8 +44,11 @@ def docker(*args, timeout=120):
     return result.stdout.strip()
 
 
-def server_image(python):
-    return f"connlab/server:{TAG}" + ("-3.13t" if python == "3.13t" else "")
+def server_alias(cell):
+    """The server's name on the lab's network in one cell: a new name for every cell, so
+    that what scrapes it by that name never reaches the server of another cell."""
+    repeat, scenario, arch, python = cell
+    return re.sub(r"[^a-z0-9-]+", "-", f"{scenario.name}-{arch}-{python}-r{repeat}".lower())
 
 
 def server_run_args(arch, python, settings):
@@ -119,11 +123,13 @@ class Lab:
             docker("rm", "-f", *names.split())
         docker("network", "rm", self.network)
 
-    def start_server(self, arch, python, settings, cpus=None):
-        """A fresh container running `arch` on the server CPUs (or `cpus`); returns its address."""
+    def start_server(self, arch, python, settings, cpus=None, alias=None):
+        """A fresh container running `arch` on the server CPUs (or `cpus`), also named
+        `alias` on the network; returns its address."""
         self.stop_server()
         container = f"{self.name}-server"
-        docker("run", "-d", "--name", container, "--network", self.network, "--network-alias", "target",
+        aliases = ["--network-alias", alias] if alias else []
+        docker("run", "-d", "--name", container, "--network", self.network, "--network-alias", "target", *aliases,
                "--cpuset-cpus", cpus or self.server_cpus, "--no-healthcheck", "--pids-limit", "-1",
                *server_run_args(arch, python, settings))  # fmt: skip
         port = REFERENCES[arch].port if arch in REFERENCES else 7000

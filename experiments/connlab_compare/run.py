@@ -16,9 +16,10 @@ from connlab.config import cpu_set, variants
 
 from . import exports, journal, measure, report, runner, verdict
 from .annotate import Annotations
-from .lab import Lab, LabError, docker, server_image
+from .lab import TAG, Lab, LabError, docker, server_image
 from .progress import Progress
 from .reference import REFERENCES
+from .scrape import Scrape
 from .scenarios import DIRECTORY as SCENARIO_DIRECTORY
 from .scenarios import ScenarioError, load_all
 
@@ -27,7 +28,7 @@ def split(text):
     return [item for item in text.split(",") if item]
 
 
-def machine(args, scenarios, pythons_found):
+def machine(args, scenarios, pythons_found, scraped_by):
     cpu_model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                       if line.startswith("model name")), platform.processor() or "unknown")  # fmt: skip
     return {
@@ -39,7 +40,7 @@ def machine(args, scenarios, pythons_found):
         **exports.provenance(scenario_files(scenarios)),
         "pythons": args.pythons, "python_versions": pythons_found,
         "quick": args.quick, "repeat": args.repeat, "scenarios": [s.name for s in scenarios],
-        "settings": args.settings,
+        "settings": args.settings, "scraped_by": scraped_by,
     }  # fmt: skip
 
 
@@ -48,7 +49,7 @@ def scenario_files(scenarios):
 
 
 def images(args):
-    return [*(server_image(p) for p in args.pythons), "connlab/loadgen:latest", "connlab/redis:latest"]
+    return [*(server_image(p) for p in args.pythons), f"connlab/loadgen:{TAG}", f"connlab/redis:{TAG}"]
 
 
 def context(results):
@@ -129,18 +130,22 @@ def measure_run(args, folder, resumed):
     annotations = Annotations()
     stopped = None
     try:
-        with Lab(args.server_cpus, cpu_set(args.loadgen_cpus), folder / "logs") as lab:
+        with Lab(args.server_cpus, cpu_set(args.loadgen_cpus), folder / "logs") as lab, \
+                Scrape(lab, folder.name, args.prometheus) as scrape:
             if not resumed:
                 archs = sorted({arch for _, _, arch, _ in cells}, key=[*variants(), *REFERENCES].index)
                 run = {"started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "arguments": asked(args, cells),
                        "cells": [[r, s.name, a, p] for r, s, a, p in cells],
-                       "machine": machine(args, scenarios, runner.versions(lab, archs, args.pythons))}  # fmt: skip
+                       "machine": machine(args, scenarios, runner.versions(lab, archs, args.pythons), scrape.container)}  # fmt: skip
                 log.start(run)
             for cell in todo:
                 repeat, scenario, arch, python = cell
                 annotations.add(f"connlab compare: {scenario.name} on {arch} ({python}), repetition {repeat}",
                                 ["connlab", "compare", scenario.name, arch])
+                scrape.describe(cell)
+                started = time.time()
                 runner.run_cell(lab, cell, args.quick, progress, log, args.settings)
+                scrape.wait_seen(cell, started)
     except KeyboardInterrupt:
         stopped = "interrupted"
     except (LabError, subprocess.TimeoutExpired) as exc:

@@ -10,7 +10,7 @@ from connlab import designs
 from connlab.config import variants
 
 from . import measure, reference_client, schedstat, theory
-from .lab import every_cpu
+from .lab import every_cpu, server_alias
 from .reference import REFERENCES, runs
 from .scenarios import ScenarioError, load_all
 
@@ -135,7 +135,7 @@ def run_cell(lab, cell, quick, progress, journal, settings=None):
     each point journaled as it is measured."""
     repeat, scenario, arch, python = cell
     cpus = every_cpu() if scenario.server_cpus == "all" else None
-    address = lab.start_server(arch, python, {**scenario.server_settings, **(settings or {})}, cpus)
+    address = lab.start_server(arch, python, {**scenario.server_settings, **(settings or {})}, cpus, server_alias(cell))
     baseline, served = {}, {}
     for step, client in steps_of(scenario, arch):
         progress.show(scenario.name, arch, python, step.label + ("" if client == LOCUST else f" ({client})"), repeat)

@@ -113,20 +113,31 @@ def query_variable(name, label, query, multi=True):
     return variable
 
 
+# Every query's selector starts here: the chosen `make compare` runs ("All" also matches
+# the stack's own series, which carry no `run`).
+RUN = 'run=~"$run"'
+
+
+def run_variable():
+    """The `make compare` runs Prometheus has scraped (their UTC stamps, the folders'
+    names under results/compare/); it narrows every other variable and query."""
+    return query_variable("run", "Compare run", "label_values(connlab_server_info, run)")
+
+
 def gil_variable():
     """The server builds Prometheus has seen: the GIL `enabled` (3.13) or `disabled`
     (3.13t, free-threaded). It narrows the architectures offered."""
-    return query_variable("gil", "GIL", "label_values(connlab_server_info, gil)")
+    return query_variable("gil", "GIL", f"label_values(connlab_server_info{{{RUN}}}, gil)")
 
 
 def arch_variable(multi):
-    """The architectures that Prometheus has seen on the chosen builds
+    """The architectures that Prometheus has seen on the chosen runs and builds
     (connlab_server_info carries `arch` and `gil`)."""
-    return query_variable("arch", "Architecture", 'label_values(connlab_server_info{gil=~"$gil"}, arch)', multi)
+    return query_variable("arch", "Architecture", f'label_values(connlab_server_info{{{RUN}, gil=~"$gil"}}, arch)', multi)
 
 
 def command_variable():
-    return query_variable("command", "Command", 'label_values(connlab_requests_total{arch=~"$arch"}, command)')
+    return query_variable("command", "Command", f'label_values(connlab_requests_total{{{RUN}, arch=~"$arch"}}, command)')
 
 
 def base_dashboard(uid, title, description, tags):

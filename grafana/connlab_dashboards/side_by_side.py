@@ -1,12 +1,13 @@
 """"Architectures side by side": every architecture selected in $arch, one series each."""
 
-from .common import RATE, Ids, arch_variable, base_dashboard, command_variable, gil_variable, row, timeseries_panel
+from .common import (RATE, RUN, Ids, arch_variable, base_dashboard, command_variable, gil_variable, row, run_variable,
+                     timeseries_panel)
 
-SEL = 'arch=~"$arch"'
-SEL_CMD = 'arch=~"$arch", command=~"$command"'
+SEL = f'{RUN}, arch=~"$arch"'
+SEL_CMD = f'{SEL}, command=~"$command"'
 
 # The load generator labels commands with their parameters ("ECHO 16B", "WORK 100us").
-LOADGEN_CMD = 'command=~"($command).*"'
+LOADGEN_CMD = f'{RUN}, command=~"($command).*"'
 
 
 def _quantile(q, metric, by="arch", selector=SEL_CMD):
@@ -22,6 +23,7 @@ def build():
             "connlab: the same metrics for every selected architecture, server and client side.",
             ["architectures"],
         )
+        .with_variable(run_variable())
         .with_variable(gil_variable())
         .with_variable(arch_variable(multi=True))
         .with_variable(command_variable())

@@ -1,8 +1,9 @@
 """"Workers": how evenly one architecture spreads connections and requests over workers."""
 
-from .common import RATE, Ids, arch_variable, bargauge_panel, base_dashboard, gil_variable, row, timeseries_panel
+from .common import (RATE, RUN, Ids, arch_variable, bargauge_panel, base_dashboard, gil_variable, row, run_variable,
+                     timeseries_panel)
 
-SEL = 'arch="$arch"'
+SEL = f'{RUN}, arch="$arch"'
 
 
 def _share(metric):
@@ -22,7 +23,7 @@ def build():
         "Workers",
         "connlab: the spread of accepted connections and requests across the workers of one architecture.",
         ["workers"],
-    ).with_variable(gil_variable()).with_variable(arch_variable(multi=False))
+    ).with_variable(run_variable()).with_variable(gil_variable()).with_variable(arch_variable(multi=False))
 
     d.with_row(row(ids, "Spread over the selected time range"))
     d.with_panel(bargauge_panel(

@@ -15,10 +15,14 @@ prefixed with `@@connlab-agent@@` (anything else on stdout is not an answer):
   measurement, the open-loop schedule, and, when asked, a /metrics or INFO text taken
   before and after.
 - {"probe": "tcp://host:port", "command": ["INFO", "memory"]}: one command's reply.
+
+Like the locustfile's processes, it serves its connlab_loadgen_* metrics on
+LOADGEN_METRICS_PORT (9646; 0: none), for the Prometheus that scrapes the run.
 """
 
 import copy
 import json
+import os
 import sys
 import time
 import urllib.request
@@ -27,13 +31,15 @@ from argparse import Namespace
 import gevent
 import psutil
 from gevent import socket
+from gevent.fileobject import FileObjectPosix
 from locust.env import Environment
 
-from . import AGENT_MARK, precision, schedule
+from . import AGENT_MARK, metrics, precision, schedule
 from .recorder import Recorder
 from .resp import encode
 from .users import ConnlabUser, parse_host
 
+METRICS_PORT = int(os.environ.get("LOADGEN_METRICS_PORT", "9646"))
 DEFAULTS = dict(mix="PING:1", echo_bytes=16, work_us=100, sleep_ms=10, connection_mode="persistent",
                 idle_interval=10.0, pipeline=1, rate=0.0, request_timeout=5.0, dialect="connlab")  # fmt: skip
 
@@ -48,6 +54,7 @@ def run_step(step):
     groups = [group for group in step["groups"] if group["users"] > 0]
     environment = Environment(user_classes=[user_class(step["host"], i, g) for i, g in enumerate(groups)],
                               host=step["host"], parsed_options=Namespace(**DEFAULTS, num_users=0))
+    environment.events.request.add_listener(metrics.on_request)  # failures, as in the locustfile
     runner = environment.create_local_runner()
     process = psutil.Process()
     texts = {}
@@ -139,7 +146,11 @@ def answer(request):
 
 def main():
     precision.install()
-    for line in sys.stdin:
+    if METRICS_PORT:  # connlab_loadgen_* for Prometheus, while make compare runs (scrape.py)
+        metrics.start_exporter(METRICS_PORT)
+    # Read requests cooperatively: a plain read of stdin would block gevent's hub, and with
+    # it the exporter, between steps.
+    for line in FileObjectPosix(sys.stdin.fileno(), "r", close=False):
         if not line.strip():
             continue
         try:

@@ -10,6 +10,12 @@ from .protocol import Limits
 ARCHITECTURES = designs.architectures()
 
 
+def server_image(python="3.13", tag=os.environ.get("CONNLAB_TAG", "latest")):
+    """The server image of a build, as scripts/images.sh tags it (the tools read it here):
+    connlab/server:<tag>, with -3.13t or -3.14t for a free-threaded one."""
+    return f"connlab/server:{tag}" + ("" if python == "3.13" else f"-{python}")
+
+
 class ConfigError(Exception):
     pass
 

@@ -9,11 +9,13 @@ import contextlib
 import json
 import re
 import socket
+import tempfile
 import threading
 import time
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
+from pathlib import Path
 
 from testcontainers.core.container import DockerContainer
 from testcontainers.core.network import Network
@@ -91,9 +93,9 @@ class Load:
 
 def substitute(expr, arch):
     """A dashboard query as Grafana would send it: the selected architecture, every
-    build and command, and windows that span a few 5 s scrapes ($__rate_interval is at least
+    run, build and command, and windows that span a few 5 s scrapes ($__rate_interval is at least
     four scrape intervals)."""
-    values = {"arch": arch, "gil": ".*", "command": ".*", "__rate_interval": "20s", "__range": "5m", "__interval": "5s"}
+    values = {"run": ".*", "arch": arch, "gil": ".*", "command": ".*", "__rate_interval": "20s", "__range": "5m", "__interval": "5s"}
 
     def value(match):
         name = match.group(1) or match.group(2)
@@ -134,12 +136,27 @@ class Prometheus:
         return self.api("targets", state="active")["activeTargets"]
 
 
+RUN = "observed"  # the `run` label of the server's second target
+
+
+def write_targets(folder, arch):
+    """A targets file as `make compare` writes it (experiments/connlab_compare/scrape.py):
+    the server again, as a compare run's, so that the job connlab-compare and the
+    dashboards' $run have something to show."""
+    folder = Path(folder)
+    labels = {"run": RUN, "scenario": "observed", "arch": arch, "design": arch, "build": "3.13", "role": "server"}
+    (folder / "observed.json").write_text(json.dumps([{"targets": [f"{arch}:8000"], "labels": labels}]))
+    for path in (folder, folder / "observed.json"):
+        path.chmod(0o755)  # Prometheus runs as nobody
+
+
 @contextlib.contextmanager
 def observed_server(arch):
     """Yield (Prometheus, Load) once Prometheus has scraped the loaded server, the load
     generator and the exporter three times. Load adds connection churn to the load
     generator's persistent connections."""
-    with Network() as network:
+    with Network() as network, tempfile.TemporaryDirectory(prefix="connlab-targets-") as targets:
+        write_targets(targets, arch)
         server = (
             DockerContainer(SERVER_IMAGE)
             .with_env("ARCH", arch)
@@ -156,7 +173,10 @@ def observed_server(arch):
             .with_command([*LOADGEN_ARGS, "--host", f"tcp://{arch}:7000"])
             .with_kwargs(cpuset_cpus=LOADGEN_CPUS)
         )
-        prometheus = DockerContainer(PROMETHEUS_IMAGE).with_exposed_ports(9090).with_network(network)
+        prometheus = (
+            DockerContainer(PROMETHEUS_IMAGE).with_exposed_ports(9090).with_network(network)
+            .with_volume_mapping(targets, "/etc/connlab/targets", "ro")
+        )
         with server, node:
             host, port = server.get_container_host_ip(), int(server.get_exposed_port(7000))
             wait_until(lambda: ping(host, port), 30, f"{arch} to answer PING")
@@ -165,9 +185,9 @@ def observed_server(arch):
                 wait_until(lambda: prom.api("status/buildinfo"), 60, "Prometheus to answer")
                 with locust, Load(host, port, connections=0) as load:
                     # Rates need two scrapes of a moving counter (5 s apart): wait for
-                    # three scrapes of every target (server, exporter, Prometheus itself)
-                    # taken while the load runs.
-                    scraped = "count(count_over_time(up[15s]) >= 3) >= 4"
+                    # three scrapes of every target (server, exporter, load generator,
+                    # Prometheus itself, the server as a compare run's) taken while the load runs.
+                    scraped = "count(count_over_time(up[15s]) >= 3) >= 5"
                     served = f'sum(rate(connlab_requests_total{{arch="{arch}"}}[20s])) > 0'
                     loaded = "sum(rate(connlab_loadgen_requests_total[20s])) > 0"
                     wait_until(lambda: prom.query(scraped) and prom.query(served) and prom.query(loaded), 120,

@@ -1,7 +1,9 @@
 """make compare for real, short: one scenario, two architectures, QUICK (two
 repetitions). The results must validate against the schema, every point must carry its
 figures, and the report must hold the verdict and the figures. A run stopped half way
-must leave a partial report, and resuming it must measure only what is missing."""
+must leave a partial report, and resuming it must measure only what is missing. The run
+is scraped by a Prometheus of its own (no stack runs under this test's project name),
+whose data, read back afterwards, holds the run's series by their labels."""
 
 import json
 import os
@@ -9,23 +11,37 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 
 import jsonschema
 import pytest
+from testcontainers.core.container import DockerContainer
 
 from compose_util import ROOT
-from conftest import SERVER_CPUS
+from conftest import SERVER_CPUS, wait_until
 from connlab_compare import report
 from loadgen_lab import LOADGEN_CPUS
+from observe_stack import PROMETHEUS_IMAGE, Prometheus
 
 pytestmark = pytest.mark.integration
 ARCHS = ["single-thread", "message-balancing"]
+PROJECT = f"connlab-test-{uuid.uuid4().hex[:8]}"  # a compose project with no stack up
+VOLUME = f"{PROJECT}_prometheus-data"  # where the run's own Prometheus keeps what it scraped
 
 
 @pytest.fixture(scope="module")
 def run(docker_client, tmp_path_factory):
     out = tmp_path_factory.mktemp("compare")
-    env = {**os.environ, "LOCUST_SKIP_MONKEY_PATCH": "1", "PYTHONPATH": "services:loadgen:experiments"}
+    env = {**os.environ, "LOCUST_SKIP_MONKEY_PATCH": "1", "PYTHONPATH": "services:loadgen:experiments",
+           "COMPOSE_PROJECT_NAME": PROJECT}  # fmt: skip
+    try:
+        yield from _run(env, out)
+    finally:
+        for volume in docker_client.volumes.list(filters={"name": VOLUME}):
+            volume.remove()
+
+
+def _run(env, out):
     result = subprocess.run(
         [sys.executable, "-m", "connlab_compare", "--scenarios", "head-of-line", "--archs", ",".join(ARCHS),
          "--quick", "--set", "WORKER_NICE=5", "--server-cpus", SERVER_CPUS, "--loadgen-cpus", LOADGEN_CPUS, "--out", str(out)],
@@ -33,7 +49,25 @@ def run(docker_client, tmp_path_factory):
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     (folder,) = [path for path in out.iterdir() if path.is_dir()]  # beside it: index.html, the list of runs
-    return folder, result.stdout + result.stderr
+    yield folder, result.stdout + result.stderr
+
+
+def test_prometheus_kept_the_run_by_its_labels(run):
+    """The done-when of the run's scraping: Prometheus answers connlab_requests_total
+    for run=<stamp>, by scenario, design and build, and the load generator's series too.
+    Read from the data the run's own Prometheus left (what `make up` would show next)."""
+    folder, output = run
+    assert f'run="{folder.name}"' in output  # the runner said which Prometheus scrapes it
+    with DockerContainer(PROMETHEUS_IMAGE).with_exposed_ports(9090).with_volume_mapping(VOLUME, "/prometheus", "rw") as container:
+        prometheus = Prometheus(f"http://{container.get_container_host_ip()}:{container.get_exposed_port(9090)}")
+        wait_until(lambda: prometheus.api("status/buildinfo"), 60, "Prometheus to answer on the run's data")
+        # count_over_time: the series went stale when the run removed its targets
+        served = prometheus.query(f'count by (scenario, design, build, arch) '
+                                  f'(count_over_time(connlab_requests_total{{run="{folder.name}"}}[6h]))')  # fmt: skip
+        assert {tuple(sorted(s["metric"].items())) for s in served} == {
+            (("arch", arch), ("build", "3.13"), ("design", arch), ("scenario", "head-of-line")) for arch in ARCHS}
+        sent = prometheus.query(f'sum by (design) (count_over_time(connlab_loadgen_requests_total{{run="{folder.name}"}}[6h]))')
+        assert {s["metric"]["design"] for s in sent} == set(ARCHS)
 
 
 def test_results_validate_and_hold_every_point(run):
@@ -97,7 +131,7 @@ def test_a_stopped_run_draws_partial_and_resumes(docker_client, tmp_path):
     is drawn, marked partial; RESUME measures the third only and draws the whole."""
     env = {**os.environ, "LOCUST_SKIP_MONKEY_PATCH": "1", "PYTHONPATH": "services:loadgen:experiments"}
     command = [sys.executable, "-m", "connlab_compare", "--archs", "single-thread", "--repeat", "1", "--quick",
-               "--server-cpus", SERVER_CPUS, "--loadgen-cpus", LOADGEN_CPUS, "--out", str(tmp_path)]  # fmt: skip
+               "--server-cpus", SERVER_CPUS, "--loadgen-cpus", LOADGEN_CPUS, "--out", str(tmp_path), "--prometheus", "off"]  # fmt: skip
     process = subprocess.Popen([*command, "--scenarios", "spread,blocked-worker,cpu-bound"], cwd=ROOT, env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
     deadline = time.monotonic() + 300
@@ -118,7 +152,7 @@ def test_a_stopped_run_draws_partial_and_resumes(docker_client, tmp_path):
                                if p["scenario"] != "cpu-bound"]  # fmt: skip
     kept = measured(json.loads(line) for line in (folder / "points.jsonl").read_text().splitlines())
 
-    resumed = subprocess.run([*command[:3], "--resume", str(folder)], cwd=ROOT, env=env, capture_output=True,
+    resumed = subprocess.run([*command[:3], "--resume", str(folder), "--prometheus", "off"], cwd=ROOT, env=env, capture_output=True,
                              text=True, timeout=300)  # fmt: skip
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     results = json.loads((folder / "results.json").read_text())

@@ -12,7 +12,7 @@ import pytest
 
 from connlab_dashboards import inspect
 from conftest import wait_until
-from observe_stack import IMAGES, observed_server, substitute
+from observe_stack import IMAGES, RUN, observed_server, substitute
 
 pytestmark = pytest.mark.integration
 ARCH = os.environ.get("CONNLAB_PROMQL_ARCH", "message-balancing")
@@ -51,6 +51,15 @@ def test_every_target_is_up(prometheus):
     # Discovered by DNS on the compose service names.
     assert jobs.get("connlab-server") == ARCH and jobs.get("node") == "node-exporter", jobs
     assert "connlab-loadgen" in jobs, jobs
+
+
+def test_a_compare_runs_targets_carry_its_labels_and_the_servers_own_arch(prometheus):
+    # job connlab-compare (file_sd, honor_labels): the file's labels on every series, the
+    # server's `arch` kept as the server says it (not renamed exported_arch).
+    (info,) = prometheus.query(f'connlab_server_info{{job="connlab-compare", run="{RUN}"}}')
+    labels = info["metric"]
+    assert labels["arch"] == ARCH and labels["scenario"] == "observed" and labels["build"] == "3.13", labels
+    assert "exported_arch" not in labels
 
 
 @pytest.mark.parametrize(("dashboard", "title", "expr"), PANELS)

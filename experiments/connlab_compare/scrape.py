@@ -1,0 +1,166 @@
+"""Prometheus sees every run: while cells run, it scrapes the run's server and its load
+generator agents, each series labelled `run` (the run's folder name), `scenario`,
+`arch`, `design` (the architecture and its mode) and `build` (3.13, 3.13t; not `python`:
+connlab_server_info has its own, the full version), so the dashboards can show a
+comparison as it happens and afterwards.
+
+Which Prometheus: the stack's (`make up`), if it runs; else one started here on the
+stack's data volume, stopped at the end (a later `make up` shows the run). The lab's
+network is joined to it for the run; the targets are a file_sd file in the folder that
+Prometheus mounts at TARGETS (prometheus/prometheus.yml, job connlab-compare),
+rewritten as each cell starts. A cell shorter than a few scrapes could fall between two:
+after each cell the runner waits until Prometheus holds a sample of it from every target
+(at most WAIT seconds). The scrape costs the server a /metrics answer every 5 s;
+`--prometheus off` runs without it.
+"""
+
+import json
+import math
+import os
+import subprocess
+import time
+from pathlib import Path
+
+from connlab.config import variants
+
+from .lab import TAG, LabError, docker, server_alias
+from .reference import REFERENCES
+
+TARGETS = "/etc/connlab/targets"  # where connlab's Prometheus image reads them
+FOLDER = Path(__file__).resolve().parents[2] / "build/prometheus/targets"  # the stack mounts it there
+SERVER_PORT, AGENT_PORT = 8000, 9646
+WAIT = 15  # seconds: three scrape intervals
+
+
+def project():
+    """The compose project's name, as compose takes it."""
+    return os.environ.get("COMPOSE_PROJECT_NAME", "connlab")
+
+
+def stack_prometheus():
+    """The running stack's Prometheus container, or None."""
+    found = docker("ps", "--format", "{{.Names}}", "--filter", f"label=com.docker.compose.project={project()}",
+                   "--filter", "label=com.docker.compose.service=prometheus")  # fmt: skip
+    return found.split()[0] if found else None
+
+
+def targets_folder(container):
+    """The host folder `container` mounts at TARGETS, or None."""
+    mounts = json.loads(docker("inspect", "--format", "{{json .Mounts}}", container))
+    return next((Path(m["Source"]) for m in mounts if m["Destination"] == TARGETS), None)
+
+
+def cell_labels(run, cell):
+    _, scenario, arch, python = cell
+    return {"run": run, "scenario": scenario.name, "design": arch, "build": python,
+            "arch": variants()[arch][0] if arch in variants() else arch}  # fmt: skip
+
+
+def target_groups(lab, run, cell):
+    """file_sd groups of a cell: the server by the cell's own name (connlab's designs only:
+    a reference has no /metrics), and the agents, labelled with the cell. (The agents
+    serve every cell: at a cell's edges, within Prometheus's discovery delay, their
+    requests may count in the cell before or after.)"""
+    labels = cell_labels(run, cell)
+    groups = [{"targets": [f"{agent.name}:{AGENT_PORT}" for agent in lab.agents], "labels": {**labels, "role": "loadgen"}}]
+    if labels["design"] not in REFERENCES:
+        groups.append({"targets": [f"{server_alias(cell)}:{SERVER_PORT}"], "labels": {**labels, "role": "server"}})
+    return groups
+
+
+class Scrape:
+    """`choice`: "auto", "off", or a Prometheus container's name (one that mounts TARGETS)."""
+
+    def __init__(self, lab, run, choice="auto"):
+        self.lab, self.run, self.choice = lab, run, choice
+        self.container = self.file = None
+        self.started = False  # whether the container is ours to stop
+
+    def __enter__(self):
+        if self.choice == "off":
+            return self
+        self.container = stack_prometheus() if self.choice == "auto" else self.choice
+        if self.container is None:
+            self.container = self._start()
+        folder = targets_folder(self.container)
+        if folder is None:
+            print(f"connlab: compare: Prometheus ({self.container}) mounts no {TARGETS}: it will not see this run "
+                  "(a stack started by an older connlab: `make down && make up`)")  # fmt: skip
+            self.container = None
+            return self
+        if not self.started:
+            docker("network", "connect", self.lab.network, self.container)
+        self.file = folder / f"{self.lab.name}.json"
+        where = "a Prometheus of its own, on the stack's data (make up shows it later)" if self.started \
+            else f"the stack's Prometheus ({self.container})" if self.choice == "auto" else f"Prometheus {self.container}"
+        print(f"connlab: compare: {where} scrapes this run: series labelled run=\"{self.run}\"")
+        return self
+
+    def _start(self):
+        folder = FOLDER / self.lab.name  # its own: a stack's Prometheus reads FOLDER's files
+        folder.mkdir(parents=True, exist_ok=True)
+        volume = f"{project()}_prometheus-data"
+        if subprocess.run(["docker", "volume", "inspect", volume], capture_output=True).returncode:
+            docker("volume", "create", "--label", f"com.docker.compose.project={project()}",
+                   "--label", "com.docker.compose.volume=prometheus-data", volume)  # fmt: skip
+        name = f"{self.lab.name}-prometheus"
+        docker("run", "-d", "--name", name, "--network", self.lab.network, "--user", "65534",
+               "--cpuset-cpus", ",".join(map(str, sorted(self.lab.loadgen_cpus))),
+               "-v", f"{folder}:{TARGETS}:ro", "-v", f"{volume}:/prometheus", f"connlab/prometheus:{TAG}")  # fmt: skip
+        self.started = True
+        return name
+
+    def describe(self, cell):
+        """What runs from now on: the cell's targets, labelled (written whole, then renamed
+        in, so Prometheus never reads half a file)."""
+        if self.file is None:
+            return
+        partial = self.file.with_suffix(".tmp")
+        partial.write_text(json.dumps(target_groups(self.lab, self.run, cell)))
+        partial.chmod(0o644)  # Prometheus runs as nobody
+        partial.rename(self.file)
+
+    def wait_seen(self, cell, since):
+        """Until Prometheus holds a sample of `cell`, started at `since` (time.time()), from
+        every one of its targets: each agent's requests and the server's."""
+        if self.file is None:
+            return
+        _, scenario, arch, python = cell
+        metrics = "connlab_loadgen_requests_total" + ("" if arch in REFERENCES else "|connlab_requests_total")
+        selector = ", ".join(f'{key}="{value}"' for key, value in cell_labels(self.run, cell).items() if key != "arch")
+        targets = len(self.lab.agents) + (arch not in REFERENCES)
+        deadline = time.monotonic() + WAIT
+        while True:
+            window = math.ceil(time.time() - since) + 1
+            seen = self.query(f'count(count by (instance) (count_over_time({{__name__=~"{metrics}", {selector}}}[{window}s])))')
+            if seen >= targets:
+                return
+            if time.monotonic() > deadline:
+                print(f"\nconnlab: compare: Prometheus holds {seen} of the {targets} targets of {arch} ({python}) "
+                      f"in {scenario.name} after waiting {WAIT} s")  # fmt: skip
+                return
+            time.sleep(1)
+
+    def query(self, expr):
+        """An instant query's single number (0 for no result), asked inside the container."""
+        try:
+            out = docker("exec", self.container, "promtool", "query", "instant", "-o", "json", "http://127.0.0.1:9090", expr)
+        except LabError:
+            return 0
+        result = json.loads(out or "[]")
+        return float(result[0]["value"][1]) if result else 0
+
+    def __exit__(self, *exc):
+        if self.file is not None:
+            self.file.unlink(missing_ok=True)
+        if self.container is None:
+            return
+        try:
+            if self.started:  # SIGTERM: it writes its head block's journal before it stops
+                docker("stop", "--time", "30", self.container, timeout=60)
+                docker("rm", self.container)
+                self.file.parent.rmdir()
+            else:
+                docker("network", "disconnect", self.lab.network, self.container)
+        except LabError as error:
+            print(f"connlab: compare: {error}")
