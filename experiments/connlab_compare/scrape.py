@@ -136,7 +136,7 @@ class Scrape:
             if seen >= targets:
                 return
             if time.monotonic() > deadline:
-                print(f"\nconnlab: compare: Prometheus holds {seen} of the {targets} targets of {arch} ({python}) "
+                print(f"\nconnlab: compare: Prometheus holds {seen:.0f} of the {targets} targets of {arch} ({python}) "
                       f"in {scenario.name} after waiting {WAIT} s")  # fmt: skip
                 return
             time.sleep(1)
