@@ -23,7 +23,6 @@ import threading
 import time
 from pathlib import Path
 
-TAG = os.environ.get("CONNLAB_TAG", "latest")
 RATE, SECONDS, COMPUTING = 1000, 6.0, 2
 
 
@@ -90,10 +89,12 @@ def main():
           f"ms; ratios only within one run (a shared machine)")  # fmt: skip
     print(f"{'build':<8} {'consumers':>9} {'computing nice':>14} {'p50':>8} {'p99':>8} {'max':>8}", flush=True)
     here = Path(__file__).resolve()
+    sys.path.insert(0, str(here.parent.parent / "services"))  # on the host only: inside, the image has no checkout
+    from connlab.config import server_image
+
     for python in args.pythons.split(","):
-        image = f"connlab/server:{TAG}" + ("" if python == "3.13" else f"-{python}")
         subprocess.run(["docker", "run", "--rm", "--cpuset-cpus", args.cpu, "-v", f"{here}:/bench/handoff.py:ro",
-                        "--entrypoint", "python", image, "/bench/handoff.py", "--inside"], check=True)  # fmt: skip
+                        "--entrypoint", "python", server_image(python), "/bench/handoff.py", "--inside"], check=True)  # fmt: skip
 
 
 if __name__ == "__main__":

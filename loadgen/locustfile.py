@@ -7,7 +7,6 @@ Parameters (web UI "custom parameters" or command line): --mix, --echo-bytes, --
 """
 
 import logging
-import os
 
 import gevent
 from locust import events, runners
@@ -23,7 +22,6 @@ log = logging.getLogger("connlab.loadgen")
 precision.install()
 # Locust's own CPU monitor (its log warning, the Workers tab) samples as often as ours.
 runners.CPU_MONITOR_INTERVAL = saturation.CPU_SAMPLE_SECONDS
-METRICS_PORT = int(os.environ.get("LOADGEN_METRICS_PORT", "9646"))
 ENVIRONMENT = None  # this process's, set at init
 
 
@@ -40,8 +38,7 @@ def on_init(environment, **_):
     # and Locust's --run-time timer, armed from it, would fire that much early.
     gevent.get_hub().loop.update_now()
     environment.events.request.add_listener(metrics.on_request)
-    if METRICS_PORT:
-        metrics.start_exporter(METRICS_PORT)
+    metrics.start_exporter()
     gevent.spawn(saturation.watch_cpu)
     if not isinstance(environment.runner, WorkerRunner):
         environment.connlab_annotator = Annotator()

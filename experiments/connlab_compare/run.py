@@ -143,9 +143,8 @@ def measure_run(args, folder, resumed):
                 annotations.add(f"connlab compare: {scenario.name} on {arch} ({python}), repetition {repeat}",
                                 ["connlab", "compare", scenario.name, arch])
                 scrape.describe(cell)
-                started = time.time()
                 runner.run_cell(lab, cell, args.quick, progress, log, args.settings)
-                scrape.wait_seen(cell, started)
+                scrape.wait_seen()
     except KeyboardInterrupt:
         stopped = "interrupted"
     except (LabError, subprocess.TimeoutExpired) as exc:

@@ -75,6 +75,7 @@ class Scrape:
         self.lab, self.run, self.choice = lab, run, choice
         self.container = self.file = None
         self.started = False  # whether the container is ours to stop
+        self.cell, self.since = None, None  # the cell described last, and when (time.time())
 
     def __enter__(self):
         if self.choice == "off":
@@ -115,23 +116,24 @@ class Scrape:
         in, so Prometheus never reads half a file)."""
         if self.file is None:
             return
+        self.cell, self.since = cell, time.time()
         partial = self.file.with_suffix(".tmp")
         partial.write_text(json.dumps(target_groups(self.lab, self.run, cell)))
         partial.chmod(0o644)  # Prometheus runs as nobody
         partial.rename(self.file)
 
-    def wait_seen(self, cell, since):
-        """Until Prometheus holds a sample of `cell`, started at `since` (time.time()), from
+    def wait_seen(self):
+        """Until Prometheus holds a sample of the cell described last, since then, from
         every one of its targets: each agent's requests and the server's."""
-        if self.file is None:
+        if self.cell is None:
             return
-        _, scenario, arch, python = cell
+        _, scenario, arch, python = self.cell
         metrics = "connlab_loadgen_requests_total" + ("" if arch in REFERENCES else "|connlab_requests_total")
-        selector = ", ".join(f'{key}="{value}"' for key, value in cell_labels(self.run, cell).items() if key != "arch")
+        selector = ", ".join(f'{key}="{value}"' for key, value in cell_labels(self.run, self.cell).items() if key != "arch")
         targets = len(self.lab.agents) + (arch not in REFERENCES)
         deadline = time.monotonic() + WAIT
         while True:
-            window = math.ceil(time.time() - since) + 1
+            window = math.ceil(time.time() - self.since) + 1
             seen = self.query(f'count(count by (instance) (count_over_time({{__name__=~"{metrics}", {selector}}}[{window}s])))')
             if seen >= targets:
                 return

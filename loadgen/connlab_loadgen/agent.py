@@ -22,7 +22,6 @@ LOADGEN_METRICS_PORT (9646; 0: none), for the Prometheus that scrapes the run.
 
 import copy
 import json
-import os
 import sys
 import time
 import urllib.request
@@ -39,7 +38,6 @@ from .recorder import Recorder
 from .resp import encode
 from .users import ConnlabUser, parse_host
 
-METRICS_PORT = int(os.environ.get("LOADGEN_METRICS_PORT", "9646"))
 DEFAULTS = dict(mix="PING:1", echo_bytes=16, work_us=100, sleep_ms=10, connection_mode="persistent",
                 idle_interval=10.0, pipeline=1, rate=0.0, request_timeout=5.0, dialect="connlab")  # fmt: skip
 
@@ -146,8 +144,7 @@ def answer(request):
 
 def main():
     precision.install()
-    if METRICS_PORT:  # connlab_loadgen_* for Prometheus, while make compare runs (scrape.py)
-        metrics.start_exporter(METRICS_PORT)
+    metrics.start_exporter()  # connlab_loadgen_* for Prometheus, while make compare runs (scrape.py)
     # Read requests cooperatively: a plain read of stdin would block gevent's hub, and with
     # it the exporter, between steps.
     for line in FileObjectPosix(sys.stdin.fileno(), "r", close=False):

@@ -7,6 +7,7 @@ into Locust's statistics (recorder.py), failures one by one from the `request` e
 
 import itertools
 import logging
+import os
 from bisect import bisect_left
 
 from prometheus_client import REGISTRY, Counter, Gauge, start_http_server
@@ -21,6 +22,7 @@ LATENCY_BUCKETS = (
     0.0075, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 )
 LATENCY_BOUNDS_MS = [round(bound * 1000, 6) for bound in LATENCY_BUCKETS]  # `le`, for bisect_left
+PORT = int(os.environ.get("LOADGEN_METRICS_PORT", "9646"))  # 0: no exporter
 REQUESTS = Counter("connlab_loadgen_requests", "Requests sent, by command and result", ["command", "result"])
 
 
@@ -74,6 +76,9 @@ def on_request(request_type, name, response_time, exception, **_):
         REQUESTS.labels(name, type(exception).__name__).inc()
 
 
-def start_exporter(port):
+def start_exporter(port=PORT):
+    """Serve this process's metrics on `port` (LOADGEN_METRICS_PORT; 0: none)."""
+    if not port:
+        return
     start_http_server(port)
     log.info("connlab-loadgen: Prometheus metrics on :%d/metrics", port)
