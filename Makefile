@@ -29,7 +29,7 @@ export SERVER_CPUS LOADGEN_CPUS LOADGEN_WORKERS
 COMPOSE_BIN := $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo "$(VENV)/bin/docker-compose")
 COMPOSE = $(COMPOSE_BIN) -f compose/compose.yaml --project-directory .
 
-.PHONY: help up down logs ps images test venv check-arch check-python check-python-run check-docker
+.PHONY: help up down logs ps images test venv check-arch check-python check-python-run check-docker check-settings
 
 # Prometheus and Grafana
 GRAFANA_IMAGE ?= grafana/grafana:12.2.0
@@ -69,6 +69,10 @@ check-python-run: check-python
 	@case " $(PYTHON) $(subst $(comma), ,$(PYTHONS)) $(TEST_PYTHONS) " in *" 3.14t "*) \
 	  echo "connlab: ERROR: make $(or $(MAKECMDGOALS),help) does not run 3.14t yet (only make images and make up do). Use PYTHON=3.13t (PYTHONS=3.13,3.13t)." >&2; exit 2;; esac
 
+# The server's own check of ARCH's settings (WORKERS=, DISPATCH=, ...), before make up builds anything.
+check-settings: check-arch
+	@ARCH=$(ARCH) PYTHONPATH=services $(HOST_PYTHON) scripts/check_settings.py
+
 check-docker:
 	@command -v docker >/dev/null || { echo "connlab: ERROR: docker is not installed. Install Docker Engine (https://docs.docker.com/engine/install/)." >&2; exit 2; }
 	@docker info >/dev/null 2>&1 || { echo "connlab: ERROR: the Docker daemon is not reachable. Start it (sudo systemctl start docker) or check DOCKER_HOST." >&2; exit 2; }
@@ -96,9 +100,11 @@ lock: venv ## Resolve every dependency again, with hashes, into the .lock files 
 images: check-python check-docker ## Build every image (official bases, or the offline fallback by itself) [PYTHON=3.13t|3.14t]
 	@scripts/images.sh
 
-up: check-arch check-python check-docker images $(if $(findstring $(VENV),$(COMPOSE_BIN)),venv) | build/grafana-admin-password build/prometheus/targets ## Start ARCH (default single-thread), Prometheus, node exporter (and Grafana where its image exists)
+up: check-arch check-python check-settings check-docker images $(if $(findstring $(VENV),$(COMPOSE_BIN)),venv) | build/grafana-admin-password build/prometheus/targets ## Start ARCH (default single-thread), Prometheus, node exporter (and Grafana where its image exists)
 	@echo "connlab: starting $(ARCH) on Python $(PYTHON) (server CPUs $(SERVER_CPUS))"
-	@LOADGEN_ARCH=$(ARCH) GRAFANA_ADMIN_PASSWORD="$(grafana_password)" $(COMPOSE) --profile $(ARCH) $(grafana_profile) up -d --wait --remove-orphans
+	@LOADGEN_ARCH=$(ARCH) GRAFANA_ADMIN_PASSWORD="$(grafana_password)" $(COMPOSE) --profile $(ARCH) $(grafana_profile) up -d --wait --remove-orphans || { \
+	  echo "connlab: ERROR: the stack did not come up; the last lines of $(ARCH)'s log (make down stops what started):" >&2; \
+	  $(COMPOSE) --profile $(ARCH) logs --no-color --tail 20 $(ARCH) >&2; exit 1; }
 	@echo "connlab: $(ARCH) is up"
 	@port=$$($(COMPOSE) --profile $(ARCH) port $(ARCH) 7000 | sed 's/.*://'); \
 	 metrics=$$($(COMPOSE) --profile $(ARCH) port $(ARCH) 8000); \
@@ -169,13 +175,14 @@ ARCHS ?=
 QUICK ?=
 PYTHONS ?=
 .PHONY: compare
-compare: check-python-run check-docker venv images | build/prometheus/targets ## Every scenario on every architecture: results/compare/<UTC>/ [SCENARIOS= ARCHS= REPEAT=3 QUICK=1 PYTHONS=3.13,3.13t SETTINGS=KEY=VALUE,... RESUME=<run> PROMETHEUS=auto|off]
+compare: check-python-run check-docker venv images | build/prometheus/targets ## Every scenario on every architecture: results/compare/<UTC>/ [SCENARIOS= ARCHS= REPEAT=3 QUICK=1 BUDGET=minutes PYTHONS=3.13,3.13t SETTINGS=KEY=VALUE,... RESUME=<run> PROMETHEUS=auto|off]
 	@$(if $(RESUME),test -f "$(RESUME)/run.json" || { echo "connlab: RESUME=$(RESUME) is not a run that make compare started (it has no run.json); give results/compare/<UTC stamp>" >&2; exit 2; })
 	@scripts/images.sh redis
 	@for build in $(filter-out $(PYTHON),$(subst $(comma), ,$(PYTHONS))); do PYTHON=$$build scripts/images.sh server || exit; done
 	@LOCUST_SKIP_MONKEY_PATCH=1 PYTHONPATH=services:loadgen:experiments $(VENV)/bin/python -m connlab_compare \
 	  $(if $(RESUME),--resume "$(RESUME)",--scenarios "$(SCENARIOS)" --archs "$(ARCHS)" $(if $(QUICK),--quick) \
 	  $(if $(filter command line environment,$(origin REPEAT)),--repeat $(REPEAT)) \
+	  $(if $(BUDGET),--budget "$(BUDGET)") \
 	  --pythons "$(or $(PYTHONS),$(PYTHON))" --set "$(SETTINGS)" --server-cpus $(SERVER_CPUS) --loadgen-cpus $(LOADGEN_CPUS)) \
 	  $(if $(PROMETHEUS),--prometheus "$(PROMETHEUS)")
 

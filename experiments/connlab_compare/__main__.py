@@ -4,7 +4,7 @@ the C reference client; then results.json, figures, report.md and index.html in
 results/compare/<UTC stamp>/. Points are journaled as they are measured: an interrupted
 run draws as a partial report and can be resumed.
 
-    python -m connlab_compare [--scenarios a,b] [--archs x,y] [--repeat 3] [--quick]
+    python -m connlab_compare [--scenarios a,b] [--archs x,y] [--repeat 3] [--quick] [--budget MIN]
                               [--pythons 3.13,3.13t] [--set KEY=VALUE,...] [--out results/compare]
     python -m connlab_compare --resume results/compare/<stamp>
     python -m connlab_compare --redraw results/compare/<stamp>
@@ -28,6 +28,7 @@ from . import diff, journal, run  # noqa: E402
 from .reference import REFERENCES  # noqa: E402
 
 QUICK_REPEAT = 2  # the least that shows a spread
+QUICK_BUDGET, BUDGET = 4.0, 20.0  # minutes of further rounds for predictions still inconclusive
 
 
 def arguments():
@@ -36,6 +37,8 @@ def arguments():
     parser.add_argument("--archs", default="", help=f"comma-separated, from: {', '.join([*variants(), *REFERENCES])}")
     parser.add_argument("--repeat", type=int, help=f"repetitions (default 3; {QUICK_REPEAT} with --quick)")
     parser.add_argument("--quick", action="store_true", help="short steps, fewer sweep points")
+    parser.add_argument("--budget", type=float, help=f"minutes for further rounds of the cells of predictions still "
+                        f"inconclusive after the planned ones (default {BUDGET:g}; {QUICK_BUDGET:g} with --quick; 0: none)")
     parser.add_argument("--pythons", default="3.13", help="server builds: 3.13, 3.13t or both")
     parser.add_argument("--server-cpus", default=os.environ.get("SERVER_CPUS", "1"))
     parser.add_argument("--loadgen-cpus", default=os.environ.get("LOADGEN_CPUS", "0"))
@@ -53,6 +56,10 @@ def arguments():
                         "of an earlier run (after a change to experiments/, or to draw an interrupted one)")
     args = parser.parse_args()
     args.repeat = args.repeat or (QUICK_REPEAT if args.quick else 3)
+    if args.budget is None:
+        args.budget = QUICK_BUDGET if args.quick else BUDGET
+    if args.budget < 0:
+        sys.exit(f"connlab: compare: BUDGET={args.budget:g} is not a number of minutes (0 or more; 0: no further rounds)")
     args.pythons = [p for p in args.pythons.replace(" ", ",").split(",") if p]
     args.settings = settings(args.set)
     return args
@@ -78,6 +85,7 @@ def resume(args):
         sys.exit(f"connlab: compare: cannot resume {folder}: {exc!r}; give a folder that `make compare` started")
     for key in ("repeat", "quick", "pythons", "server_cpus", "loadgen_cpus"):
         setattr(args, key, started[key])
+    args.budget = started.get("budget", 0.0)  # a run started before budgets had none
     args.scenarios, args.archs = ",".join(started["scenarios"]), ",".join(started["archs"])
     args.settings = started.get("settings", {})
     return folder

@@ -85,6 +85,64 @@ def figure(path, title, rows):
     plt.close(fig)
 
 
+def speed(results):
+    """A run's machine speed: the median of its calibration readings (None before them)."""
+    readings = results["machine"].get("calibration", [])
+    return statistics.median(x for r in readings for x in r["readings"]) if readings else None
+
+
+def machines(a, b):
+    """The two machines side by side: what they are, their calibration and their noise."""
+    def noise(results, key):
+        shares = [p["metrics"][key] for p in results["points"] if p["metrics"].get(key) is not None]
+        return f"{statistics.mean(shares):.1%}" if shares else "–"
+
+    def calibration(results):
+        readings = results["machine"].get("calibration", [])
+        return ", ".join(f"{r['when']} {r['rps']:,.0f}" for r in readings) or "– (run before calibration)"
+
+    rows = [[label, *(str(fn(r)) for r in (a, b))] for label, fn in (
+        ("host", lambda r: r["machine"]["hostname"]), ("CPU", lambda r: r["machine"]["cpu_model"]),
+        ("CPUs, kernel", lambda r: f"{r['machine']['cpus']}, {r['machine']['kernel']}"),
+        ("calibration req/s", calibration), ("steal (mean over points)", lambda r: noise(r, "steal_share")),
+        ("noise (mean over points)", lambda r: noise(r, "noise")))]  # fmt: skip
+    return [("h2", "The machines"), ("table", ["", "A", "B"], rows), ("p", machine_verdict(a, b))]
+
+
+def machine_change(a, b):
+    """(B's calibration / A's, whether the machines differ) or None without readings:
+    the medians differ by more than the margin and no reading of one reaches the other's."""
+    first, second = speed(a), speed(b)
+    if not (first and second):
+        return None
+    return report.speed_change(every_reading(a), every_reading(b))
+
+
+def every_reading(results):
+    readings = [x for r in results["machine"]["calibration"] for x in r["readings"]]
+    return {"rps": statistics.median(readings), "readings": readings}
+
+
+def machine_verdict(a, b):
+    change = machine_change(a, b)
+    if change is None:
+        return "One run has no calibration readings: whether a changed verdict moved with the machine is unknown."
+    ratio, differ = change
+    if differ:
+        return (f"B's machine ran the calibration {ratio:.2f}× as fast as A's, beyond the {MARGIN:g}× margin and "
+                "the readings' spread: a verdict that changed may have moved with the machine.")
+    return (f"B's machine ran the calibration {ratio:.2f}× as fast as A's, within the {MARGIN:g}× margin or the "
+            "readings' spread: a verdict that changed did not move with the machine's speed.")
+
+
+def moved_with(a, b):
+    change = machine_change(a, b)
+    if change is None:
+        return ""
+    ratio, differ = change
+    return f" (machines {ratio:.2f}×: " + ("moved with the machine?)" if differ else "not the machine)")
+
+
 def write(out, a, b, names, scenarios):
     """The diff of runs `a` and `b` (their results, `names` their folders) into `out`."""
     out.mkdir(parents=True, exist_ok=True)
@@ -100,9 +158,10 @@ def write(out, a, b, names, scenarios):
                     "the median of the repetitions; the interval runs from the lowest to the highest ratio of any "
                     f"repetition of B to any of A. Changed: the whole interval beyond {MARGIN:g}× either way. "
                     "Points where the load generator was the bottleneck are left out."),
+              *machines(a, b),
               ("h2", "Verdicts that changed"),
               ("list", [f"{s} · {py or 'matched builds'} · {claim}{f' ({d})' if d else ''}: {va} → {vb}"
-                        for s, py, claim, d, va, vb in verdict_changes(a, b, across)] or ["none"])]  # fmt: skip
+                        + moved_with(a, b) for s, py, claim, d, va, vb in verdict_changes(a, b, across)] or ["none"])]  # fmt: skip
     for scenario in dict.fromkeys(row[0] for row in rows):
         mine = [row for row in rows if row[0] == scenario]
         name = f"{scenario}-diff.png"

@@ -16,8 +16,9 @@ import uuid
 from connlab.config import cpu_list, server_image, variants
 
 from connlab_loadgen import AGENT_MARK as MARK
+from connlab_loadgen import PHASE_MARK
 
-from . import schedstat
+from . import noise, schedstat
 from .reference import REFERENCES
 from .reference_client import CPU_MARK
 
@@ -76,9 +77,12 @@ class Agent:
         self.process.stdin.write(json.dumps(request) + "\n")
         self.process.stdin.flush()
 
-    def receive(self):
+    def receive(self, on_phase=None):
+        """Its answer; `on_phase(phase)` is called as it says a measurement began or ended."""
         for line in self.process.stdout:
-            if line.startswith(MARK):
+            if line.startswith(PHASE_MARK) and on_phase:
+                on_phase(line[len(PHASE_MARK):].strip())
+            elif line.startswith(MARK):
                 reply = json.loads(line[len(MARK):])
                 if "failed" in reply:
                     raise LabError(f"load generator: {reply['failed']}")
@@ -104,6 +108,8 @@ class Lab:
         self.agents = []
         self._log_files = []
         self._reference = None  # the C client's container, once started
+        self.server_id = None  # the running server's container id
+        self._clients = None  # (their names, {container id: CPU accounting file}) of the agents and the C client
 
     def __enter__(self):
         docker("network", "create", self.network)
@@ -129,9 +135,9 @@ class Lab:
         self.stop_server()
         container = f"{self.name}-server"
         aliases = ["--network-alias", alias] if alias else []
-        docker("run", "-d", "--name", container, "--network", self.network, "--network-alias", "target", *aliases,
-               "--cpuset-cpus", cpus or self.server_cpus, "--no-healthcheck", "--pids-limit", "-1",
-               *server_run_args(arch, python, settings))  # fmt: skip
+        self.server_id = docker("run", "-d", "--name", container, "--network", self.network, "--network-alias",
+                                "target", *aliases, "--cpuset-cpus", cpus or self.server_cpus, "--no-healthcheck",
+                                "--pids-limit", "-1", *server_run_args(arch, python, settings))  # fmt: skip
         port = REFERENCES[arch].port if arch in REFERENCES else 7000
         address = f"tcp://target:{port}"
         if not self.ask_all([{"ready": address, "timeout": 60}])[0]["ready"]:
@@ -153,6 +159,18 @@ class Lab:
                                 capture_output=True, text=True, timeout=timeout)  # fmt: skip
         return result.returncode == 0, result.stdout + result.stderr
 
+    def noise_files(self, cpus):
+        """{container id: its CPU accounting file} of the server and, where they run on
+        `cpus` too, of the lab's own clients: what is not noise on those CPUs."""
+        files = {self.server_id: noise.usage_file(self.server_id)}
+        if not set(self.loadgen_cpus) <= set(cpus):
+            return files
+        names = tuple(agent.name for agent in self.agents) + ((self._reference,) if self._reference else ())
+        if not self._clients or self._clients[0] != names:  # the C client starts on first use
+            ids = docker("inspect", "--format", "{{.Id}}", *names).split()
+            self._clients = names, {cid: noise.usage_file(cid) for cid in ids}
+        return {**files, **self._clients[1]}
+
     def server_threads(self):
         """The server container's threads' scheduler counters (schedstat.READ's output)."""
         return docker("exec", f"{self.name}-server", "sh", "-c", schedstat.READ, timeout=30)
@@ -160,8 +178,9 @@ class Lab:
     def stop_server(self):
         subprocess.run(["docker", "rm", "-f", f"{self.name}-server"], capture_output=True)
 
-    def ask_all(self, requests):
-        """Send requests[i] to agent i (the first one only, if fewer) at once; the replies."""
+    def ask_all(self, requests, on_phase=None):
+        """Send requests[i] to agent i (the first one only, if fewer) at once; the replies.
+        The first agent's phases go to `on_phase` (the agents start and stop together)."""
         agents = self.agents[: len(requests)]
         for agent, request in zip(agents, requests):
             agent.send(request)
@@ -169,7 +188,7 @@ class Lab:
 
         def receive(i):
             try:
-                replies[i] = agents[i].receive()
+                replies[i] = agents[i].receive(on_phase if i == 0 else None)
             except LabError as exc:
                 replies[i] = exc
 

@@ -28,6 +28,14 @@ class Progress:
     def done(self):
         self.completed += 1
 
+    def note(self, text):
+        """A line of its own, above the progress line."""
+        self.stream.write(("\r\033[K" if self.live else "") + f"connlab: compare: {text}\n")
+        self.stream.flush()
+
+    def add(self, steps):
+        self.total += steps
+
     def finish(self):
         minutes = (time.monotonic() - self.started) / 60
         self.stream.write(("\n" if self.live else "") + f"connlab: compare: {self.completed} steps in {minutes:.1f} min\n")

@@ -13,14 +13,14 @@ marked so like Locust's.
 
 import math
 import re
+from collections import defaultdict
 
 import hiredis
 from connlab_loadgen.options import Mix
 
 NAME = "redis-benchmark"
 BOUND_PERCENT = 90.0  # as Locust's: the client at this CPU measures itself
-SLOW_PERCENT = 75.0  # a Locust point this busy, under LAGGING × the C client's rate, is bound too
-LAGGING = 0.8
+LAGGING = 0.8  # a client under this share of the other's rate at the same closed-loop step is bound
 MIN_REQUESTS = 2000
 # redis-benchmark's "Latency by percentile distribution": "99.900% <= 1.231 milliseconds (cumulative count 99901)"
 PERCENTILE_LINE = re.compile(r"^\s*([\d.]+)% <= ([\d.]+) milliseconds \(cumulative count (\d+)\)", re.M)
@@ -103,20 +103,21 @@ def failed(output):
 
 
 def mark_lagging(points):
-    """A closed-loop Locust point that reached under LAGGING × the C client's figure at the
-    same step while busy above SLOW_PERCENT measured the load generator as well: mark it
-    so (in place; a twin is the same cell's C point at the same step label)."""
-    twins = {_key(p): p for p in points if p["client"] == NAME}
+    """Capacity from the fastest client: where both clients measured the same closed-loop
+    step, the one that reached under LAGGING × the other's rate is bound there, whatever
+    its CPU gauge read (a closed loop waits on its client's time per request, which no
+    CPU figure shows). Marked in place; twins are the same cell's points at one step label."""
+    pairs = defaultdict(dict)
     for point in points:
-        reference = twins.get(_key(point)) if point["client"] == "locust" else None
-        if not reference:
+        pairs[_key(point)][point["client"]] = point
+    for pair in pairs.values():
+        if len(pair) < 2:
             continue
-        figures, c = point["metrics"], reference["metrics"]
-        if figures["loadgen_bound"] or c["loadgen_bound"] or not c["rps"]:
-            continue
-        if figures["rps"] < LAGGING * c["rps"] and figures["loadgen_cpu"] > SLOW_PERCENT:
+        (slow, slower), (fast, faster) = sorted(pair.items(), key=lambda item: item[1]["metrics"]["rps"])
+        figures, rate = slower["metrics"], faster["metrics"]["rps"]
+        if rate and not figures["loadgen_bound"] and figures["rps"] < LAGGING * rate:
             figures["loadgen_bound"] = True
-            figures["bound_by"] = f"{figures['rps'] / c['rps']:.2f}× the C client's rate at {figures['loadgen_cpu']:.0f} % CPU"
+            figures["bound_by"] = f"{figures['rps'] / rate:.2f}× {fast}'s rate at the same step"
 
 
 def _key(point):

@@ -12,7 +12,7 @@ import statistics
 from collections import defaultdict
 from pathlib import Path
 
-from . import exports, plots, theory, verdict
+from . import exports, noise, plots, runner, theory, verdict
 
 SCHEMA = Path(__file__).resolve().parent.parent / "results.schema.json"
 COLUMNS = {"rps": "req/s", "p50_ms": "p50 ms", "p99_ms": "p99 ms", "p999_ms": "p99.9 ms", "max_ms": "max ms",
@@ -113,7 +113,8 @@ def median_cell(points, metric):
     values = [v for v in values if v is not None]
     if not values:
         return "–"
-    return _spread(values, metric) + (" †" if any(p["metrics"]["loadgen_bound"] for p in points) else "")
+    return (_spread(values, metric) + (" †" if any(p["metrics"]["loadgen_bound"] for p in points) else "")
+            + (" ‡" if any(p["metrics"].get("noisy") for p in points) else ""))
 
 
 def _number(value, metric):
@@ -140,13 +141,19 @@ def document(results, scenarios, figures):
                  if machine.get("commit") else "")),
         ("p", "Each figure is the median over the repetitions, [min–max] when there are several. "
               "† marks a point where the load generator was the bottleneck (a process at ≥ 90 % of a core, or a "
-              "Locust point under 0.8× of the C client's rate at above 75 %): it is drawn hollow and never compared. "
-              "A verdict's ratio is computed within each round of repetitions; its interval runs from the lowest "
-              "to the highest round: yes when all of it clears the margin, no when none does, inconclusive "
-              "otherwise. Where Locust could not judge (bound, or a rate sweep whose knee lies beyond its last rate), "
-              "the verdict stands on redis-benchmark's points."),
+              "client under 0.8× of the other client's rate at the same closed-loop step, whatever its CPU): it is "
+              "drawn hollow and never compared. A verdict's ratio is computed within each round of repetitions; its "
+              "interval runs from the lowest to the highest round. A round counts for the prediction when its ratio "
+              "clears the margin, against it otherwise: yes when the rounds for it lead by two (two of two, three of "
+              "three, three of four), no when the rounds against it do, inconclusive otherwise; a prediction still "
+              "inconclusive after the planned rounds is measured in further rounds while the run's budget lasts. "
+              "Throughput verdicts stand on the client that served the most at the step; others on Locust's points, "
+              "or redis-benchmark's where Locust could not judge (bound, or a rate sweep whose knee lies beyond its "
+              "last rate)."),
         *([("p", "Every server ran with " + ", ".join(f"{k}={v}" for k, v in machine["settings"].items()) + ".")]
           if machine.get("settings") else []),
+        ("h2", "The machine during the run"),
+        ("p", machine_noise(machine, points)),
         ("h2", "What the literature predicts, what was measured"),
         ("table", ["scenario", "build", "prediction", "measured", "ratio [interval]", "agrees?", "client"],
          [[v["scenario"], v["python"], f"{v['claim']} ({v['source']})", v["measured"] + (f" — {v['why']}" if v["why"] else ""),
@@ -157,6 +164,11 @@ def document(results, scenarios, figures):
                     for p in points if p["metrics"]["loadgen_bound"]})  # fmt: skip
     blocks.append(("h2", "Points where the load generator was the bottleneck"))
     blocks.append(("list", [f"{s} · {a} ({py}) · {st} · {c}: {why}" for s, a, py, st, c, why in bound] or ["none"]))
+    blocks.append(("h2", "Points measured again for noise"))
+    blocks.append(("list", [f"{p['scenario']} · {p['arch']} ({p['python']}) · {p['step']} · {p['client']} · round "
+                            f"{p['repeat']}: {p['metrics']['remeasured_from_noise']:.0%} of its CPUs to noise, then "
+                            f"{p['metrics']['noise']:.0%}" + (" ‡ still noisy: not compared" if p["metrics"].get("noisy") else "")
+                            for p in points if p["metrics"].get("remeasured_from_noise") is not None] or ["none"]))  # fmt: skip
     blocks.append(("h2", "Outcomes that differ between repetitions"))
     pythons = [*machine["pythons"], "C"]
     blocks.append(("list", placements(points, scenarios, pythons) or ["none: every design's repetitions agree within 2×"]))
@@ -184,6 +196,39 @@ def document(results, scenarios, figures):
         blocks += thread_blocks(scenario, mine)
         blocks += [("img", name, scenario.title) for name in figures.get(scenario.name, [])]
     return blocks
+
+
+def machine_noise(machine, points):
+    """The machine's speed at the start and end of the run (the calibration step) and what
+    the server's CPUs lost to anything but the lab while it measured (noise.py)."""
+    readings = machine.get("calibration", [])
+    shares = [p["metrics"]["noise"] for p in points if p["metrics"].get("noise") is not None]
+    steals = [p["metrics"]["steal_share"] for p in points if p["metrics"].get("steal_share") is not None]
+    if not readings and not shares:
+        return "Not measured: this run was made before connlab measured the machine's noise."
+    text = ("Calibration (redis-benchmark, one connection, one PING at a time, against redis-server on the server "
+            f"CPUs; median of {runner.CALIBRATION_READINGS}): " + ", ".join(f"{r['when']} {r['rps']:,.0f} req/s [{min(r['readings']):,}–"
+                                                 f"{max(r['readings']):,}] at {r['at']}" for r in readings) + ". ")
+    if len(readings) > 1:
+        change, moved = speed_change(readings[0], readings[-1])
+        text += (f"The machine's speed changed {change:.2f}× during the run: more than the {verdict.MARGIN:g}× margin and "
+                 "beyond the readings' own spread, so a verdict may have moved with the machine. " if moved else
+                 f"From the first to the last reading the machine's speed moved {change:.2f}×: within the "
+                 f"{verdict.MARGIN:g}× margin or the readings' own spread. ")
+    if shares:
+        text += (f"Over the points, the server's CPUs went to the hypervisor (steal) {statistics.mean(steals):.1%} of the "
+                 f"time on average, and to anything but the lab {statistics.mean(shares):.1%} (steal included; at most "
+                 f"{max(shares):.0%} in one point). A point above {noise.NOISY:.0%} is measured again once, and marked ‡ and "
+                 "left out of the verdicts if it stays above.")
+    return text
+
+
+def speed_change(first, last):
+    """(last / first, whether the machine moved): the medians differ by more than the
+    margin and the two sets of readings do not overlap."""
+    change = last["rps"] / first["rps"]
+    apart = min(last["readings"]) > max(first["readings"]) or max(last["readings"]) < min(first["readings"])
+    return change, apart and max(change, 1 / change) > verdict.MARGIN
 
 
 def theory_blocks(scenario, points):

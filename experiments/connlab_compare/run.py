@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections import defaultdict
 from pathlib import Path
 
 import jsonschema
@@ -129,6 +130,18 @@ def measure_run(args, folder, resumed):
     progress = Progress(sum(len(runner.steps_of(scenario, arch)) for _, scenario, arch, _ in todo))
     annotations = Annotations()
     stopped = None
+    took = {}  # (scenario, arch, build): seconds its last cell took
+
+    def measure_cell(lab, scrape, cell):
+        repeat, scenario, arch, python = cell
+        annotations.add(f"connlab compare: {scenario.name} on {arch} ({python}), repetition {repeat}",
+                        ["connlab", "compare", scenario.name, arch])
+        scrape.describe(cell)
+        started = time.monotonic()
+        runner.run_cell(lab, cell, args.quick, progress, log, args.settings)
+        scrape.wait_seen()
+        took[scenario.name, arch, python] = time.monotonic() - started
+
     try:
         with Lab(args.server_cpus, cpu_set(args.loadgen_cpus), folder / "logs") as lab, \
                 Scrape(lab, folder.name, args.prometheus) as scrape:
@@ -138,13 +151,12 @@ def measure_run(args, folder, resumed):
                        "cells": [[r, s.name, a, p] for r, s, a, p in cells],
                        "machine": machine(args, scenarios, runner.versions(lab, archs, args.pythons), scrape.container)}  # fmt: skip
                 log.start(run)
+            calibrate(lab, folder, log, "resumed" if resumed else "start")
             for cell in todo:
-                repeat, scenario, arch, python = cell
-                annotations.add(f"connlab compare: {scenario.name} on {arch} ({python}), repetition {repeat}",
-                                ["connlab", "compare", scenario.name, arch])
-                scrape.describe(cell)
-                runner.run_cell(lab, cell, args.quick, progress, log, args.settings)
-                scrape.wait_seen()
+                measure_cell(lab, scrape, cell)
+            for cell in more_rounds(folder, log, cells, took, args.budget * 60, progress):
+                measure_cell(lab, scrape, cell)
+            calibrate(lab, folder, log, "end")
     except KeyboardInterrupt:
         stopped = "interrupted"
     except (LabError, subprocess.TimeoutExpired) as exc:
@@ -153,9 +165,59 @@ def measure_run(args, folder, resumed):
     if not (folder / journal.RUN).exists():
         sys.exit(f"\nconnlab: compare: {stopped}; nothing was measured")
     if not stopped:
-        run = json.loads((folder / journal.RUN).read_text())
-        log.start({**run, "finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())})
+        update_run(folder, log, lambda run: run.update(finished=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())))
     return stopped
+
+
+def update_run(folder, log, change):
+    run = json.loads((folder / journal.RUN).read_text())
+    change(run)
+    log.start(run)
+
+
+def calibrate(lab, folder, log, when):
+    """A calibration reading of the machine's speed, kept in run.json's machine."""
+    reading = runner.calibrate(lab, when)
+    update_run(folder, log, lambda run: run["machine"].setdefault("calibration", []).append(reading))
+
+
+def more_rounds(folder, log, cells, took, budget, progress):
+    """The cells of further rounds, one round at a time, while a prediction is still
+    inconclusive and its next round fits in the `budget` (seconds, from now): every
+    design such a prediction reads, on the builds it reads, measured again in a round
+    of its own (paired as the planned rounds are). Each round joins run.json's cells
+    before it is measured."""
+    deadline = time.monotonic() + budget
+    by_name = {scenario.name: scenario for _, scenario, _, _ in cells}
+    builds = defaultdict(set)
+    for _, scenario, arch, python in cells:
+        builds[scenario.name, arch].add(python)
+    rounds = max((repeat for repeat, *_ in cells), default=0)
+    while budget > 0:
+        results, _ = results_of(folder)
+        wanted = []
+        for row in results["verdicts"]:
+            if row["verdict"] != "inconclusive":
+                continue
+            for arch, python in verdict.reads(row, by_name[row["scenario"]]):
+                found = builds.get((row["scenario"], arch), set())
+                for build in [python] if python in found else sorted(found - {"3.13", "3.13t"}):  # a reference's own
+                    if (row["scenario"], arch, build) not in wanted:
+                        wanted.append((row["scenario"], arch, build))
+        if not wanted:
+            return
+        left = deadline - time.monotonic()
+        if sum(took.get(key, left) for key in wanted) > left:
+            progress.note(f"budget: {len(wanted)} cells of inconclusive predictions do not fit in the "
+                          f"{max(left, 0) / 60:.1f} min left: no round {rounds + 1}")  # fmt: skip
+            return
+        rounds += 1
+        round_cells = [(rounds, by_name[name], arch, build) for name, arch, build in wanted]
+        progress.note(f"round {rounds}: {len(round_cells)} cells of predictions still inconclusive")
+        progress.add(sum(len(runner.steps_of(scenario, arch)) for _, scenario, arch, _ in round_cells))
+        cells += round_cells
+        update_run(folder, log, lambda run: run["cells"].extend([r, s.name, a, p] for r, s, a, p in round_cells))
+        yield from round_cells
 
 
 def asked(args, cells):
@@ -163,5 +225,5 @@ def asked(args, cells):
     of designs or scenario folder may hold more, and RESUME must measure the same)."""
     return {"scenarios": list(dict.fromkeys(scenario.name for _, scenario, _, _ in cells)),
             "archs": list(dict.fromkeys(arch for _, _, arch, _ in cells)), "pythons": args.pythons,
-            "repeat": args.repeat, "quick": args.quick, "server_cpus": args.server_cpus,
+            "repeat": args.repeat, "budget": args.budget, "quick": args.quick, "server_cpus": args.server_cpus,
             "loadgen_cpus": args.loadgen_cpus, "settings": args.settings, "command": " ".join(["python -m connlab_compare", *sys.argv[1:]])}  # fmt: skip

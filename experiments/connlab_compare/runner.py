@@ -4,17 +4,21 @@ where redis-benchmark can replay it, by the C reference client right after; each
 goes to the journal as soon as it is measured."""
 
 import dataclasses
+import statistics
 import time
 
 from connlab import designs
-from connlab.config import variants
+from connlab.config import cpu_set, variants
 
-from . import measure, reference_client, schedstat, theory
-from .lab import every_cpu, server_alias
+from . import measure, noise, reference_client, schedstat, theory
+from .lab import LabError, every_cpu, server_alias
 from .reference import REFERENCES, runs
 from .scenarios import ScenarioError, load_all
 
 LOCUST = "locust"
+CALIBRATION_REFERENCE = "redis"
+CALIBRATION_READINGS = 5
+CALIBRATION_REQUESTS = 15_000  # about a second at one PING in flight
 
 
 def plan(names, archs, pythons, repeat, quick):
@@ -94,11 +98,12 @@ def scrape_source(scenario, arch):
     return f"tcp://target:{reference.port} {reference.probe}" if reference else "http://target:8000/metrics"
 
 
-def locust_point(lab, scenario, step, address, arch, quick, baseline):
-    """One step measured by the load generator's agents: its figures (and the server's own)."""
+def locust_point(lab, scenario, step, address, arch, quick, baseline, on_phase=None):
+    """One step measured by the load generator's agents: its figures (and the server's own).
+    `on_phase("measuring")` and `on_phase("measured")` mark its measurement."""
     traced = step.base in scenario.threads and arch not in REFERENCES
     before, started = (schedstat.parse(lab.server_threads()), time.monotonic()) if traced else (None, None)
-    replies = lab.ask_all(step_requests(lab, scenario, step, address, arch, quick))
+    replies = lab.ask_all(step_requests(lab, scenario, step, address, arch, quick), on_phase)
     figures = measure.point_metrics(replies, scenario.measure)
     if traced:  # the whole step, warm-up included: the threads' roles do not change within it
         figures["threads"] = schedstat.per_role(before, schedstat.parse(lab.server_threads()), time.monotonic() - started)
@@ -132,22 +137,68 @@ def reference_point(lab, scenario, step, address, quick, locust_rps):
 
 def run_cell(lab, cell, quick, progress, journal, settings=None):
     """Every step of a cell on a fresh server (with `settings` besides the scenario's),
-    each point journaled as it is measured."""
+    each point journaled as it is measured; a point whose CPUs the machine took for
+    something else (noise.NOISY) is measured once more, and marked if it stays noisy."""
     repeat, scenario, arch, python = cell
     cpus = every_cpu() if scenario.server_cpus == "all" else None
     address = lab.start_server(arch, python, {**scenario.server_settings, **(settings or {})}, cpus, server_alias(cell))
+    server_cpus = cpu_set(cpus or lab.server_cpus)
     baseline, served = {}, {}
     for step, client in steps_of(scenario, arch):
         progress.show(scenario.name, arch, python, step.label + ("" if client == LOCUST else f" ({client})"), repeat)
+        first = not baseline  # a resources scenario's first step is its baseline: measured again, it is again
+        for attempt in (1, 2):
+            if attempt == 2 and first:
+                baseline.clear()
+            files = lab.noise_files(server_cpus)
+            marks = {"measuring": noise.snapshot(server_cpus, files)}  # Locust's agent marks its own
+            if client == LOCUST:
+                mark = lambda phase: marks.__setitem__(phase, noise.snapshot(server_cpus, files))  # noqa: E731
+                figures, loaded = locust_point(lab, scenario, step, address, arch, quick, baseline, mark), None
+            else:  # the C client has no warm-up: its window is the container's run, its load its own seconds
+                figures = reference_point(lab, scenario, step, address, quick, served.get(step.label) or served.get(step.base))
+                loaded = figures["requests"] / figures["rps"] if figures["rps"] else None
+            after = marks.get("measured") or noise.snapshot(server_cpus, files)
+            figures.update(noise.between(marks["measuring"], after, server_cpus, lab.server_id, loaded))
+            if not noise.noisy(figures):
+                break
+            if attempt == 1:
+                progress.note(f"noise {figures['noise']:.0%} on the server's CPUs: measuring {step.label} again")
+                noisy_before = figures["noise"]
+            else:
+                figures["noisy"] = True
+        if attempt == 2:
+            figures["remeasured_from_noise"] = noisy_before
         if client == LOCUST:
-            figures = locust_point(lab, scenario, step, address, arch, quick, baseline)
             served[step.label] = figures["rps"]
             served[step.base] = max(figures["rps"], served.get(step.base, 0))
-        else:
-            figures = reference_point(lab, scenario, step, address, quick, served.get(step.label) or served.get(step.base))
         journal.append({"scenario": scenario.name, "arch": arch, "python": python, "step": step.label,
                         "base": step.base, "x": step.x, "repeat": repeat, "client": client, "metrics": figures})  # fmt: skip
         progress.done()
+
+
+def calibrate(lab, when, readings=CALIBRATION_READINGS):
+    """The machine's speed now: the same tiny closed loop against redis-server, a few
+    times over (one connection, one PING at a time: it moves with every CPU's speed and
+    with the scheduler's delays, as every point of the run does). Its median, readings
+    and noise."""
+    address = lab.start_server(CALIBRATION_REFERENCE, REFERENCES[CALIBRATION_REFERENCE].build, {})
+    host, port = address.removeprefix("tcp://").split(":")
+    cpus = cpu_set(lab.server_cpus)
+    rates, shares = [], []
+    for _ in range(readings):
+        files = lab.noise_files(cpus)
+        before = noise.snapshot(cpus, files)
+        ok, output = lab.run_reference(["redis-benchmark", "-h", host, "-p", port, "-c", "1", "-P", "1",
+                                        "-n", str(CALIBRATION_REQUESTS), "PING"])  # fmt: skip
+        shares.append(noise.between(before, noise.snapshot(cpus, files), cpus, lab.server_id)["noise"])
+        if not ok:
+            raise LabError(f"the calibration step failed: {output.strip()[-200:]}")
+        rates.append(reference_client.parse(output)["rps"])
+    lab.stop_server()
+    return {"when": when, "at": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+            "rps": statistics.median(rates), "readings": [round(rate) for rate in rates],
+            "noise": max((share for share in shares if share is not None), default=None)}  # fmt: skip
 
 
 def versions(lab, archs, pythons):

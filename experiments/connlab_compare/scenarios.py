@@ -139,5 +139,9 @@ def check_prediction(prediction, labels, where):
                                 "(\"more\" or \"same\") and `from` and `to` that differ (python, x)")  # fmt: skip
     elif not (prediction.get("similar") or (prediction.get("better") and prediction.get("worse"))):
         raise ScenarioError(f"{where}: prediction {prediction['claim'][:40]!r}: give `better` and `worse`, or `similar`")
+    busy = prediction.get("busy")
+    if busy is not None and not (isinstance(busy, (int, float)) and busy > 0):
+        raise ScenarioError(f"{where}: prediction {prediction['claim'][:40]!r}: busy is the CPUs the server must use "
+                            f"in every point compared (e.g. 0.9), not {busy!r}")  # fmt: skip
     if prediction.get("step") and prediction["step"] not in labels:
         raise ScenarioError(f"{where}: prediction step {prediction['step']!r} is not a step ({', '.join(sorted(labels))})")

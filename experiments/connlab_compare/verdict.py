@@ -8,18 +8,22 @@ direction) or one (`similar`: all within `margin` of one another).
 The repetitions run in rounds over every scenario and design, so a slow spell of the
 machine touches a round alike: the ratio is computed within each round (each group's
 median over its designs), and its interval is the lowest to the highest of those
-per-round ratios. **yes** when the whole interval clears the margin, **no** when it
-lies on the wrong side, **inconclusive** when it straddles or there is one round only.
-A point where the load generator was the bottleneck, or a rate sweep whose every step
-passed (its knee lies beyond the sweep), is never compared: the verdict falls back to
-the C reference client's points at the same step where there are any (and says so),
-else is "not comparable". Where it disagrees, the prediction's `why_not`
-says why, with the evidence filled in from the run (its {fields}).
+per-round ratios. A round counts for the prediction when its ratio clears the margin:
+**yes** when the rounds for it lead those against by DECIDES, **no** when the rounds
+against do, **inconclusive** otherwise (a sequential test: more rounds can decide it).
+A point where a client was the bottleneck, or a rate sweep whose every step passed (its
+knee lies beyond the sweep), is never compared: the verdict falls back to the other
+client's points at the same step where there are any (and says so), else is "not
+comparable". Throughput is read first on the client that served the most at the step.
+A point that stayed noisy is left out, and so is one whose server was less busy than a
+prediction's `busy`. Where it disagrees, the prediction's `why_not` says why, with the
+evidence filled in from the run (its {fields}).
 """
 
 import statistics
 
 MARGIN = 1.2
+DECIDES = 2  # rounds one side must lead by: Wald's SPRT, a round's chance of clearing 0.2 against 0.8
 BIMODAL_GAP = 2.0  # repetitions this far apart are different outcomes, not noise
 CLIENTS = ("locust", "redis-benchmark")
 
@@ -34,16 +38,32 @@ def at_step(points, scenario, prediction, python, client, x=None):
     return [p for p in mine if p["step"] == last["step"]] if last else []
 
 
-def values(points, metric):
+def values(points, metric, busy=None):
     """({arch: {repeat: value}}, any point the client could not judge: load-generator
-    bound, or a rate sweep whose knee lies beyond its highest rate)."""
-    found, bound = {}, False
+    bound, or a rate sweep whose knee lies beyond its highest rate). A point that stayed
+    noisy when measured again is no evidence: its round is left out for its design, as
+    is a point whose server used under `busy` CPUs (a prediction that compares designs
+    at saturation)."""
+    found, bound, left_out = {}, False, []
     for point in points:
         value = point["metrics"].get(metric)
+        if point["metrics"].get("noisy"):
+            left_out.append(f"{point['arch']} round {point['repeat']}: noisy")
+            continue
+        if busy and (point["metrics"].get("server_cpu") or 0) < busy:
+            left_out.append(f"{point['arch']} round {point['repeat']}: the server used "
+                            f"{point['metrics'].get('server_cpu') or 0:.2f} CPU, under {busy:g}")
+            continue
         if value is not None:
             found.setdefault(point["arch"], {})[point["repeat"]] = value
             bound |= point["metrics"]["loadgen_bound"] or point["metrics"].get("beyond_sweep", False)
-    return found, bound
+    return found, bound, left_out
+
+
+def _left_out(judged, left_out):
+    if not left_out:
+        return judged
+    return {**judged, "measured": judged["measured"] + " (left out: " + "; ".join(left_out) + ")"}
 
 
 def groups_of(prediction):
@@ -88,27 +108,28 @@ def judge(prediction, found):
     similar = "similar" in groups
     decided = _decide(ratios, margin, at_most=similar)
     what = "highest / lowest" if similar else "better group ahead by"
-    text = f"{words}; {what} {_figure(decided['ratio'])}×{_over_rounds(ratios)} (predicted: {'≤' if similar else '≥'} {margin:g}×)"
+    text = f"{words}; {what} {_figure(decided['ratio'])}×{_over_rounds(ratios, decided)} (predicted: {'≤' if similar else '≥'} {margin:g}×)"
     return {**result, **decided, "measured": text}
 
 
 def _decide(ratios, margin, at_most):
     """The verdict, median ratio and interval of per-round `ratios` against `margin`
-    (predicted: at most, else at least): yes when every round agrees, no when none does."""
-    low, high = min(ratios), max(ratios)
-    if len(ratios) < 2:
-        verdict = "inconclusive"
-    elif at_most:
-        verdict = "yes" if high <= margin else "no" if low > margin else "inconclusive"
-    else:
-        verdict = "yes" if low >= margin else "no" if high < margin else "inconclusive"
-    return {"verdict": verdict, "ratio": statistics.median(ratios), "low": low, "high": high}
+    (predicted: at most, else at least). A round counts for the prediction when its
+    ratio clears the margin, against it otherwise; one side DECIDES rounds ahead decides
+    (a sequential sign test, docs/experiments.md): two rounds that agree, three of
+    three, four of five."""
+    cleared = sum(ratio <= margin if at_most else ratio >= margin for ratio in ratios)
+    lead = cleared - (len(ratios) - cleared)
+    verdict = "yes" if lead >= DECIDES else "no" if lead <= -DECIDES else "inconclusive"
+    return {"verdict": verdict, "ratio": statistics.median(ratios), "low": min(ratios), "high": max(ratios),
+            "cleared": cleared}
 
 
-def _over_rounds(ratios):
+def _over_rounds(ratios, decided):
     if len(ratios) < 2:
         return " (one round: no interval)"
-    return f" [{_figure(min(ratios))}–{_figure(max(ratios))}] over {len(ratios)} rounds"
+    return (f" [{_figure(min(ratios))}–{_figure(max(ratios))}] over {len(ratios)} rounds, "
+            f"{decided['cleared']} of them clearing the margin")
 
 
 def judge_change(prediction, arch, before, after):
@@ -125,7 +146,7 @@ def judge_change(prediction, arch, before, after):
         return {**result, "measured": f"{arch} not measured at both ends in a common round"}
     decided = _decide(ratios, margin, at_most=not more)
     text = (f"{arch} {_cell(before)} → {_cell(after)}: {'×' if more else 'off by ×'}{_figure(decided['ratio'])}"
-            f"{_over_rounds(ratios)} (predicted: {'≥' if more else '≤'} {margin:g}×)")  # fmt: skip
+            f"{_over_rounds(ratios, decided)} (predicted: {'≥' if more else '≤'} {margin:g}×)")  # fmt: skip
     return {**result, **decided, "measured": text}
 
 
@@ -165,11 +186,13 @@ def verdicts(scenarios, points, pythons, context):
                 continue
             for python in pythons:
                 judged = None
-                for client in CLIENTS:
-                    found, bound = values(at_step(points, scenario, prediction, python, client), prediction["metric"])
+                order = clients_for(points, scenario, prediction, python)
+                for client in order:
+                    found, bound, left_out = values(at_step(points, scenario, prediction, python, client),
+                                                    prediction["metric"], prediction.get("busy"))
                     if not found:
                         continue
-                    attempt = judge(prediction, found)
+                    attempt = _left_out(judge(prediction, found), left_out)
                     if bound:
                         attempt = {**attempt, "verdict": "not comparable", "measured": attempt["measured"]
                                    + f" ({client}: load generator bound, or the knee beyond its sweep)"}  # fmt: skip
@@ -177,7 +200,9 @@ def verdicts(scenarios, points, pythons, context):
                     if attempt["verdict"] != "not comparable":
                         judged = {**attempt, "client": client}
                         if client != CLIENTS[0]:
-                            judged["measured"] += f" — judged on {client}'s points: Locust could not judge"
+                            judged["measured"] += f" — judged on {client}'s points: " + (
+                                "the fastest client at this step" if client == order[0] else
+                                f"{'Locust' if order[0] == CLIENTS[0] else order[0]} could not judge")
                         break
                 judged = judged or {**judge(prediction, {}), "client": CLIENTS[0]}
                 why = ""
@@ -187,6 +212,21 @@ def verdicts(scenarios, points, pythons, context):
                              "source": prediction["source"], "metric": prediction["metric"], "why": why,
                              **judged})  # fmt: skip
     return rows
+
+
+def clients_for(points, scenario, prediction, python):
+    """The clients in the order a prediction reads them: Locust first (its latencies are
+    an open loop's where a step has a rate), except for throughput, where a closed loop
+    measures its client's time per request as well as the server's: there the client
+    that served the most at the step (the median of its points) comes first."""
+    if prediction["metric"] != "rps":
+        return CLIENTS
+
+    def served(client):
+        rates = [p["metrics"]["rps"] for p in at_step(points, scenario, prediction, python, client)]
+        return statistics.median(rates) if rates else 0.0
+
+    return sorted(CLIENTS, key=served, reverse=True)
 
 
 def change_rows(scenario, prediction, points, pythons):
@@ -200,13 +240,23 @@ def change_rows(scenario, prediction, points, pythons):
         ends = [(side.get("python", python), side.get("x")) for side in (start, end)]
         if any(build not in pythons for build, _ in ends):
             continue
-        read = [values(at_step(points, scenario, prediction, build, CLIENTS[0], x), prediction["metric"]) for build, x in ends]
-        bound = any(held for _, held in read)
+        read = [values(at_step(points, scenario, prediction, build, CLIENTS[0], x), prediction["metric"],
+                       prediction.get("busy")) for build, x in ends]  # fmt: skip
+        bound = any(held for _, held, _ in read)
         for arch in prediction["designs"]:
-            judged = judge_change(prediction, arch, *(found.get(arch, {}) for found, _ in read))
+            judged = judge_change(prediction, arch, *(found.get(arch, {}) for found, _, _ in read))
+            judged = _left_out(judged, [why for _, _, left_out in read for why in left_out if why.startswith(f"{arch} ")])
             if bound:
                 judged = {**judged, "verdict": "not comparable", "measured": judged["measured"] + " (load generator bound)"}
             rows.append({"scenario": scenario.name, "python": python or " → ".join(dict.fromkeys(b for b, _ in ends)),
                          "claim": prediction["claim"], "source": prediction["source"], "metric": prediction["metric"],
                          "why": "", "client": CLIENTS[0], "design": arch, **judged})  # fmt: skip
     return rows
+
+
+def reads(row, scenario):
+    """[(design, build)] of what a verdict row reads: more rounds of these decide it."""
+    prediction = next(p for p in scenario.predictions if p["claim"] == row["claim"])
+    if "designs" in prediction:
+        return [(row["design"], build) for build in row["python"].split(" → ")]
+    return [(arch, row["python"]) for archs in groups_of(prediction).values() for arch in archs]

@@ -33,7 +33,7 @@ from gevent import socket
 from gevent.fileobject import FileObjectPosix
 from locust.env import Environment
 
-from . import AGENT_MARK, metrics, precision, schedule
+from . import AGENT_MARK, PHASE_MARK, metrics, precision, schedule
 from .recorder import Recorder
 from .resp import encode
 from .users import ConnlabUser, parse_host
@@ -68,8 +68,10 @@ def run_step(step):
         environment.stats.reset_all()
         schedule.COUNTS.take()
         texts["before"] = fetch(step.get("scrape"))
+        print(PHASE_MARK, "measuring", flush=True)
         cpu, started = process.cpu_times(), time.monotonic()
         gevent.sleep(step["duration"])
+        print(PHASE_MARK, "measured", flush=True)
         Recorder.of(environment).flush()
         wall = time.monotonic() - started
         used = process.cpu_times()

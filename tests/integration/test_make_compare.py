@@ -19,7 +19,7 @@ from testcontainers.core.container import DockerContainer
 
 from compose_util import ROOT
 from conftest import SERVER_CPUS, wait_until
-from connlab_compare import report
+from connlab_compare import report, runner
 from loadgen_lab import LOADGEN_CPUS
 from observe_stack import PROMETHEUS_IMAGE, Prometheus
 
@@ -44,7 +44,8 @@ def run(docker_client, tmp_path_factory):
 def _run(env, out):
     result = subprocess.run(
         [sys.executable, "-m", "connlab_compare", "--scenarios", "head-of-line", "--archs", ",".join(ARCHS),
-         "--quick", "--set", "WORKER_NICE=5", "--server-cpus", SERVER_CPUS, "--loadgen-cpus", LOADGEN_CPUS, "--out", str(out)],
+         "--quick", "--budget", "0", "--set", "WORKER_NICE=5", "--server-cpus", SERVER_CPUS, "--loadgen-cpus", LOADGEN_CPUS,
+         "--out", str(out)],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
@@ -85,6 +86,9 @@ def test_results_validate_and_hold_every_point(run):
         # Percentiles come from two-digit buckets, the maximum is exact.
         assert figures["rps"] > 0 and figures["p50_ms"] <= figures["p99_ms"] <= figures["max_ms"] * 1.05 + 0.01
         assert 0 < figures["loadgen_cpu"] and figures["loadgen_bound"] == (figures["loadgen_cpu"] >= 90)
+        # The machine's noise over the point: the server's own CPU from its cgroup, the rest from /proc/stat
+        assert 0 < figures["server_cpu"] <= 1.05 and 0 <= figures["steal_share"] <= figures["noise"] <= 1
+        assert 1.9 <= figures["window_s"] <= 2.5 and abs(figures["started_at"] - time.time()) < 900  # the measurement: 2 s
         # head-of-line traces the server's threads beside WORK (schedstat.py), by role
         roles = {"single-thread": {"event loops": 1}, "message-balancing": {"I/O thread": 1, "workers": 4}}[point["arch"]]
         if point["step"] == steps[1]:
@@ -94,6 +98,8 @@ def test_results_validate_and_hold_every_point(run):
         else:
             assert "threads" not in figures
     machine = results["machine"]
+    assert [r["when"] for r in machine["calibration"]] == ["start", "end"]
+    assert all(r["rps"] > 1000 and len(r["readings"]) == runner.CALIBRATION_READINGS for r in machine["calibration"])
     assert machine["server_cpus"] == SERVER_CPUS and machine["python_versions"]["3.13"].startswith("Python 3.13")
     assert machine["scenario_hashes"].keys() == {"head-of-line"} and len(machine["commit"] or "x" * 40) == 40
     pinned = dict(line.split("==") for line in (ROOT / "loadgen/requirements.txt").read_text().split() if "==" in line)
@@ -111,6 +117,7 @@ def test_report_shows_the_verdict_and_the_figures(run):
     assert "report in" in output and "head-of-line" in output  # the progress line named what it ran
     markdown = (folder / "report.md").read_text()
     assert "What the literature predicts" in markdown and "Homa" in markdown
+    assert "Calibration (redis-benchmark" in markdown and "start " in markdown and "end " in markdown
     assert "![" in markdown and (folder / "head-of-line.png").stat().st_size > 10_000
     assert "data:image/png;base64," in (folder / "index.html").read_text()
 
@@ -130,7 +137,7 @@ def test_a_stopped_run_draws_partial_and_resumes(docker_client, tmp_path):
     """Stopped (SIGTERM, as Ctrl-C) once the first two scenarios are measured: the report
     is drawn, marked partial; RESUME measures the third only and draws the whole."""
     env = {**os.environ, "LOCUST_SKIP_MONKEY_PATCH": "1", "PYTHONPATH": "services:loadgen:experiments"}
-    command = [sys.executable, "-m", "connlab_compare", "--archs", "single-thread", "--repeat", "1", "--quick",
+    command = [sys.executable, "-m", "connlab_compare", "--archs", "single-thread", "--repeat", "1", "--quick", "--budget", "0",
                "--server-cpus", SERVER_CPUS, "--loadgen-cpus", LOADGEN_CPUS, "--out", str(tmp_path), "--prometheus", "off"]  # fmt: skip
     process = subprocess.Popen([*command, "--scenarios", "spread,blocked-worker,cpu-bound"], cwd=ROOT, env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
@@ -161,3 +168,32 @@ def test_a_stopped_run_draws_partial_and_resumes(docker_client, tmp_path):
     # What was measured before was kept, not measured again.
     assert measured(results["points"]) == kept
     assert {p["client"] for p in results["points"] if p["scenario"] == "cpu-bound"} == {"locust", "redis-benchmark"}
+
+
+def test_a_noisy_neighbour_on_the_server_cpu_is_measured_again_and_marked(docker_client, tmp_path):
+    """A CPU burner on the server's CPU for the whole run: every point loses far more than
+    noise.NOISY of its CPU to it, so each is measured again, stays noisy, and is marked and
+    left out of the verdicts; the report lists them and the calibration shows it."""
+    burner = docker_client.containers.run(
+        "connlab/redis:latest", ["sh", "-c", "while :; do :; done"], detach=True, remove=True,
+        cpuset_cpus=SERVER_CPUS.split(",")[0].split("-")[0], name=f"connlab-test-burner-{uuid.uuid4().hex[:8]}")  # fmt: skip
+    try:
+        env = {**os.environ, "LOCUST_SKIP_MONKEY_PATCH": "1", "PYTHONPATH": "services:loadgen:experiments"}
+        result = subprocess.run(
+            [sys.executable, "-m", "connlab_compare", "--scenarios", "throughput", "--archs", "single-thread", "--repeat",
+             "1", "--quick", "--budget", "0", "--server-cpus", SERVER_CPUS, "--loadgen-cpus", LOADGEN_CPUS,
+             "--out", str(tmp_path), "--prometheus", "off"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)  # fmt: skip
+    finally:
+        burner.kill()
+    assert result.returncode == 0, result.stdout + result.stderr
+    (folder,) = [path for path in tmp_path.iterdir() if path.is_dir()]
+    results = json.loads((folder / "results.json").read_text())
+    points = results["points"]
+    assert len(points) == 6  # three steps, each by Locust and by redis-benchmark
+    for point in points:
+        figures = point["metrics"]
+        assert figures["noisy"] and figures["noise"] > 0.25 and figures["remeasured_from_noise"] > 0.25, point
+    assert all(r["noise"] > 0.25 for r in results["machine"]["calibration"])
+    assert all(v["verdict"] == "not comparable" for v in results["verdicts"])
+    markdown = (folder / "report.md").read_text()
+    assert markdown.count("still noisy: not compared") == 6 and "measuring PING @ 64 users again" in result.stderr

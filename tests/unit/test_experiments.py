@@ -67,6 +67,42 @@ def test_the_verdict_reads_the_interval_of_the_rounds(found, expected):
     assert judged["low"] <= judged["ratio"] <= judged["high"] and judged["rounds"] == len(found["a"])
 
 
+@pytest.mark.parametrize("c, expected", [
+    ([1.5, 1.5], "yes"),                      # two rounds that agree decide, as they always did
+    ([1.5, 1.1, 1.5], "inconclusive"),        # two to one: not decided
+    ([1.5, 1.1, 1.5, 1.5], "yes"),            # three to one: a further round decided it
+    ([1.5, 1.1, 1.5, 1.1, 1.5], "inconclusive"),
+    ([1.1, 1.5, 1.1, 1.1], "no"),
+])  # fmt: skip
+def test_further_rounds_decide_when_one_side_leads_by_two(c, expected):
+    found = {"a": [1.0] * len(c), "b": [1.0] * len(c), "c": c}
+    judged = verdict.judge(LOWER, rounds(found))
+    assert judged["verdict"] == expected and judged["cleared"] == sum(r >= 1.2 for r in c)
+    assert f"{judged['cleared']} of them clearing the margin" in judged["measured"]
+
+
+def test_a_noisy_point_and_one_below_saturation_are_no_evidence():
+    demo = scenarios.Scenario("demo", "t", "d", "l", ["PING"], "rps", [scenarios.Step("s", "s", None, [])], [])
+    points = [point("a", 10, repeat=1, server_cpu=0.97), point("a", 99, repeat=2, noisy=True, server_cpu=0.97),
+              point("a", 30, repeat=3, server_cpu=0.6)]  # fmt: skip
+    chosen = verdict.at_step(points, demo, {"metric": "rps", "step": "s"}, "3.13", "locust")
+    found, bound, left_out = verdict.values(chosen, "rps", busy=0.9)
+    assert found == {"a": {1: 10}} and not bound
+    assert left_out == ["a round 2: noisy", "a round 3: the server used 0.60 CPU, under 0.9"]
+    assert verdict.values(chosen, "rps")[0] == {"a": {1: 10, 3: 30}}  # without `busy`, saturation is not asked
+
+
+def test_an_inconclusive_row_reads_every_design_it_names():
+    scenario = scenarios.load_all(["cpu-scaling"], quick=True)[0]
+    rows = verdict.verdicts([scenario], [], ["3.13", "3.13t"], lambda python: {})
+    across = next(r for r in rows if r["python"] == "3.13 → 3.13t")
+    assert verdict.reads(across, scenario) == [(across["design"], "3.13"), (across["design"], "3.13t")]
+    throughput = scenarios.load_all(["throughput"], quick=True)[0]
+    row = {"scenario": "throughput", "python": "3.13t", "claim": throughput.predictions[1]["claim"]}
+    assert verdict.reads(row, throughput) == [("single-thread", "3.13t"), ("message-balancing", "3.13t"),
+                                              ("hybrid", "3.13t")]  # fmt: skip
+
+
 def test_the_ratio_is_paired_within_a_round():
     # Round 2 ran on a slow machine: every design twice as slow. Paired, the ratio holds.
     judged = verdict.judge(LOWER, rounds({"a": [1.0, 2.0], "b": [1.0, 2.0], "c": [1.5, 3.0]}))
@@ -107,7 +143,8 @@ def test_locust_bound_falls_back_to_the_c_client():
             points.append({**point(arch, rps + r, "s @ 8 users", 8, base="s", repeat=r, scenario="demo"),
                            "client": "redis-benchmark"})  # fmt: skip
     (row,) = verdict.verdicts([demo], points, ["3.13"], lambda python: {})
-    assert row["verdict"] == "yes" and row["client"] == "redis-benchmark" and "Locust could not judge" in row["measured"]
+    assert row["verdict"] == "yes" and row["client"] == "redis-benchmark"
+    assert "the fastest client at this step" in row["measured"]
     for p in points:
         p["metrics"]["loadgen_bound"] = True
     (row,) = verdict.verdicts([demo], points, ["3.13"], lambda python: {})
@@ -120,7 +157,7 @@ def test_the_prediction_reads_the_last_step_of_the_sweep():
     points = [point("a", v, "s @ 8 users", 8, base="s", repeat=r) for r, v in ((1, 10), (2, 30), (3, 20))]
     points.append(point("a", 999, "s @ 1 users", 1, base="s"))
     chosen = verdict.at_step(points, demo, {"metric": "rps", "step": "s"}, "3.13", "locust")
-    assert verdict.values(chosen, "rps") == ({"a": {1: 10, 2: 30, 3: 20}}, False)
+    assert verdict.values(chosen, "rps") == ({"a": {1: 10, 2: 30, 3: 20}}, False, [])
 
 
 def test_sustained_rate_interpolates_the_knee():
@@ -152,15 +189,39 @@ def test_a_sweep_whose_knee_lies_beyond_it_is_judged_on_the_c_client():
     assert row["client"] == "redis-benchmark" and row["verdict"] == "yes" and row["ratio"] == pytest.approx(1.6)
 
 
-def test_a_locust_point_far_below_the_c_client_while_busy_is_bound():
-    locust = point("a", 10_000, "s", loadgen_cpu=80.0)
-    locust["metrics"]["loadgen_cpu"] = 80.0
+def test_a_client_far_below_the_other_at_the_same_closed_loop_step_is_bound_whatever_its_cpu():
+    locust = point("a", 10_000, "s")  # 40 % CPU: a closed loop waits on its client all the same
     c = {**point("a", 30_000, "s"), "client": "redis-benchmark"}
     reference_client.mark_lagging([locust, c])
-    assert locust["metrics"]["loadgen_bound"] and "0.33×" in locust["metrics"]["bound_by"]
-    idle = point("a", 10_000, "s")  # 40 % CPU: the server, not Locust, was slower
-    reference_client.mark_lagging([idle, c])
-    assert not idle["metrics"]["loadgen_bound"]
+    assert locust["metrics"]["loadgen_bound"] and "0.33× redis-benchmark's rate" in locust["metrics"]["bound_by"]
+    assert not c["metrics"]["loadgen_bound"]
+    close = point("a", 25_000, "s")  # 0.83×: within what two clients' own costs differ by
+    reference_client.mark_lagging([close, {**point("a", 30_000, "s"), "client": "redis-benchmark"}])
+    assert not close["metrics"]["loadgen_bound"]
+    slow_c = {**point("a", 7_000, "s"), "client": "redis-benchmark"}  # the rule holds both ways
+    fast = point("a", 10_000, "s")
+    reference_client.mark_lagging([fast, slow_c])
+    assert slow_c["metrics"]["loadgen_bound"] and not fast["metrics"]["loadgen_bound"]
+    other_step = {**point("a", 30_000, "t"), "client": "redis-benchmark"}  # no twin: nothing to read against
+    lone = point("a", 10_000, "s")
+    reference_client.mark_lagging([lone, other_step])
+    assert not lone["metrics"]["loadgen_bound"]
+
+
+def test_throughput_verdicts_read_the_fastest_client_and_say_which():
+    demo = scenarios.Scenario("demo", "t", "d", "l", ["PING"], "rps", [scenarios.Step("s @ 64 users", "s", 64, [])],
+                              [{**LOWER, "metric": "rps", "higher_is_better": True}])  # fmt: skip
+    points = []
+    for r in (1, 2):  # Locust within 0.8× of the C client (not bound), but its ranking is its own
+        for arch, locust, c in (("a", 25_000, 30_000), ("b", 24_000, 29_000), ("c", 21_000, 10_000)):
+            points.append(point(arch, locust, "s @ 64 users", 64, base="s", repeat=r, scenario="demo"))
+            points.append({**point(arch, c, "s @ 64 users", 64, base="s", repeat=r, scenario="demo"),
+                           "client": "redis-benchmark"})  # fmt: skip
+    (row,) = verdict.verdicts([demo], points, ["3.13"], lambda python: {})
+    assert row["client"] == "redis-benchmark" and row["verdict"] == "yes"
+    assert "the fastest client at this step" in row["measured"]
+    latency = {**LOWER, "metric": "p99_ms"}  # latency: Locust's points first, as before
+    assert verdict.clients_for(points, demo, latency, "3.13") == verdict.CLIENTS
 
 
 def metrics_text(requests, workers):
