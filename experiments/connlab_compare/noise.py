@@ -1,11 +1,13 @@
 """The machine's noise: how much of the server's CPUs went to anything but the lab.
 
 Over a point's measurement the kernel's per-CPU counters (/proc/stat) say how long the
-server's CPUs were busy and how long the hypervisor took them (steal); each container's
-CPU accounting (its cgroup) says how much of that busy time was the server's and the
-lab's own clients'. What is left is noise: other processes, the host's daemons, the
-hypervisor. Interrupt time is not noise: it is the load's own network work, and the
-kernel charges it to no one.
+hypervisor took the server's CPUs (steal) and how long they ran user code; each
+container's CPU accounting (its cgroup) says how much of that user time was the
+server's and the lab's own clients'. The rest of the user time is other processes': the
+Docker daemon, a neighbour's burner, the host's work. Kernel time is left out on both
+sides: the load's own network work lands there, in the server's threads and outside
+them (an accept storm's connection set-up and tear-down kept up to a quarter of a CPU
+busy outside any thread of the server), and no cgroup can say whose it was.
 """
 
 import os
@@ -15,33 +17,32 @@ from pathlib import Path
 
 TICK = os.sysconf("SC_CLK_TCK")
 CGROUP = Path("/sys/fs/cgroup")
-# Where a container's CPU time is, as ns (cgroup v1's cpuacct.usage) or as µs (v2's
-# cpu.stat usage_usec), for the cgroupfs and systemd drivers.
+# Where a container's CPU time is: cgroup v1's cpuacct.usage (ns; cpuacct.stat beside it
+# holds user ticks) or v2's cpu.stat (usage_usec, user_usec), for the cgroupfs and
+# systemd drivers.
 USAGE_FILES = ("cpuacct/docker/{id}/cpuacct.usage", "cpu,cpuacct/docker/{id}/cpuacct.usage",
                "docker/{id}/cpu.stat", "system.slice/docker-{id}.scope/cpu.stat")  # fmt: skip
-NOISY = 0.10  # a point whose CPUs lost this share to noise is measured again (docs/experiments.md)
+NOISY = 0.40  # a point whose CPUs lost this share to noise is measured again (docs/experiments.md: why)
 
 
 @dataclass(frozen=True)
 class Snapshot:
     at: float  # time.monotonic()
     wall: float  # time.time(): when, for a reader of the journal
-    busy: float  # CPU-seconds the CPUs ran anything but idle and interrupts
+    user: float  # CPU-seconds the CPUs ran user code
     steal: float  # CPU-seconds the hypervisor took them
-    usage: dict  # {container id: CPU-seconds}, None where unreadable
+    usage: dict  # {container id: (CPU-seconds, of them in user code)}, None where unreadable
 
 
 def cpu_times(cpus, text=None):
-    """(busy, steal) CPU-seconds of `cpus` since boot, from /proc/stat."""
-    busy = steal = 0.0
+    """(user, steal) CPU-seconds of `cpus` since boot, from /proc/stat."""
+    user = steal = 0.0
     for line in (text if text is not None else Path("/proc/stat").read_text()).splitlines():
         name, *fields = line.split()
-        if not (name.startswith("cpu") and name[3:].isdigit() and int(name[3:]) in cpus):
-            continue
-        user, nice, system, _idle, _iowait, _irq, _softirq, stolen = (int(f) for f in fields[:8])
-        busy += (user + nice + system) / TICK  # guest time is counted within user
-        steal += stolen / TICK
-    return busy, steal
+        if name.startswith("cpu") and name[3:].isdigit() and int(name[3:]) in cpus:
+            user += (int(fields[0]) + int(fields[1])) / TICK  # user and nice (guest time is within them)
+            steal += int(fields[7]) / TICK
+    return user, steal
 
 
 def usage_file(container_id, root=CGROUP):
@@ -51,41 +52,39 @@ def usage_file(container_id, root=CGROUP):
 
 
 def usage(path):
-    """A container's CPU-seconds from its accounting file; None without one."""
+    """(CPU-seconds, of them in user code) of a container; None without its accounting."""
     if path is None:
         return None
     try:
-        text = path.read_text()
+        if path.name == "cpu.stat":
+            fields = dict(line.split() for line in path.read_text().splitlines() if line.strip())
+            return int(fields["usage_usec"]) / 1e6, int(fields["user_usec"]) / 1e6
+        ticks = dict(line.split() for line in (path.parent / "cpuacct.stat").read_text().splitlines())
+        return int(path.read_text()) / 1e9, int(ticks["user"]) / TICK
     except OSError:  # the container has gone
         return None
-    if path.name == "cpu.stat":
-        fields = dict(line.split() for line in text.splitlines() if line.strip())
-        return int(fields["usage_usec"]) / 1e6
-    return int(text) / 1e9
 
 
 def snapshot(cpus, files):
     """The counters of `cpus` and of the containers in `files` ({id: path}) now."""
-    busy, steal = cpu_times(cpus)
-    return Snapshot(time.monotonic(), time.time(), busy, steal, {cid: usage(path) for cid, path in files.items()})
+    user, steal = cpu_times(cpus)
+    return Snapshot(time.monotonic(), time.time(), user, steal, {cid: usage(path) for cid, path in files.items()})
 
 
 def between(before, after, cpus, server, loaded=None):
     """The noise figures of a point: `server` is the server's container id; every other
     container in the snapshots is the lab's own client sharing the server's CPUs.
-    `server_cpu` is the server's CPU time over the `loaded` seconds (the client's warm-up
-    and measurement), else over the whole window (which also holds the lab's requests
-    to start and stop the clients, when the server idles)."""
+    `server_cpu` is the server's CPU time over the `loaded` seconds (the C client's own
+    run), else over the whole window."""
     seconds, capacity = after.at - before.at, len(cpus) * (after.at - before.at)
-    spent = {cid: after.usage[cid] - before.usage[cid] for cid in after.usage
+    spent = {cid: [a - b for a, b in zip(after.usage[cid], before.usage[cid])] for cid in after.usage
              if after.usage.get(cid) is not None and before.usage.get(cid) is not None}  # fmt: skip
     steal = after.steal - before.steal
-    busy = after.busy - before.busy
     figures = {"started_at": round(before.wall, 2), "window_s": round(seconds, 2),
-               "server_cpu": round(spent[server] / min(loaded or seconds, seconds), 3) if server in spent else None,
+               "server_cpu": round(spent[server][0] / min(loaded or seconds, seconds), 3) if server in spent else None,
                "steal_share": round(steal / capacity, 4) if capacity else None}  # fmt: skip
     if server in spent and capacity:
-        others = max(0.0, busy - sum(spent.values()))
+        others = max(0.0, after.user - before.user - sum(user for _, user in spent.values()))
         figures["others_share"] = round(others / capacity, 4)
         figures["noise"] = round((others + steal) / capacity, 4)
     else:  # without the server's own accounting only the hypervisor's share is known
