@@ -139,6 +139,8 @@ def check_prediction(prediction, labels, where):
                                 "(\"more\" or \"same\") and `from` and `to` that differ (python, x)")  # fmt: skip
     elif not (prediction.get("similar") or (prediction.get("better") and prediction.get("worse"))):
         raise ScenarioError(f"{where}: prediction {prediction['claim'][:40]!r}: give `better` and `worse`, or `similar`")
+    if prediction.get("above") and prediction["above"] not in prediction.get("similar", []):
+        raise ScenarioError(f"{where}: prediction {prediction['claim'][:40]!r}: `above` names one of `similar`")
     busy = prediction.get("busy")
     if busy is not None and not (isinstance(busy, (int, float)) and busy > 0):
         raise ScenarioError(f"{where}: prediction {prediction['claim'][:40]!r}: busy is the CPUs the server must use "

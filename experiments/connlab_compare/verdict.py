@@ -50,14 +50,20 @@ def values(points, metric, busy=None):
         if point["metrics"].get("noisy"):
             left_out.append(f"{point['arch']} round {point['repeat']}: noisy")
             continue
-        if busy and (point["metrics"].get("server_cpu") or 0) < busy:
+        if busy and used(point["metrics"]) < busy:
             left_out.append(f"{point['arch']} round {point['repeat']}: the server used "
-                            f"{point['metrics'].get('server_cpu') or 0:.2f} CPU, under {busy:g}")
+                            f"{used(point['metrics']):.2f} CPU, under {busy:g}")
             continue
         if value is not None:
             found.setdefault(point["arch"], {})[point["repeat"]] = value
             bound |= point["metrics"]["loadgen_bound"] or point["metrics"].get("beyond_sweep", False)
     return found, bound, left_out
+
+
+def used(figures):
+    """The CPUs a point's server used, had noise not taken its share of them (a server
+    that used all that was left to it was busy all the time)."""
+    return (figures.get("server_cpu") or 0) / (1 - min(figures.get("noise") or 0, 0.99))
 
 
 def _left_out(judged, left_out):
@@ -81,7 +87,13 @@ def round_ratios(prediction, found):
     for r in rounds:
         if "similar" in groups:
             spread = [found[arch][r] for arch in named]
-            if min(spread) > 0:  # no ratio to zero: that round says nothing
+            if min(spread) <= 0:  # no ratio to zero: that round says nothing
+                continue
+            if "above" in prediction:  # one-sided: how far the best of the others rises above it
+                base, others = found[prediction["above"]][r], [found[a][r] for a in named if a != prediction["above"]]
+                higher = prediction.get("higher_is_better", False)
+                ratios.append(max(others) / base if higher else base / min(others))
+            else:
                 ratios.append(max(spread) / min(spread))
             continue
         better, worse = (statistics.median(found[a][r] for a in groups[g] if a in found) for g in ("better", "worse"))
@@ -107,7 +119,8 @@ def judge(prediction, found):
         return {**result, "measured": words + f" ({', '.join(missing) or 'a design'} not measured in a common round)"}
     similar = "similar" in groups
     decided = _decide(ratios, margin, at_most=similar)
-    what = "highest / lowest" if similar else "better group ahead by"
+    what = (f"the best above {prediction['above']} by" if "above" in prediction else "highest / lowest") if similar \
+        else "better group ahead by"
     text = f"{words}; {what} {_figure(decided['ratio'])}×{_over_rounds(ratios, decided)} (predicted: {'≤' if similar else '≥'} {margin:g}×)"
     return {**result, **decided, "measured": text}
 

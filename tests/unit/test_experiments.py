@@ -84,12 +84,13 @@ def test_further_rounds_decide_when_one_side_leads_by_two(c, expected):
 def test_a_noisy_point_and_one_below_saturation_are_no_evidence():
     demo = scenarios.Scenario("demo", "t", "d", "l", ["PING"], "rps", [scenarios.Step("s", "s", None, [])], [])
     points = [point("a", 10, repeat=1, server_cpu=0.97), point("a", 99, repeat=2, noisy=True, server_cpu=0.97),
-              point("a", 30, repeat=3, server_cpu=0.6)]  # fmt: skip
+              point("a", 30, repeat=3, server_cpu=0.6),
+              point("a", 20, repeat=4, server_cpu=0.74, noise=0.27)]  # all that noise left it: busy  # fmt: skip
     chosen = verdict.at_step(points, demo, {"metric": "rps", "step": "s"}, "3.13", "locust")
     found, bound, left_out = verdict.values(chosen, "rps", busy=0.9)
-    assert found == {"a": {1: 10}} and not bound
+    assert found == {"a": {1: 10, 4: 20}} and not bound
     assert left_out == ["a round 2: noisy", "a round 3: the server used 0.60 CPU, under 0.9"]
-    assert verdict.values(chosen, "rps")[0] == {"a": {1: 10, 3: 30}}  # without `busy`, saturation is not asked
+    assert verdict.values(chosen, "rps")[0] == {"a": {1: 10, 3: 30, 4: 20}}  # without `busy`, saturation is not asked
 
 
 def test_an_inconclusive_row_reads_every_design_it_names():
@@ -126,6 +127,19 @@ def test_higher_is_better_and_similar():
     assert verdict.judge(similar, rounds({"a": [100, 99], "b": [110, 104], "c": [105, 100]}))["verdict"] == "yes"
     assert verdict.judge(similar, rounds({"a": [100, 98], "b": [200, 210], "c": [105, 100]}))["verdict"] == "no"
     assert verdict.judge(similar, rounds({"a": [100, 98], "b": [110, 150], "c": [105, 100]}))["verdict"] == "inconclusive"
+
+
+def test_similar_above_one_design_is_one_sided():
+    above = {"claim": "c", "source": "s", "metric": "rps", "similar": ["a", "b", "c"], "above": "a",
+             "higher_is_better": True}  # fmt: skip
+    fell_behind = rounds({"a": [100, 100], "b": [80, 75], "c": [70, 90]})  # 1.4× apart, none above a
+    assert verdict.judge(above, fell_behind)["verdict"] == "yes"
+    assert verdict.judge(above, fell_behind)["ratio"] == pytest.approx(0.85)  # the best of b and c over a: 0.8, 0.9
+    both_ways = {k: v for k, v in above.items() if k != "above"}
+    assert verdict.judge(both_ways, fell_behind)["verdict"] == "no"  # the two-sided test fails them
+    rose = rounds({"a": [100, 100], "b": [130, 125], "c": [70, 90]})
+    judged = verdict.judge(above, rose)
+    assert judged["verdict"] == "no" and "the best above a by 1.27×" in judged["measured"]
 
 
 def test_a_missing_design_is_not_comparable():
