@@ -218,8 +218,9 @@ def machine_noise(machine, points):
     if shares:
         text += (f"Over the points, the server's CPUs went to the hypervisor (steal) {statistics.mean(steals):.1%} of the "
                  f"time on average, and to anything but the lab {statistics.mean(shares):.1%} (steal included; at most "
-                 f"{max(shares):.0%} in one point). A point above {noise.NOISY:.0%} is measured again once, and marked ‡ and "
-                 "left out of the verdicts if it stays above.")
+                 f"{max(shares):.0%} in one point). A point where other processes took over {noise.OTHERS:.0%}, or they and "
+                 f"the hypervisor over {noise.NOISY:.0%}, is measured again once, and marked ‡ and left out of the verdicts "
+                 "if it stays so.")
     return text
 
 

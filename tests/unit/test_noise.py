@@ -26,7 +26,8 @@ def test_noise_is_the_user_time_of_others_and_steal():
     figures = noise.between(before, after, {0, 1}, "server")
     assert figures == {"started_at": 100.0, "window_s": 4.0, "server_cpu": 1.0, "steal_share": 0.05,
                        "others_share": 0.125, "noise": 0.175}  # fmt: skip
-    assert noise.noisy(figures, threshold=0.15) and not noise.noisy(figures)  # 17.5 %: under NOISY
+    assert noise.noisy(figures, others=0.1) and not noise.noisy(figures)  # others 12.5 %: under OTHERS
+    assert noise.noisy({"others_share": 0.0, "noise": 0.55}) and not noise.noisy({"others_share": 0.0, "noise": 0.45})
     # Over the 3.2 s the C client loaded it, the server used 1.25 CPUs.
     assert noise.between(before, after, {0, 1}, "server", loaded=3.2)["server_cpu"] == 1.25
     burner = Snapshot(at=4.0, wall=104.0, user=17.5, steal=1.0, usage={"server": (9.0, 5.5), "agent": (2.0, 1.0)})
@@ -176,7 +177,7 @@ def test_a_noisy_point_is_measured_again_and_marked_if_it_stays_noisy(monkeypatc
     readings = iter([0.9, 0.02, 0.0, 0.0, 0.6, 0.7])  # PING: noisy then quiet; ECHO's C point: noisy twice
     measured = []
     monkeypatch.setattr(runner.noise, "snapshot", lambda cpus, files: None)
-    monkeypatch.setattr(runner.noise, "between", lambda *args: {"noise": next(readings)})
+    monkeypatch.setattr(runner.noise, "between", lambda *args: {"noise": next(readings)})  # steal alone
     monkeypatch.setattr(runner, "locust_point", lambda lab, scenario, step, *rest: measured.append(step.label) or {"rps": 1.0})
     monkeypatch.setattr(runner, "reference_point",
                         lambda lab, scenario, step, *rest: measured.append(step.label + " C") or {"rps": 2.0, "requests": 4})
