@@ -32,12 +32,13 @@ QUICK_BUDGET, BUDGET = 4.0, 20.0  # minutes of further rounds for predictions st
 
 
 def arguments():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="connlab compare", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scenarios", default="", help="comma-separated; default: every file in experiments/")
     parser.add_argument("--archs", default="", help=f"comma-separated, from: {', '.join([*variants(), *REFERENCES])}")
     parser.add_argument("--repeat", type=int, help=f"repetitions (default 3; {QUICK_REPEAT} with --quick)")
     parser.add_argument("--quick", action="store_true", help="short steps, fewer sweep points")
-    parser.add_argument("--budget", type=float, help=f"minutes for further rounds of the cells of predictions still "
+    parser.add_argument("--budget", type=minutes, help=f"minutes for further rounds of the cells of predictions still "
                         f"inconclusive after the planned ones (default {BUDGET:g}; {QUICK_BUDGET:g} with --quick; 0: none)")
     parser.add_argument("--pythons", default="3.13", help="server builds: 3.13, 3.13t or both")
     parser.add_argument("--server-cpus", default=os.environ.get("SERVER_CPUS", "1"))
@@ -58,11 +59,20 @@ def arguments():
     args.repeat = args.repeat or (QUICK_REPEAT if args.quick else 3)
     if args.budget is None:
         args.budget = QUICK_BUDGET if args.quick else BUDGET
-    if args.budget < 0:
-        sys.exit(f"connlab: compare: BUDGET={args.budget:g} is not a number of minutes (0 or more; 0: no further rounds)")
     args.pythons = [p for p in args.pythons.replace(" ", ",").split(",") if p]
     args.settings = settings(args.set)
     return args
+
+
+def minutes(text):
+    """BUDGET: minutes, 0 or more."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"BUDGET={text!r} is not a number of minutes (0 or more; 0: no further rounds)")
+    return value
 
 
 def settings(text):

@@ -161,6 +161,8 @@ def derive(points, scenarios):
             top["metrics"]["sustained_rate"] = sustained_rate(mine, sweeps[scenario])
             # Every step passed: the knee lies beyond the sweep, and Locust cannot say where.
             top["metrics"]["beyond_sweep"] = top["metrics"]["sustained_rate"] >= top["x"]
+            if any(p["metrics"].get("noisy") for p in mine):  # a knee read across a noisy step is noisy too
+                top["metrics"]["noisy"] = True
         else:
             for point in mine:
                 point["metrics"]["sustained_rate"] = 0.0 if point["metrics"]["errors"] else point["metrics"]["rps"]

@@ -186,6 +186,19 @@ def test_sustained_rate_interpolates_the_knee():
     assert measure.sustained_rate([point("a", 1, x=rate) for rate in (250, 500)], knee_ms=10) == 500
 
 
+def test_a_knee_read_across_a_noisy_step_is_noisy():
+    storm = scenarios.load_all(["accept-storm"], quick=True)[0]
+    sweep = [point("a", 5.0, f"connect, PING, close @ {rate}/s", rate, base="connect, PING, close", scenario="accept-storm")
+             for rate in (500, 1000, 2000)]  # fmt: skip
+    sweep[0]["metrics"].update(p99_ms=80.0, noisy=True)  # failed its lowest rate while a neighbour took the CPU
+    measure.derive(sweep, [storm])
+    assert sweep[2]["metrics"]["sustained_rate"] == 0 and sweep[2]["metrics"]["noisy"]
+    quiet = [point("a", 5.0, f"connect, PING, close @ {rate}/s", rate, base="connect, PING, close", scenario="accept-storm")
+             for rate in (500, 1000, 2000)]  # fmt: skip
+    measure.derive(quiet, [storm])
+    assert "noisy" not in quiet[2]["metrics"]
+
+
 def test_a_sweep_whose_knee_lies_beyond_it_is_judged_on_the_c_client():
     storm = scenarios.load_all(["accept-storm"], quick=True)[0]
     prediction = storm.predictions[0]

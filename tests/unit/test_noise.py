@@ -1,6 +1,9 @@
 """The machine's noise, the calibration readings and further rounds: constructed data."""
 
+import argparse
 import json
+
+import pytest
 
 from connlab_compare import diff, noise, report, run, runner
 from connlab_compare.noise import Snapshot
@@ -189,3 +192,12 @@ def test_a_noisy_point_is_measured_again_and_marked_if_it_stays_noisy(monkeypatc
     assert figures[0] == {"rps": 1.0, "noise": 0.02, "remeasured_from_noise": 0.9}
     assert figures[1] == {"rps": 2.0, "requests": 4, "noise": 0.0} and figures[2] == {"rps": 1.0, "noise": 0.0}  # quiet: once
     assert figures[3] == {"rps": 2.0, "requests": 4, "noise": 0.7, "noisy": True, "remeasured_from_noise": 0.6}
+
+
+def test_a_bad_budget_says_what_it_takes():
+    from connlab_compare.__main__ import minutes
+
+    assert minutes("2.5") == 2.5 and minutes("0") == 0
+    for bad in ("abc", "-1", "nan"):
+        with pytest.raises(argparse.ArgumentTypeError, match="is not a number of minutes"):
+            minutes(bad)
