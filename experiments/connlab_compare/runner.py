@@ -138,7 +138,7 @@ def reference_point(lab, scenario, step, address, quick, locust_rps):
 def run_cell(lab, cell, quick, progress, journal, settings=None):
     """Every step of a cell on a fresh server (with `settings` besides the scenario's),
     each point journaled as it is measured; a point whose CPUs the machine took for
-    something else (noise.NOISY) is measured once more, and marked if it stays noisy."""
+    something else (noise.noisy) is measured once more, and marked if it stays noisy."""
     repeat, scenario, arch, python = cell
     cpus = every_cpu() if scenario.server_cpus == "all" else None
     address = lab.start_server(arch, python, {**scenario.server_settings, **(settings or {})}, cpus, server_alias(cell))
