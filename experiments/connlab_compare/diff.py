@@ -85,12 +85,6 @@ def figure(path, title, rows):
     plt.close(fig)
 
 
-def speed(results):
-    """A run's machine speed: the median of its calibration readings (None before them)."""
-    readings = results["machine"].get("calibration", [])
-    return statistics.median(x for r in readings for x in r["readings"]) if readings else None
-
-
 def machines(a, b):
     """The two machines side by side: what they are, their calibration and their noise."""
     def noise(results, key):
@@ -112,15 +106,14 @@ def machines(a, b):
 def machine_change(a, b):
     """(B's calibration / A's, whether the machines differ) or None without readings:
     the medians differ by more than the margin and no reading of one reaches the other's."""
-    first, second = speed(a), speed(b)
-    if not (first and second):
-        return None
-    return report.speed_change(every_reading(a), every_reading(b))
+    first, second = every_reading(a), every_reading(b)
+    return report.speed_change(first, second) if first and second else None
 
 
 def every_reading(results):
-    readings = [x for r in results["machine"]["calibration"] for x in r["readings"]]
-    return {"rps": statistics.median(readings), "readings": readings}
+    """A run's calibration readings as one: their median and all of them (None before them)."""
+    readings = [x for r in results["machine"].get("calibration", []) for x in r["readings"]]
+    return {"rps": statistics.median(readings), "readings": readings} if readings else None
 
 
 def machine_verdict(a, b):
