@@ -31,10 +31,10 @@ def total(samples, name, **labels):
     return sum(s.value for s in samples.get(name, []) if all(s.labels.get(k) == v for k, v in labels.items()))
 
 
-def resources(server):
+def resources(server, samples=None):
     """What a leak would show in: the server's memory, descriptors and threads, and the
-    protocol errors it has answered."""
-    samples = scrape(server)
+    protocol errors it has answered (from `samples`, a scrape, or a new one)."""
+    samples = samples or scrape(server)
     return {
         "memory": total(samples, "connlab_resident_memory_bytes"),
         "fds": total(samples, "connlab_open_fds"),
