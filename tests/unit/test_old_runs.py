@@ -1,0 +1,34 @@
+"""A run written before results.json had a schema version still draws, with the same
+verdicts, and still diffs. The fixture is a real `make compare QUICK=1` run of
+2026-12-06 (spread and cpu-bound, six designs and redis-server), written by the code
+before the targets registry; its points' noise marks were cleared (the machine was busy
+then) so that spread's verdict is decided, and its verdicts are that code's redraw."""
+
+import json
+import shutil
+from pathlib import Path
+
+from connlab_compare import diff, run
+
+FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "compare-run-v0"
+KEPT = ("scenario", "python", "claim", "verdict", "ratio", "low", "high", "rounds", "client")
+
+
+def verdicts(results):
+    return [{key: verdict.get(key) for key in KEPT} for verdict in results["verdicts"]]
+
+
+def test_an_old_run_redraws_with_the_same_verdicts(tmp_path):
+    shutil.copy(FIXTURE / "results.json", tmp_path / "results.json")
+    before = json.loads((FIXTURE / "results.json").read_text())
+    results, failure = run.draw(tmp_path)
+    assert failure is None
+    assert verdicts(results) == verdicts(before)
+    assert any(v["verdict"] == "yes" for v in verdicts(results)), "the fixture should hold a decided verdict"
+    assert "spread" in (tmp_path / "report.md").read_text()
+
+
+def test_an_old_run_diffs_against_itself(tmp_path):
+    (a, scenarios), (b, _) = (run.results_of(FIXTURE) for _ in range(2))
+    assert diff.write(tmp_path / "diff", a, b, ["old", "old"], scenarios)
+    assert "spread" in (tmp_path / "diff" / "report.md").read_text()
