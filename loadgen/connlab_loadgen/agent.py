@@ -24,7 +24,6 @@ import copy
 import json
 import sys
 import time
-import urllib.request
 from argparse import Namespace
 
 import gevent
@@ -33,7 +32,7 @@ from gevent import socket
 from gevent.fileobject import FileObjectPosix
 from locust.env import Environment
 
-from . import AGENT_MARK, PHASE_MARK, metrics, precision, schedule
+from . import AGENT_MARK, PHASE_MARK, exposition, metrics, precision, schedule
 from .recorder import Recorder
 from .resp import encode
 from .users import ConnlabUser, parse_host
@@ -98,8 +97,7 @@ def fetch(source):
     if not source:
         return None
     if source.startswith("http"):
-        with urllib.request.urlopen(source, timeout=10) as response:
-            return response.read().decode()
+        return exposition.fetch(source)
     address, *command = source.split()
     return probe(address, command)
 
