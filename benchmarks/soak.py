@@ -21,11 +21,12 @@ import sys
 import threading
 import time
 
-TESTS = pathlib.Path(__file__).resolve().parents[1] / "tests"
-sys.path[:0] = [str(TESTS)]
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "loadgen")]
 
+from connlab_loadgen.resp import bulk, encode  # noqa: E402
 from metrics_util import resources  # noqa: E402
-from wire import read_exactly  # noqa: E402
+from wire import expect  # noqa: E402
 
 IO_TIMEOUT = 10  # a reply slower than this is an error
 MIB = 1024 * 1024
@@ -35,20 +36,13 @@ def request(rng):
     """(request bytes, the exact reply) of a mixed load, in the bulk or inline form."""
     kind = rng.choices(["PING", "ECHO", "WORK", "SLEEP"], weights=[4, 4, 2, 1])[0]
     if kind == "PING":
-        return rng.choice([b"PING\r\n", b"*1\r\n$4\r\nPING\r\n"]), b"+PONG\r\n"
+        return rng.choice([b"PING\r\n", encode(b"PING")]), b"+PONG\r\n"
     if kind == "ECHO":
         payload = rng.randbytes(rng.choice([0, 8, 100, 1000, 4000]))
-        return b"*2\r\n$4\r\nECHO\r\n$%d\r\n%s\r\n" % (len(payload), payload), b"$%d\r\n%s\r\n" % (len(payload), payload)
+        return encode(b"ECHO", payload), bulk(payload)
     if kind == "WORK":  # microseconds of CPU
         return b"WORK %d\r\n" % rng.randrange(50, 1000), b"+OK\r\n"
-    return b"*2\r\n$5\r\nSLEEP\r\n$1\r\n%d\r\n" % rng.randrange(1, 4), b"+OK\r\n"  # milliseconds
-
-
-def read_reply(sock, length):
-    got = read_exactly(sock, length)
-    if len(got) < length:
-        raise ConnectionError(f"closed after {len(got)} of {length} reply bytes")
-    return got
+    return encode(b"SLEEP", rng.randrange(1, 4)), b"+OK\r\n"  # milliseconds
 
 
 class Soak:
@@ -70,11 +64,7 @@ class Soak:
             self.errors.append(what)
 
     def _exchange(self, sock, batch):
-        sock.sendall(b"".join(req for req, _ in batch))
-        expected = b"".join(reply for _, reply in batch)
-        got = read_reply(sock, len(expected))
-        if got != expected:
-            raise AssertionError(f"expected {expected[:60]!r}, got {got[:60]!r}")
+        expect(sock, b"".join(req for req, _ in batch), b"".join(reply for _, reply in batch))
         self._count(len(batch))
 
     def steady(self, rng, index):

@@ -8,7 +8,7 @@ Afterwards the server must still answer and its thread and fd counts must settle
 to the baseline taken before the run.
 
 Used by tests/integration/test_fuzz.py (short form) and `make fuzz`:
-    PYTHONPATH=services:tests .venv/bin/python tests/fuzz.py
+    PYTHONPATH=services:tests:loadgen .venv/bin/python tests/fuzz.py
 with ARCH (a name from conftest.CONFIGS, or `all`), PYTHON (the server build), FUZZ_RUNS
 (runs in a row against one server, each with a new random seed), FUZZ_FRAMES,
 FUZZ_SECONDS, FUZZ_CONNECTIONS, FUZZ_VALID, FUZZ_SEED (the first run's seed).
@@ -23,6 +23,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from connlab_loadgen.resp import bulk, encode
 from metrics_util import resources, steady
 from wire import read_exactly
 
@@ -32,38 +33,34 @@ PROTOCOL_ERROR = b"-ERR Protocol error"
 IO_TIMEOUT = 10  # a reply slower than this counts as lost
 
 
-def bulk_request(*args):
-    return b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in args)
-
-
 def valid_request(rng, tag):
     """(request bytes, the exact reply) for a PING or a tagged ECHO, bulk or inline."""
     kind = rng.randrange(4)
     if kind == 0:
         return b"PING\r\n", b"+PONG\r\n"
     if kind == 1:
-        return bulk_request(b"PING"), b"+PONG\r\n"
+        return encode(b"PING"), b"+PONG\r\n"
     if kind == 2:  # an inline word: no whitespace in it
         word = b"%s-%d" % (tag, rng.randrange(10**6))
-        return b"ECHO " + word + b"\r\n", b"$%d\r\n%s\r\n" % (len(word), word)
+        return b"ECHO " + word + b"\r\n", bulk(word)
     payload = tag + bytes(rng.randrange(256) for _ in range(rng.randrange(64)))  # binary-safe
-    return bulk_request(b"ECHO", payload), b"$%d\r\n%s\r\n" % (len(payload), payload)
+    return encode(b"ECHO", payload), bulk(payload)
 
 
 def malformed_frame(rng):
     """A frame the parser must refuse with a protocol error, whatever follows it."""
-    bulk, array, inline = LIMITS["MAX_BULK"], LIMITS["MAX_ARRAY"], LIMITS["MAX_INLINE"]
+    max_bulk, max_array, max_inline = LIMITS["MAX_BULK"], LIMITS["MAX_ARRAY"], LIMITS["MAX_INLINE"]
     letters = bytes(rng.choice(b"abcxyz") for _ in range(rng.randrange(1, 6)))
     choices = [
-        lambda: b"*%d\r\n" % (array + 1 + rng.randrange(2**40)),  # array over the limit
-        lambda: b"*1\r\n$%d\r\n" % (bulk + 1 + rng.randrange(2**40)),  # bulk over the limit (up to TiBs)
+        lambda: b"*%d\r\n" % (max_array + 1 + rng.randrange(2**40)),  # array over the limit
+        lambda: b"*1\r\n$%d\r\n" % (max_bulk + 1 + rng.randrange(2**40)),  # bulk over the limit (up to TiBs)
         lambda: b"*1\r\n$-%d\r\n" % rng.randrange(1, 100),  # negative bulk length
         lambda: b"*2\r\n$4\r\nECHO\r\n:%d\r\n" % rng.randrange(100),  # not a bulk string
         lambda: b"*1\r\n$4\r\nPING" + letters + b"\r\n",  # bulk longer than announced
         lambda: b"*" + letters + b"\r\n",  # array length not a number
         lambda: b"*1\r\n$" + letters + b"\r\n",  # bulk length not a number
         lambda: b"*" + b"1" * rng.randrange(40, 200),  # a length line that never ends
-        lambda: b"X" * (inline + 2 + rng.randrange(inline)),  # inline line over the limit
+        lambda: b"X" * (max_inline + 2 + rng.randrange(max_inline)),  # inline line over the limit
     ]
     return rng.choice(choices)()
 
@@ -146,7 +143,7 @@ class Fuzzer:
             prefix = [valid_request(rng, b"h") for _ in range(rng.randrange(4))]
             mode = rng.choice(("malformed", "malformed", "garbage", "abort", "flood"))
             if mode == "flood":  # replies the server is still writing when the RST comes
-                prefix = [(bulk_request(b"ECHO", rng.randbytes(LIMITS["MAX_BULK"])), None) for _ in range(rng.randrange(8, 32))]
+                prefix = [(encode(b"ECHO", rng.randbytes(LIMITS["MAX_BULK"])), None) for _ in range(rng.randrange(8, 32))]
             if not self._take_frames(len(prefix) + 1):
                 return
             sent = b"".join(req for req, _ in prefix)
@@ -168,7 +165,7 @@ class Fuzzer:
                     sock.shutdown(socket.SHUT_WR)  # the server sees EOF and must let go
                     read_until_closed(sock, time.monotonic() + IO_TIMEOUT)
                 else:  # cut a valid or malformed frame short, then RST
-                    frame = rng.choice([malformed_frame(rng), bulk_request(b"ECHO", rng.randbytes(200))])
+                    frame = rng.choice([malformed_frame(rng), encode(b"ECHO", rng.randbytes(200))])
                     sock.sendall(sent + frame[: rng.randrange(len(frame) + 1)])
                     abort(sock)
                     sock = None

@@ -1,34 +1,18 @@
-"""Reading a server's /metrics in tests."""
+"""Reading a server's /metrics in tests (with connlab_loadgen.exposition)."""
 
 import time
-import urllib.request
-from collections import defaultdict
 
-from prometheus_client.parser import text_string_to_metric_families
-
-
-def _families(server):
-    with urllib.request.urlopen(server.metrics_url, timeout=10) as response:
-        return list(text_string_to_metric_families(response.read().decode()))
+from connlab_loadgen.exposition import families, fetch, samples, total
 
 
 def family_names(server):
     """The metric families on the server's /metrics (counters without `_total`)."""
-    return {family.name for family in _families(server)}
+    return {family.name for family in families(fetch(server.metrics_url))}
 
 
 def scrape(server):
     """{sample name: [samples]} from the server's /metrics."""
-    samples = defaultdict(list)
-    for family in _families(server):
-        for sample in family.samples:
-            samples[sample.name].append(sample)
-    return samples
-
-
-def total(samples, name, **labels):
-    """Sum of the samples called `name` whose labels include `labels`."""
-    return sum(s.value for s in samples.get(name, []) if all(s.labels.get(k) == v for k, v in labels.items()))
+    return samples(fetch(server.metrics_url))
 
 
 def resources(server, samples=None):

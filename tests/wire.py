@@ -23,3 +23,14 @@ def exchange(sock, request, reply):
     """Send `request`; True if exactly `reply` comes back."""
     sock.sendall(request)
     return read_exactly(sock, len(reply)) == reply
+
+
+def expect(sock, request, reply):
+    """Send `request`; raise unless exactly `reply` comes back: ConnectionError if the
+    peer closes first, AssertionError if other bytes come."""
+    sock.sendall(request)
+    got = read_exactly(sock, len(reply))
+    if len(got) < len(reply):
+        raise ConnectionError(f"closed after {len(got)} of {len(reply)} reply bytes")
+    if got != reply:
+        raise AssertionError(f"expected {reply[:60]!r}, got {got[:60]!r}")

@@ -10,7 +10,8 @@ import statistics
 from collections import defaultdict
 
 from locust.stats import RequestStats, StatsEntry
-from prometheus_client.parser import text_string_to_metric_families
+
+from connlab_loadgen.exposition import samples, total
 
 from . import reference_client
 
@@ -60,15 +61,6 @@ def point_metrics(replies, names):
     }
 
 
-def samples(text):
-    """[(name, labels, value)] of a /metrics text."""
-    return [(s.name, s.labels, s.value) for family in text_string_to_metric_families(text) for s in family.samples]
-
-
-def _sum(found, name):
-    return sum(value for sample, _, value in found if sample == name)
-
-
 def server_resources(text):
     """What the server holds: memory, threads, file descriptors (its /metrics, or
     redis-server's INFO, which has memory only)."""
@@ -77,9 +69,9 @@ def server_resources(text):
         return {"memory": float(fields["used_memory_rss"]), "threads": None, "fds": None}
     found = samples(text)
     return {
-        "memory": _sum(found, "connlab_resident_memory_bytes"),
-        "threads": _sum(found, "connlab_threads"),
-        "fds": _sum(found, "connlab_open_fds"),
+        "memory": total(found, "connlab_resident_memory_bytes"),
+        "threads": total(found, "connlab_threads"),
+        "fds": total(found, "connlab_open_fds"),
     }
 
 
@@ -98,7 +90,7 @@ def spread(before, after):
     lists the idle ones too). None where a design has no per-worker spread (a thread per
     connection)."""
     old, new = samples(before), samples(after)
-    roles = {(labels["worker"], labels["role"]) for name, labels, _ in new if name == "connlab_workers"}
+    roles = {(s.labels["worker"], s.labels["role"]) for s in new.get("connlab_workers", [])}
     figures = {}
     for what, metric, role in (("requests", "connlab_worker_requests_total", "executor"),
                                ("connections", "connlab_connections_active", "reader")):  # fmt: skip
@@ -117,7 +109,7 @@ def spread(before, after):
 
 
 def value(found, metric, worker):
-    return sum(v for name, labels, v in found if name == metric and labels.get("worker") == worker)
+    return total(found, metric, worker=worker)
 
 
 def delta(old, new, metric, worker):

@@ -58,11 +58,11 @@ def served(before, after, seconds, samples):
     the server's own count and total duration of each command."""
     counts, sums = {}, {}
     for text, sign in ((before, -1), (after, 1)):
-        for name, labels, value in samples(text):
-            if name == "connlab_request_duration_seconds_count":
-                counts[labels["command"]] = counts.get(labels["command"], 0) + sign * value
-            elif name == "connlab_request_duration_seconds_sum":
-                sums[labels["command"]] = sums.get(labels["command"], 0) + sign * value
+        found = samples(text)
+        for into, name in ((counts, "connlab_request_duration_seconds_count"), (sums, "connlab_request_duration_seconds_sum")):
+            for sample in found.get(name, []):
+                command = sample.labels["command"]
+                into[command] = into.get(command, 0) + sign * sample.value
     return {command: (count / seconds, sums[command] / count) for command, count in counts.items() if count > 0}
 
 

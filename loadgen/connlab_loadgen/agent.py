@@ -24,7 +24,6 @@ import copy
 import json
 import sys
 import time
-import urllib.request
 from argparse import Namespace
 
 import gevent
@@ -33,9 +32,8 @@ from gevent import socket
 from gevent.fileobject import FileObjectPosix
 from locust.env import Environment
 
-from . import AGENT_MARK, PHASE_MARK, metrics, precision, schedule
+from . import AGENT_MARK, PHASE_MARK, exposition, metrics, precision, resp, schedule
 from .recorder import Recorder
-from .resp import encode
 from .users import ConnlabUser, parse_host
 
 DEFAULTS = dict(mix="PING:1", echo_bytes=16, work_us=100, sleep_ms=10, connection_mode="persistent",
@@ -98,8 +96,7 @@ def fetch(source):
     if not source:
         return None
     if source.startswith("http"):
-        with urllib.request.urlopen(source, timeout=10) as response:
-            return response.read().decode()
+        return exposition.fetch(source)
     address, *command = source.split()
     return probe(address, command)
 
@@ -107,18 +104,11 @@ def fetch(source):
 def probe(address, command, timeout=5.0):
     """The raw reply to one command (a bulk string's text, for INFO)."""
     with socket.create_connection(parse_host(address), timeout=timeout) as sock:
-        sock.sendall(encode(*command))
-        reply = b""
-        while True:
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
+        sock.sendall(resp.encode(*command))
+        decoder, reply = resp.Decoder(), b""
+        while chunk := sock.recv(65536):
             reply += chunk
-            if reply.startswith(b"$") and b"\r\n" in reply:
-                length = int(reply[1 : reply.index(b"\r\n")])
-                if len(reply) >= reply.index(b"\r\n") + 2 + length + 2:
-                    break
-            elif reply.endswith(b"\r\n"):
+            if decoder.decode(chunk):  # the raw bytes are the answer; the decoder says where they end
                 break
     return reply.decode(errors="replace")
 

@@ -19,10 +19,9 @@ import time
 import weakref
 
 import gevent
-import hiredis
 from gevent import monkey, socket
 
-from . import errors, metrics
+from . import errors, metrics, resp
 from .recorder import Recorder
 
 RECV_BYTES = 65536
@@ -116,7 +115,7 @@ class RespClient:
         self._readable = hub.loop.io(sock.fileno(), _READ)
         self._writable = writable
         self.sock = sock
-        self.reader = hiredis.Reader()
+        self.reader = resp.Decoder()
         metrics.OPEN_CONNECTIONS.inc()
         WATCHDOG.watch(self)
 
@@ -153,13 +152,13 @@ class RespClient:
                 if reply == command.expected:
                     self.recorder.ok(command.name, (now - started) * 1000.0, len(reply), now)
                     ok += 1
-                elif isinstance(reply, hiredis.ReplyError):
+                elif isinstance(reply, resp.ReplyError):
                     self._fire(command.name, started, errors.ServerError(str(reply)))
                 else:
                     self._fire(command.name, started, errors.UnexpectedReply(reply))
         except errors.LoadgenFailure as failure:
             self._fail_rest(commands[index:], started, failure)
-        except hiredis.ProtocolError as exc:
+        except resp.ProtocolError as exc:
             self._fail_rest(commands[index:], started, errors.ProtocolError(exc))
         except OSError as exc:
             self._fail_rest(commands[index:], started, errors.from_io_error(exc))

@@ -7,11 +7,11 @@ import os
 import urllib.parse
 import urllib.request
 
-from prometheus_client.parser import text_string_to_metric_families
 from testcontainers.core.container import DockerContainer
 from testcontainers.core.network import Network
 
 from conftest import SERVER_CPUS, SERVER_IMAGE, TAG, ping, wait_until
+from connlab_loadgen import exposition
 
 LOADGEN_IMAGE = f"connlab/loadgen:{TAG}"
 LOADGEN_CPUS = os.environ.get("LOADGEN_CPUS") or str(min(os.sched_getaffinity(0)))
@@ -47,14 +47,8 @@ def post_form(address, form):
 
 def metric(container, name, **labels):
     """Sum of the samples of `name` whose labels include `labels`, from /metrics."""
-    with urllib.request.urlopen(url(container, 9646, "/metrics"), timeout=5) as response:
-        text = response.read().decode()
-    return sum(
-        sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-        if sample.name == name and labels.items() <= sample.labels.items()
-    )
+    text = exposition.fetch(url(container, 9646, "/metrics"), timeout=5)
+    return exposition.total(exposition.samples(text), name, **labels)
 
 
 @contextlib.contextmanager

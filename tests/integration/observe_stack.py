@@ -21,27 +21,17 @@ from testcontainers.core.container import DockerContainer
 from testcontainers.core.network import Network
 
 from conftest import SERVER_CPUS, SERVER_IMAGE, TAG, ping, wait_until
+from connlab_loadgen.resp import bulk, encode
 from loadgen_lab import LOADGEN_CPUS, LOADGEN_IMAGE
+from wire import expect
 
 PROMETHEUS_IMAGE = f"connlab/prometheus:{TAG}"
 NODE_EXPORTER_IMAGE = f"connlab/node-exporter:{TAG}"
 IMAGES = (SERVER_IMAGE, PROMETHEUS_IMAGE, NODE_EXPORTER_IMAGE, LOADGEN_IMAGE)
 # The real load generator, headless, bounded: every command, so every panel has data.
 LOADGEN_ARGS = ["--headless", "-u", "4", "-r", "4", "-t", "300s", "--mix", "PING:2,ECHO:1,WORK:1,SLEEP:1"]
-PING = b"*1\r\n$4\r\nPING\r\n"
-ECHO = b"*2\r\n$4\r\nECHO\r\n$5\r\nhello\r\n"
-
-
-def _exchange(sock, request, reply):
-    sock.sendall(request)
-    received = b""
-    while len(received) < len(reply):
-        chunk = sock.recv(len(reply) - len(received))
-        if not chunk:
-            raise ConnectionError("server closed the connection")
-        received += chunk
-    if received != reply:
-        raise AssertionError(f"unexpected reply {received!r} to {request!r}")
+PING = encode(b"PING")
+ECHO = encode(b"ECHO", b"hello")
 
 
 class Load:
@@ -63,8 +53,8 @@ class Load:
         try:
             with socket.create_connection(self.address, timeout=10) as sock:
                 while self._running():
-                    _exchange(sock, PING, b"+PONG\r\n")
-                    _exchange(sock, ECHO, b"$5\r\nhello\r\n")
+                    expect(sock, PING, b"+PONG\r\n")
+                    expect(sock, ECHO, bulk(b"hello"))
                     time.sleep(0.001)  # leave the two shared CPUs some air
         except Exception as exc:  # reported by the fixture, not lost in a thread
             self.errors.append(exc)
@@ -73,7 +63,7 @@ class Load:
         try:
             while self._running():
                 with socket.create_connection(self.address, timeout=10) as sock:
-                    _exchange(sock, PING, b"+PONG\r\n")
+                    expect(sock, PING, b"+PONG\r\n")
                 time.sleep(0.05)
         except Exception as exc:
             self.errors.append(exc)

@@ -18,6 +18,7 @@ import redis
 from conftest import BUILDS_AND_CONFIGS, CONFIGS, SERVER_CPUS, run_server, wait_until
 from connlab import designs
 from connlab.config import cpu_list, cpu_set
+from connlab_loadgen.resp import bulk, encode
 from metrics_util import family_names, scrape, total
 from wire import exchange, read_exactly, read_until_closed
 
@@ -124,8 +125,8 @@ def test_requests_split_into_single_bytes(server):
 
 def test_deep_pipeline_keeps_order(server):
     count = 5000
-    stream = b"".join(b"*2\r\n$4\r\nECHO\r\n$%d\r\nreq-%d\r\n" % (len(b"req-%d" % i), i) for i in range(count))
-    expected = b"".join(b"$%d\r\nreq-%d\r\n" % (len(b"req-%d" % i), i) for i in range(count))
+    stream = b"".join(encode(b"ECHO", b"req-%d" % i) for i in range(count))
+    expected = b"".join(bulk(b"req-%d" % i) for i in range(count))
     with server.connect(timeout=30) as sock:
         # Write from a thread while reading here: neither side's buffers can deadlock.
         writer = threading.Thread(target=sock.sendall, args=(stream,))
@@ -143,7 +144,7 @@ def test_concurrent_connections_never_cross(server):
             for sock, payload in zip(connections, payloads):
                 sock.sendall(b"ECHO %s\r\n" % payload)
             for sock, payload in zip(connections, payloads):
-                expected = b"$%d\r\n%s\r\n" % (len(payload), payload)
+                expected = bulk(payload)
                 assert read_exactly(sock, len(expected)) == expected
     finally:
         for sock in connections:
@@ -241,7 +242,7 @@ def test_metrics_account_for_a_known_load(server):
     """Before and after a known load: each metric moves by exactly what was sent."""
     before = scrape(server)
     with server.connect() as pipelined, server.connect() as mixed, server.connect() as broken:
-        pipelined.sendall(b"*1\r\n$4\r\nPING\r\n" * 16)  # one write: often one read
+        pipelined.sendall(encode(b"PING") * 16)  # one write: often one read
         assert read_exactly(pipelined, 7 * 16) == b"+PONG\r\n" * 16
         mixed.sendall(b"ECHO x\r\n" * 5 + b"NOSUCH\r\n")
         expected = b"$1\r\nx\r\n" * 5 + b"-ERR unknown command 'NOSUCH'\r\n"

@@ -5,6 +5,7 @@ import threading
 import pytest
 
 from conftest import BUILDS_AND_CONFIGS, CONFIGS, run_server, wait_until
+from connlab_loadgen.resp import Decoder, bulk
 from metrics_util import scrape, settled, total
 from wire import exchange
 
@@ -163,9 +164,9 @@ def test_sigterm_drains_without_half_replies(config, clients):
         container.reload()
         assert container.attrs["State"]["ExitCode"] == 0
     for index, data in enumerate(received):
-        replies, rest = _whole_replies(bytes(data))
-        assert rest == b"", f"connection {index} ended in half a reply"
+        replies = Decoder().decode(bytes(data))
         assert replies == [b"c%d-%d" % (index, n) for n in range(len(replies))]
+        assert b"".join(map(bulk, replies)) == data, f"connection {index} ended in half a reply"
 
 
 def _read_all(sock, into, ended):
@@ -175,17 +176,3 @@ def _read_all(sock, into, ended):
     except OSError:
         pass
     ended.set()
-
-
-def _whole_replies(data):
-    """Split RESP bulk replies; return (payloads, bytes after the last whole one)."""
-    payloads, pos = [], 0
-    while True:
-        end = data.find(b"\r\n", pos)
-        if end < 0 or data[pos : pos + 1] != b"$":
-            return payloads, data[pos:]
-        length = int(data[pos + 1 : end])
-        if len(data) < end + 2 + length + 2:
-            return payloads, data[pos:]
-        payloads.append(data[end + 2 : end + 2 + length])
-        pos = end + 2 + length + 2

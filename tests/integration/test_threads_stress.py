@@ -14,6 +14,7 @@ import pytest
 from conftest import BUILDS_AND_CONFIGS, CONFIGS, run_server, wait_until
 from connlab import designs
 from connlab.config import cpu_list
+from connlab_loadgen.resp import bulk
 from metrics_util import scrape, total
 from wire import read_exactly
 
@@ -33,7 +34,7 @@ def requests_and_replies(client, round_):
         if kind == "ECHO":
             payload = b"c%d-r%d-n%d" % (client, round_, n)
             sent.append(b"ECHO %s\r\n" % payload)
-            expected.append(b"$%d\r\n%s\r\n" % (len(payload), payload))
+            expected.append(bulk(payload))
         elif kind == "PING":
             sent.append(b"PING\r\n")
             expected.append(b"+PONG\r\n")

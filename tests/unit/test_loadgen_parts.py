@@ -1,18 +1,12 @@
-"""Unit tests of the load generator's parts: RESP encoding, the mix, bucketing, pacing."""
+"""Unit tests of the load generator's parts: the mix, bucketing, pacing (RESP: test_loadgen_resp.py)."""
 
 import pytest
 from locust import stats
 
 from connlab_loadgen import precision, schedule
 from connlab_loadgen.options import Mix
-from connlab_loadgen.resp import Command, encode
+from connlab_loadgen.resp import Command
 from connlab_loadgen.users import parse_host
-
-
-def test_encode_is_a_resp_array_of_bulk_strings():
-    assert encode("PING") == b"*1\r\n$4\r\nPING\r\n"
-    assert encode("ECHO", b"ab\r\n") == b"*2\r\n$4\r\nECHO\r\n$4\r\nab\r\n\r\n"
-    assert encode("WORK", 250) == b"*2\r\n$4\r\nWORK\r\n$3\r\n250\r\n"
 
 
 def test_commands_name_their_argument():

@@ -5,10 +5,7 @@ import re
 import pytest
 
 from connlab.protocol import Limits, ProtocolError, RequestParser, array, bulk, error, integer, simple
-
-
-def encode(*args):
-    return b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in args)
+from connlab_loadgen.resp import encode
 
 
 def parse(data, limits=Limits()):

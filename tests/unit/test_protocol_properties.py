@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from connlab.protocol import Limits, ProtocolError, RequestParser
+from connlab_loadgen.resp import encode
 
 SMALL = Limits(max_bulk=64, max_array=8, max_inline=64)
 WHITESPACE = b" \t\n\r\x0b\x0c"  # what bytes.split() splits inline commands on
@@ -36,7 +37,7 @@ def inline_command(draw):
 @st.composite
 def array_command(draw):
     args = draw(bulk_args)
-    return args, b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in args)
+    return args, encode(*args)
 
 
 requests = st.lists(st.one_of(inline_command(), array_command()), min_size=1, max_size=12)

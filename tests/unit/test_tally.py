@@ -5,10 +5,10 @@ import os
 
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.parser import text_string_to_metric_families
 
 from connlab import commands, tally
 from connlab.metrics import Metrics, RequestCollector
+from connlab_loadgen import exposition
 
 MS = 1_000_000  # nanoseconds
 
@@ -18,11 +18,7 @@ def scrape(board, arch="hybrid"):
     registry = CollectorRegistry()
     registry.register(RequestCollector(arch, board))
     text = generate_latest(registry).decode()
-    return {
-        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-    }
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value for found in exposition.samples(text).values() for s in found}
 
 
 def value(samples, name, **labels):
