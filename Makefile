@@ -151,7 +151,7 @@ load: up ## Headless load on ARCH through the stack's Locust workers: USERS=10 D
 
 bench-loadgen: check-docker images ## Benchmark: one Locust worker vs redis-benchmark on one CPU against redis-server
 	@scripts/images.sh references
-	@BENCH_CPU=$${BENCH_CPU:-$(firstword $(subst -, ,$(LOADGEN_CPUS)))} SERVER_CPUS=$(SERVER_CPUS) benchmarks/bench_loadgen.sh
+	@BENCH_CPU=$${BENCH_CPU:-$(firstword $(subst -, ,$(LOADGEN_CPUS)))} SERVER_CPUS=$(SERVER_CPUS) $(HOST_PYTHON) benchmarks/bench_loadgen.py
 
 comma := ,
 first_cpu = $(firstword $(subst -, ,$(subst $(comma), ,$(1))))

@@ -33,7 +33,7 @@ def test_a_new_record_is_all_that_naming_a_design_needs(grown):
     _, cells = runner.plan(["spread"], ["single-acceptor/test-only"], ["3.13"], 1, True)  # the experiments' list
     assert [cell.target for cell in cells] == ["single-acceptor/test-only"]
     bench = (ROOT / "benchmarks/bench_server.py").read_text()
-    assert "variants()" in bench and "single-acceptor" not in bench  # it names none: it takes the table's
+    assert "design_targets()" in bench and "single-acceptor" not in bench  # it names none: it takes the table's
 
 
 def test_every_record_is_consistent():
