@@ -90,7 +90,10 @@ def reference(folder):
     for key in ("protocols", "cannot", "ready"):
         if key in record:
             record[key] = tuple(record[key])
-    return Target(name, record.pop("label", name), image=folder.name, **record)
+    try:
+        return Target(name, record.pop("label", name), image=folder.name, **record)
+    except TypeError as exc:  # a key the record does not know, or one it lacks
+        raise ValueError(f"{folder / 'reference.toml'}: {exc}") from None
 
 
 def references(directory=None):

@@ -100,3 +100,10 @@ def test_a_cell_round_trips_through_the_journal_and_run_json(tmp_path):
     assert old == [cell]
     replanned, _ = run.planned({"arguments": asked})  # before run.json kept its cells: planned again
     assert replanned == [Cell(1, "throughput", "single-thread", "3.13"), Cell(1, "throughput", "redis", "C")]
+
+
+def test_a_record_with_an_unknown_key_names_its_file(tmp_path):
+    (tmp_path / "odd").mkdir()
+    (tmp_path / "odd/reference.toml").write_text(RECORD + 'colour = "blue"\n')
+    with pytest.raises(ValueError, match="odd/reference.toml.*colour"):
+        targets.references(tmp_path)
