@@ -17,7 +17,7 @@ from collections import defaultdict
 import hiredis
 from connlab_loadgen.options import Mix
 
-from .clients import BOUND_PERCENT, RedisBenchmark
+from .clients import RedisBenchmark
 
 NAME = RedisBenchmark.name
 LAGGING = 0.8  # a client under this share of the other's rate at the same closed-loop step is bound
