@@ -18,7 +18,7 @@ import pytest
 from testcontainers.core.container import DockerContainer
 
 from compose_util import ROOT
-from conftest import SERVER_CPUS, wait_until
+from conftest import SERVER_CPUS, TAG, wait_until
 from connlab_compare import noise, report, runner
 from loadgen_lab import LOADGEN_CPUS
 from observe_stack import PROMETHEUS_IMAGE, Prometheus
@@ -103,7 +103,7 @@ def test_results_validate_and_hold_every_point(run):
     assert machine["server_cpus"] == SERVER_CPUS and machine["python_versions"]["3.13"].startswith("Python 3.13")
     assert machine["scenario_hashes"].keys() == {"head-of-line"} and len(machine["commit"] or "x" * 40) == 40
     pinned = dict(line.split("==") for line in (ROOT / "loadgen/requirements.txt").read_text().split() if "==" in line)
-    assert machine["packages"]["connlab/loadgen:latest"]["locust"] == pinned["locust"]
+    assert machine["packages"][f"connlab/loadgen:{TAG}"]["locust"] == pinned["locust"]
     assert (folder / "points.csv").read_text().count("\n") == len(points) + 1 and (folder.parent / "index.html").exists()
     assert machine["settings"] == {"WORKER_NICE": "5"} and "Every server ran with WORKER_NICE=5." in (folder / "report.md").read_text()
     assert len(results["verdicts"]) == 2 and results["partial"] is None  # one per prediction in head-of-line.toml
@@ -175,7 +175,7 @@ def test_a_noisy_neighbour_on_the_server_cpu_is_measured_again_and_marked(docker
     noise.OTHERS of its CPU to it, so each is measured again, stays noisy, and is marked and
     left out of the verdicts; the report lists them and the calibration shows it."""
     burner = docker_client.containers.run(
-        "connlab/redis:latest", ["sh", "-c", "while :; do :; done"], detach=True, remove=True,
+        f"connlab/redis:{TAG}", ["sh", "-c", "while :; do :; done"], detach=True, remove=True,
         cpuset_cpus=SERVER_CPUS.split(",")[0].split("-")[0], name=f"connlab-test-burner-{uuid.uuid4().hex[:8]}")  # fmt: skip
     try:
         env = {**os.environ, "LOCUST_SKIP_MONKEY_PATCH": "1", "PYTHONPATH": "services:loadgen:experiments"}
