@@ -6,7 +6,6 @@ import json
 import os
 import platform
 import socket
-import subprocess
 import sys
 import time
 from collections import defaultdict
@@ -170,7 +169,7 @@ def measure_run(args, folder, resumed):
             calibrate(lab, folder, log, "end")
     except KeyboardInterrupt:
         stopped = "interrupted"
-    except (LabError, containers.ContainerError, subprocess.TimeoutExpired) as exc:
+    except (LabError, containers.ContainerError) as exc:
         stopped = str(exc)
     progress.finish()
     if not (folder / journal.RUN).exists():
