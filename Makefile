@@ -132,7 +132,7 @@ ps: ## List the running services and their ports
 TEST_PYTHONS ?= 3.13 3.13t
 test: check-python-run check-docker venv images ## Unit and integration tests on both server builds (builds what is missing)
 	@for build in $(filter-out $(PYTHON),$(TEST_PYTHONS)); do PYTHON=$$build scripts/images.sh server || exit; done
-	@scripts/images.sh redis
+	@scripts/images.sh references
 	@scripts/host-tools.sh
 	@TESTCONTAINERS_RYUK_DISABLED=true SERVER_CPUS=$(SERVER_CPUS) LOADGEN_CPUS=$(LOADGEN_CPUS) CONNLAB_PYTHONS="$(TEST_PYTHONS)" $(VENV)/bin/pytest
 
@@ -150,15 +150,15 @@ load: up ## Headless load on ARCH through the stack's Locust workers: USERS=10 D
 	  --results $(RESULTS)/load --name $(ARCH) $(LOAD_ARGS)
 
 bench-loadgen: check-docker images ## Benchmark: one Locust worker vs redis-benchmark on one CPU against redis-server
-	@scripts/images.sh redis
-	@BENCH_CPU=$${BENCH_CPU:-$(firstword $(subst -, ,$(LOADGEN_CPUS)))} SERVER_CPUS=$(SERVER_CPUS) benchmarks/bench_loadgen.sh
+	@scripts/images.sh references
+	@BENCH_CPU=$${BENCH_CPU:-$(firstword $(subst -, ,$(LOADGEN_CPUS)))} SERVER_CPUS=$(SERVER_CPUS) $(HOST_PYTHON) benchmarks/bench_loadgen.py
 
 comma := ,
 first_cpu = $(firstword $(subst -, ,$(subst $(comma), ,$(1))))
 REPEAT ?= 3
 .PHONY: bench-server bench-handoff bench
 bench-server: check-python-run check-docker images ## Benchmark: every architecture on one server CPU next to redis-server and a bare asyncio server [VARIANTS=a,b REPEAT=3 PYTHON=3.13t PYTHONS=3.13,3.13t]
-	@scripts/images.sh redis
+	@scripts/images.sh references
 	@for build in $(filter-out $(PYTHON),$(subst $(comma), ,$(PYTHONS))); do PYTHON=$$build scripts/images.sh server || exit; done
 	@$(HOST_PYTHON) benchmarks/bench_server.py --server-cpu $(call first_cpu,$(SERVER_CPUS)) --client-cpu $(call first_cpu,$(LOADGEN_CPUS)) \
 	  --repeat $(REPEAT) $(if $(VARIANTS),--variants $(VARIANTS)) --pythons "$(or $(PYTHONS),$(PYTHON))"
@@ -177,7 +177,7 @@ PYTHONS ?=
 .PHONY: compare
 compare: check-python-run check-docker venv images | build/prometheus/targets ## Every scenario on every architecture: results/compare/<UTC>/ [SCENARIOS= ARCHS= REPEAT=3 QUICK=1 BUDGET=minutes PYTHONS=3.13,3.13t SETTINGS=KEY=VALUE,... RESUME=<run> PROMETHEUS=auto|off]
 	@$(if $(RESUME),test -f "$(RESUME)/run.json" || { echo "connlab: RESUME=$(RESUME) is not a run that make compare started (it has no run.json); give results/compare/<UTC stamp>" >&2; exit 2; })
-	@scripts/images.sh redis
+	@scripts/images.sh references
 	@for build in $(filter-out $(PYTHON),$(subst $(comma), ,$(PYTHONS))); do PYTHON=$$build scripts/images.sh server || exit; done
 	@LOCUST_SKIP_MONKEY_PATCH=1 PYTHONPATH=services:loadgen:experiments $(VENV)/bin/python -m connlab_compare \
 	  $(if $(RESUME),--resume "$(RESUME)",--scenarios "$(SCENARIOS)" --archs "$(ARCHS)" $(if $(QUICK),--quick) \

@@ -3,9 +3,11 @@
 Each server runs alone in its container, pinned to one CPU; redis-benchmark
 (`ping_mbulk`, 50 connections) runs in a container pinned to another CPU, on the same
 Docker network (the published-port proxy would cost more than the servers). Anchors,
-measured in the same run: redis-server (C) and a bare asyncio PING server (the Python
-floor: no parsing, no accounting). Every connlab variant runs twice, with request
-accounting on and with REQUEST_METRICS=0 (a setting for this benchmark only).
+measured in the same run: every reference server (references/: redis-server, in C;
+--anchor names the one the ratios are to) and a bare asyncio PING server (the Python
+floor: no parsing, no accounting). Every design (experiments/connlab_compare/targets.py)
+runs twice, with request accounting on and with REQUEST_METRICS=0 (a setting for this
+benchmark only).
 First it times each stage of a request in the server's own code (hot_path.py). With
 --pythons 3.13,3.13t both builds run, side by side: the stages say what the interpreter
 costs per request on its own (one thread, nothing shared), the servers what it costs
@@ -19,90 +21,94 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "services"))
-from connlab.config import server_image, variants  # noqa: E402
+sys.path[:0] = [str(ROOT / "services"), str(ROOT / "experiments")]
+from connlab.config import server_image  # noqa: E402
+from connlab_compare import containers, targets  # noqa: E402
+from connlab_compare.clients import RedisBenchmark  # noqa: E402
 
-TAG = os.environ.get("CONNLAB_TAG", "latest")
-REDIS_IMAGE = f"connlab/redis:{TAG}"
+TAG = targets.tag()
 ASYNCIO_PING = "/bench/asyncio_ping.py"
+FLOOR = "asyncio PING (floor)"
 
 
-def docker(*args, check=True, timeout=120):
-    result = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout)
-    if check and result.returncode != 0:
-        sys.exit(f"bench-server: docker {' '.join(args[:3])} failed: {result.stderr.strip()}")
-    return result.stdout
+@dataclass
+class Server:
+    """One server to measure: a target on a build (or the bare asyncio floor), as labelled."""
 
-
-class Target:
-    """One server to measure: how to start it and how to ask it whether it is ready."""
-
-    def __init__(self, name, run_args, ready, port=7000):
-        self.name, self.run_args, self.ready, self.port = name, run_args, ready, port
+    label: str
+    image: str
+    port: int
+    ready: tuple
+    env: dict = field(default_factory=dict)
+    command: list | None = None
+    volumes: dict = field(default_factory=dict)
 
 
 def labelled(name, python, pythons):
     return name if len(pythons) == 1 else f"{name} [{python}]"
 
 
-def anchors(pythons):
-    yield [Target("redis-server (C)", [REDIS_IMAGE], ["redis-cli", "ping"], port=6379)]
-    yield [Target(labelled("asyncio PING (floor)", python, pythons),
-                  ["-v", f"{ROOT / 'benchmarks/asyncio_ping.py'}:{ASYNCIO_PING}:ro", server_image(python), "python",
-                   ASYNCIO_PING], ["python", "-m", "connlab.healthcheck"]) for python in pythons]  # fmt: skip
+def anchors(pythons, references):
+    """Every reference that speaks RESP (redis-benchmark's protocol), and the Python floor."""
+    yield [Server(target.label, target.run_spec(None)[0], target.port, target.ready)
+           for target in references.values() if RedisBenchmark.protocol in target.protocols]  # fmt: skip
+    yield [Server(labelled(FLOOR, python, pythons), server_image(python, TAG), targets.SERVER_PORT, targets.HEALTHCHECK,
+                  command=["python", ASYNCIO_PING], volumes={str(ROOT / "benchmarks/asyncio_ping.py"): (ASYNCIO_PING, "ro")})
+           for python in pythons]  # fmt: skip
 
 
-def with_and_without_accounting(name, pythons, against=None):
-    """`name` as built on each build, with accounting and without; and as in the image `against`."""
-    arch, settings = variants()[name]
+def with_and_without_accounting(target, pythons, against=None):
+    """`target` (a design) as built on each build, with accounting and without; and as in the image `against`."""
     runs = []
     for python in pythons:
-        mine = labelled(name, python, pythons)
-        runs += [(mine, server_image(python), "1"), (f"{mine} (no accounting)", server_image(python), "0")]
+        mine = labelled(target.name, python, pythons)
+        runs += [(mine, python, None, "1"), (f"{mine} (no accounting)", python, None, "0")]
     if against:
-        runs.append((f"{name} ({against})", against, "1"))
-    for label, image, metrics in runs:
-        env = {"ARCH": arch, **settings, "REQUEST_METRICS": metrics}
-        yield Target(label, [*(f"-e{k}={v}" for k, v in env.items()), image], ["python", "-m", "connlab.healthcheck"])
+        runs.append((f"{target.name} ({against})", pythons[0], against, "1"))
+    for label, python, image, metrics in runs:
+        own, env = target.run_spec(python, {"REQUEST_METRICS": metrics})
+        yield Server(label, image or own, target.port, target.ready, env)
 
 
-def start(target, network, cpu, container):
-    docker("run", "-d", "--name", container, "--network", network, "--cpuset-cpus", cpu, *target.run_args)
-    for _ in range(300):
-        if subprocess.run(["docker", "exec", container, *target.ready], capture_output=True).returncode == 0:
-            return
-        subprocess.run(["sleep", "0.1"])
-    logs = docker("logs", "--tail", "20", container, check=False)
-    sys.exit(f"bench-server: {target.name} did not become ready:\n{logs}")
+def groups(names, pythons, against=None):
+    """The servers to measure, in groups that run side by side: the anchors, then each design."""
+    designs = targets.design_targets()
+    return [*anchors(pythons, targets.references()),
+            *(list(with_and_without_accounting(designs[name], pythons, against)) for name in names)]
+
+
+def start(server, network, cpu, container):
+    try:
+        containers.run(server.image, server.command, name=container, network=network, cpus=cpu, env=server.env,
+                       volumes=server.volumes)  # fmt: skip
+        containers.wait_ready(container, server.ready, 30, server.label)
+    except containers.ContainerError as exc:
+        sys.exit(f"bench-server: {exc}")
 
 
 def redis_benchmark(network, cpu, host, port, pipeline, requests, clients):
     """Requests/s of `ping_mbulk` (PING as a RESP array, what clients send)."""
-    name = f"{host}-client"
+    command = RedisBenchmark.command(host, port, tests="ping_mbulk", clients=clients, requests=requests, pipeline=pipeline)
     try:
-        out = docker(
-            "run", "--rm", "--name", name, "--network", network, "--cpuset-cpus", cpu, REDIS_IMAGE,
-            "redis-benchmark", "-h", host, "-p", str(port), "-t", "ping_mbulk",
-            "-n", str(requests), "-c", str(clients), "-P", str(pipeline), "--csv",
-            timeout=300,
-        )  # fmt: skip
-    except subprocess.TimeoutExpired:
-        docker("rm", "-f", name, check=False)
-        sys.exit(f"bench-server: redis-benchmark against {host} took over 300 s; is the server answering?")
-    for line in out.splitlines():
-        if line.startswith('"PING_MBULK"'):
-            return float(line.split('","')[1])
-    sys.exit(f"bench-server: no result from redis-benchmark against {host}:\n{out}")
+        _, output = containers.run_to_end(f"connlab/{RedisBenchmark.image}:{TAG}", command, name=f"{host}-client",
+                                          network=network, cpus=cpu, timeout=300)  # fmt: skip
+        return RedisBenchmark.parse(output)["rps"]
+    except containers.ContainerError as exc:
+        sys.exit(f"bench-server: redis-benchmark against {host}: {exc}; is the server answering?")
+    except AttributeError:
+        sys.exit(f"bench-server: no result from redis-benchmark against {host}:\n{output}")
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--variants", default=",".join(variants()), help="comma-separated, from: " + ", ".join(variants()))
+    parser.add_argument("--variants", default=",".join(targets.design_targets()),
+                        help="comma-separated, from: " + ", ".join(targets.design_targets()))
+    parser.add_argument("--anchor", default="redis", help="the reference the ratios are to (references/<name>)")
     parser.add_argument("--server-cpu", default=os.environ.get("SERVER_CPU", "1"))
     parser.add_argument("--client-cpu", default=os.environ.get("CLIENT_CPU", "0"))
     parser.add_argument("--clients", type=int, default=50)
@@ -112,51 +118,58 @@ def main():
     parser.add_argument("--against", help="another server image (e.g. one built from an earlier commit) to run beside each variant")
     args = parser.parse_args()
     names = [n.strip() for n in args.variants.split(",") if n.strip()]
-    unknown = [n for n in names if n not in variants()]
+    unknown = [n for n in names if n not in targets.design_targets()]
     if unknown:
-        sys.exit(f"bench-server: unknown variant(s) {', '.join(unknown)}; choose from: {', '.join(variants())}")
+        sys.exit(f"bench-server: unknown variant(s) {', '.join(unknown)}; choose from: {', '.join(targets.design_targets())}")
+    references = targets.references()
+    if args.anchor not in references:
+        sys.exit(f"bench-server: --anchor {args.anchor}: no such reference; choose from: {', '.join(references)}")
 
     pythons = [p for p in args.pythons.split(",") if p]
     stages = {python: hot_path(python, args.server_cpu) for python in pythons}
     print_stages(stages)
     network = f"connlab-bench-server-{os.getpid()}"
-    docker("network", "create", network)
-    print(f"{', '.join(map(server_image, pythons))} on CPU {args.server_cpu}, redis-benchmark on CPU {args.client_cpu}, {args.clients} connections, "
+    containers.network(network)
+    print(f"{', '.join(server_image(p, TAG) for p in pythons)} on CPU {args.server_cpu}, redis-benchmark on CPU {args.client_cpu}, {args.clients} connections, "
           f"median of {args.repeat}; P1 {args.requests} requests, P16 {10 * args.requests}", file=sys.stderr)
     runs = {}  # target name -> {pipeline: [req/s of each repeat]}
     try:
         # Servers compared with each other run side by side (idle but one) and take turns,
         # so that a slow spell of the shared machine hits both alike.
-        groups = [*anchors(pythons), *(list(with_and_without_accounting(n, pythons, args.against)) for n in names)]
-        for group in groups:
-            containers = [f"{network}-{len(runs) + i}" for i in range(len(group))]
+        for group in groups(names, pythons, args.against):
+            names_of = [f"{network}-{len(runs) + i}" for i in range(len(group))]
             try:
-                for target, container in zip(group, containers):
-                    start(target, network, args.server_cpu, container)
-                    runs[target.name] = {1: [], 16: []}
-                bench = lambda target, container, p: redis_benchmark(  # noqa: E731
-                    network, args.client_cpu, container, target.port, p, args.requests * (10 if p > 1 else 1), args.clients)
-                for target, container in zip(group, containers):
-                    bench(target, container, 1)  # warm-up
+                for server, container in zip(group, names_of):
+                    start(server, network, args.server_cpu, container)
+                    runs[server.label] = {1: [], 16: []}
+                bench = lambda server, container, p: redis_benchmark(  # noqa: E731
+                    network, args.client_cpu, container, server.port, p, args.requests * (10 if p > 1 else 1), args.clients)
+                for server, container in zip(group, names_of):
+                    bench(server, container, 1)  # warm-up
                 for _ in range(args.repeat):
                     for pipeline in (1, 16):
-                        for target, container in zip(group, containers):
-                            runs[target.name][pipeline].append(bench(target, container, pipeline))
-                for target in group:
-                    print(f"  {target.name:<42} P1 {runs[target.name][1]}  P16 {runs[target.name][16]}", file=sys.stderr, flush=True)
+                        for server, container in zip(group, names_of):
+                            runs[server.label][pipeline].append(bench(server, container, pipeline))
+                for server in group:
+                    print(f"  {server.label:<42} P1 {runs[server.label][1]}  P16 {runs[server.label][16]}", file=sys.stderr, flush=True)
             finally:
-                for container in containers:
-                    docker("rm", "-f", container, check=False)
+                for container in names_of:
+                    containers.remove(container)
     finally:
-        docker("network", "rm", network, check=False)
-    report(runs, names, args.against, pythons, stages)
+        containers.remove_network(network)
+    report(runs, names, args.against, pythons, stages, references, references[args.anchor])
 
 
 def hot_path(python, cpu):
     """hot_path.py's figures in the server image of `python`."""
-    out = docker("run", "--rm", "--cpuset-cpus", cpu, "-e", "PYTHONPATH=/app", "-v",
-                 f"{ROOT / 'benchmarks/hot_path.py'}:/bench/hot_path.py:ro", server_image(python), "python",
-                 "/bench/hot_path.py", "--json", timeout=300)  # fmt: skip
+    try:
+        status, out = containers.run_to_end(server_image(python, TAG), ["python", "/bench/hot_path.py", "--json"], cpus=cpu,
+                                            env={"PYTHONPATH": "/app"}, stderr=False, timeout=300,
+                                            volumes={str(ROOT / "benchmarks/hot_path.py"): ("/bench/hot_path.py", "ro")})  # fmt: skip
+    except containers.ContainerError as exc:
+        sys.exit(f"bench-server: hot_path.py: {exc}")
+    if status:
+        sys.exit(f"bench-server: hot_path.py in {server_image(python, TAG)} failed:\n{out}")
     return json.loads(out)
 
 
@@ -173,20 +186,23 @@ def print_stages(stages):
     print(flush=True)
 
 
-def report(runs, names, against, pythons, stages):
+def report(runs, names, against, pythons, stages, references, anchor):
+    """The table: every server's rates and its ratios to the floor and to the `anchor` reference."""
     rate = {name: [statistics.median(by_pipeline[p]) for p in (1, 16)] for name, by_pipeline in runs.items()}
-    redis = rate["redis-server (C)"]
+    top = rate[anchor.label]
     print("bench-server: requests/s (median of the repeats), ratios from this one run")
-    print(f"{'server':<40} {'P1':>8} {'P16':>9} {'P1/asyncio':>10} {'P1/redis':>8} {'P16/redis':>9} {'acct P1':>16} {'acct P16':>16}")
-    p1, p16 = redis
-    print(f"{'redis-server (C)':<40} {p1:>8.0f} {p16:>9.0f} {'':>10} {1:>8.2f} {1:>9.2f}")
+    print(f"{'server':<40} {'P1':>8} {'P16':>9} {'P1/asyncio':>10} {f'P1/{anchor.name}':>8} {f'P16/{anchor.name}':>9} "
+          f"{'acct P1':>16} {'acct P16':>16}")  # fmt: skip
+    for label in [target.label for target in references.values() if target.label in rate]:
+        p1, p16 = rate[label]
+        print(f"{label:<40} {p1:>8.0f} {p16:>9.0f} {'':>10} {p1 / top[0]:>8.2f} {p16 / top[1]:>9.2f}")
     for python in pythons:
-        floor = rate[labelled("asyncio PING (floor)", python, pythons)]
-        for name in ["asyncio PING (floor)", *names]:
+        floor = rate[labelled(FLOOR, python, pythons)]
+        for name in [FLOOR, *names]:
             mine = labelled(name, python, pythons)
             (p1, p16), without = rate[mine], runs.get(f"{mine} (no accounting)")
             costs = [accounting_cost(runs[mine][p], without[p]) for p in (1, 16)] if without else ["", ""]
-            print(f"{mine:<40} {p1:>8.0f} {p16:>9.0f} {p1 / floor[0]:>10.2f} {p1 / redis[0]:>8.2f} {p16 / redis[1]:>9.2f} {costs[0]:>16} {costs[1]:>16}")
+            print(f"{mine:<40} {p1:>8.0f} {p16:>9.0f} {p1 / floor[0]:>10.2f} {p1 / top[0]:>8.2f} {p16 / top[1]:>9.2f} {costs[0]:>16} {costs[1]:>16}")
     if len(pythons) > 1:
         build_gap(rate, names, pythons, stages)
     for name in names if against else ():
@@ -205,7 +221,7 @@ def build_gap(rate, names, pythons, stages):
         for depth in ("1", "16"):
             alone = [sum(stages[p]["by_depth"][depth][s] for s in served) for p in (first, python)]
             print(f"  {'stages of one request, one thread (the interpreter)':<52} P{depth:<3} {alone[0] / alone[1]:.2f}")
-        for name in ["asyncio PING (floor)", *names]:
+        for name in [FLOOR, *names]:
             here, there = rate[labelled(name, first, pythons)], rate[labelled(name, python, pythons)]
             print(f"  {name:<52} P1  {there[0] / here[0]:.2f}   P16 {there[1] / here[1]:.2f}")
 

@@ -17,7 +17,6 @@ A benchmark, not a test: it prints figures and asserts nothing.
 import argparse
 import os
 import queue
-import subprocess
 import sys
 import threading
 import time
@@ -89,12 +88,18 @@ def main():
           f"ms; ratios only within one run (a shared machine)")  # fmt: skip
     print(f"{'build':<8} {'consumers':>9} {'computing nice':>14} {'p50':>8} {'p99':>8} {'max':>8}", flush=True)
     here = Path(__file__).resolve()
-    sys.path.insert(0, str(here.parent.parent / "services"))  # on the host only: inside, the image has no checkout
+    # On the host only: inside, the image has no checkout.
+    sys.path[:0] = [str(here.parent.parent / "services"), str(here.parent.parent / "experiments")]
     from connlab.config import server_image
+    from connlab_compare import containers, targets
 
     for python in args.pythons.split(","):
-        subprocess.run(["docker", "run", "--rm", "--cpuset-cpus", args.cpu, "-v", f"{here}:/bench/handoff.py:ro",
-                        "--entrypoint", "python", server_image(python), "/bench/handoff.py", "--inside"], check=True)  # fmt: skip
+        image = server_image(python, targets.tag())
+        status, output = containers.run_to_end(image, ["/bench/handoff.py", "--inside"], entrypoint="python", cpus=args.cpu,
+                                               volumes={str(here): ("/bench/handoff.py", "ro")})  # fmt: skip
+        print(output, end="", flush=True)
+        if status:
+            sys.exit(f"bench-handoff: {image} exited {status}")
 
 
 if __name__ == "__main__":

@@ -24,11 +24,12 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "services"))
+sys.path[:0] = [str(ROOT / "services"), str(ROOT / "experiments")]
 from connlab import designs  # noqa: E402
-from connlab.config import ARCHITECTURES, cpu_list  # noqa: E402
-TAG = os.environ.get("CONNLAB_TAG", "latest")
-BUILDS = {"3.13": f"connlab/server:{TAG}", "3.13t": f"connlab/server:{TAG}-3.13t"}
+from connlab.config import ARCHITECTURES, cpu_list, server_image  # noqa: E402
+from connlab_compare import containers, targets  # noqa: E402
+
+BUILDS = {python: server_image(python, targets.tag()) for python in targets.PYTHONS}
 
 
 def threads_per_process(arch):
@@ -38,27 +39,37 @@ def threads_per_process(arch):
     return {"WORKERS": str(design.workers)} if design.processes == "PROCESSES" else {}
 
 
-def server_command(python, env, cpus, name):
-    """How to start a server on `python` (a build or an interpreter) with `env`."""
-    if python in BUILDS:
-        flags = [f"-e{key}={value}" for key, value in env.items()]
-        return ["docker", "run", "--rm", "--name", name, "--network", "host", "--cpuset-cpus", cpu_list(cpus),
-                *flags, BUILDS[python], "python", "-m", "connlab"]
-    interpreter = shutil.which(python) or python
-    return [interpreter, "-m", "connlab"]
+class Container:
+    """A server build in its container, on the host's network: stopped as a process is."""
+
+    def __init__(self, python, env, cpus, name):
+        self.container = containers.run(BUILDS[python], ["python", "-m", "connlab"], name=name, network_mode="host",
+                                        cpus=cpu_list(cpus), env=env)  # fmt: skip
+
+    def stop(self):
+        containers.stop(self.container, timeout=10)
+
+
+class Process:
+    """A server on an interpreter of this machine, pinned to `cpus`."""
+
+    def __init__(self, python, env, cpus):
+        interpreter = shutil.which(python) or python
+        self.process = subprocess.Popen([interpreter, "-m", "connlab"], stderr=subprocess.DEVNULL,
+                                        env={**os.environ, **env, "PYTHONPATH": str(ROOT / "services")},
+                                        preexec_fn=lambda: os.sched_setaffinity(0, cpus))  # fmt: skip
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(15)
 
 
 def start_server(python, arch, cpus, port):
     env = {"ARCH": arch, "HOST": "127.0.0.1", "PORT": str(port), "METRICS_PORT": str(port + 1),
            "WORKERS": str(len(cpus)), "PROCESSES": str(len(cpus)), **threads_per_process(arch)}  # fmt: skip
     name = f"connlab-scaling-{os.getpid()}-{port}"
-    server = subprocess.Popen(
-        server_command(python, env, cpus, name),
-        env={**os.environ, **env, "PYTHONPATH": str(ROOT / "services")},
-        stderr=subprocess.DEVNULL,
-        preexec_fn=lambda: os.sched_setaffinity(0, cpus),
-    )
-    server.container = name if python in BUILDS else None
+    server = Container(python, env, cpus, name) if python in BUILDS else Process(python, env, cpus)
+    # A PING from this host: the same wait for a process and a container on the host's network.
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -68,15 +79,8 @@ def start_server(python, arch, cpus, port):
                     return server
         except OSError:
             time.sleep(0.05)
-    stop(server)
+    server.stop()
     raise RuntimeError(f"{arch} on {python} did not answer on port {port}")
-
-
-def stop(server):
-    if server.container:
-        subprocess.run(["docker", "stop", "-t", "10", server.container], capture_output=True)
-    server.terminate()
-    server.wait(15)
 
 
 def client(port, connections, request, seconds, cpu, results):
@@ -157,7 +161,7 @@ def main():
                     try:
                         rates.append(measure(port, request, args.seconds, client_cpus, args.connections))
                     finally:
-                        stop(server)
+                        server.stop()
                 speedup = rates[-1] / rates[0] if rates[0] else float("nan")
                 cells.append(" " * 8 + " ".join(f"{r:>9.0f}" for r in rates) + f" {speedup:>7.2f}x")
             print(f"{arch:<18} {load:<12} " + " | ".join(cells), flush=True)

@@ -2,7 +2,9 @@
 # Build every image the stack needs. Official base images where a registry answers;
 # otherwise, by itself, the offline route: a debootstrap'd Debian trixie base image and
 # Python wheels downloaded on the host. The same Dockerfiles serve both routes.
-# Usage: [PYTHON=3.13t] scripts/images.sh [IMAGE ...]   (default: all images)
+# Usage: [PYTHON=3.13t] scripts/images.sh [IMAGE ...]   (default: all but the references)
+# IMAGE: server, loadgen, prometheus, node-exporter, a reference server's folder name
+# under references/ (redis), or `references` for all of them.
 # PYTHON picks the servers' CPython: 3.13 (with the GIL, the default), 3.13t or 3.14t
 # (free-threaded, built from Debian's source; the server image is tagged <tag>-3.13t or
 # <tag>-3.14t). DEBIAN_MIRROR, if set, is where that source comes from.
@@ -112,7 +114,6 @@ build() {  # tag dockerfile base [more docker build arguments]
 
 PROMETHEUS_BASE=${PROMETHEUS_BASE:-prom/prometheus:v2.53.3}
 NODE_EXPORTER_BASE=${NODE_EXPORTER_BASE:-prom/node-exporter:v1.9.0}
-REDIS_BASE=${REDIS_BASE:-redis:7.4}
 # The official image when it is here or pullable; else the Debian trixie base, where
 # the Dockerfile installs Debian's package.
 official_or_debian() {
@@ -126,7 +127,20 @@ official_or_debian() {
   fi
 }
 
-images=("$@")
+# A reference server (references/<name>/): connlab/<name> from its folder's Dockerfile,
+# on the base its BASE_IMAGE names (or <NAME>_BASE), official or Debian's.
+reference() {
+  local name=$1 dockerfile=references/$1/Dockerfile var official
+  var=$(tr 'a-z-' 'A-Z_' <<<"$name")_BASE
+  official=${!var:-$(sed -n 's/^ARG BASE_IMAGE=//p' "$dockerfile" | head -n1)}
+  build "connlab/$name:$TAG" "$dockerfile" "$(official_or_debian "$official")"
+}
+references=$(cd references && for dir in */; do [ -f "$dir/Dockerfile" ] && printf "%s " "${dir%/}"; done; true)
+
+images=()
+for image in "$@"; do  # `references`: every reference server's image
+  if [ "$image" = references ]; then images+=($references); else images+=("$image"); fi
+done
 [ ${#images[@]} -gt 0 ] || images=(server loadgen prometheus node-exporter)
 base=$(python_base)
 for image in "${images[@]}"; do
@@ -153,9 +167,9 @@ for image in "${images[@]}"; do
       build "connlab/prometheus:$TAG" prometheus/Dockerfile "$(official_or_debian "$PROMETHEUS_BASE")" ;;
     node-exporter)
       build "connlab/node-exporter:$TAG" prometheus/node-exporter/Dockerfile "$(official_or_debian "$NODE_EXPORTER_BASE")" ;;
-    redis)  # the C reference: the benchmarks, make compare and its test
-      build "connlab/redis:$TAG" benchmarks/redis.Dockerfile "$(official_or_debian "$REDIS_BASE")" ;;
-    *) die "unknown image '$image' (known: server loadgen prometheus node-exporter redis)" ;;
+    *)
+      [ -f "references/$image/Dockerfile" ] || die "unknown image '$image' (known: server loadgen prometheus node-exporter references ${references})"
+      reference "$image" ;;
   esac
 done
 say "images ready: $(printf "connlab/%s:$TAG " "${images[@]}" | sed "s|connlab/server:$TAG |connlab/server:$TAG${FREE_THREADED:+-${FREE_THREADED}t} |")"

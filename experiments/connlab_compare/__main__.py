@@ -22,10 +22,7 @@ import sys  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from connlab.config import variants  # noqa: E402
-
-from . import diff, journal, run  # noqa: E402
-from .reference import REFERENCES  # noqa: E402
+from . import diff, journal, run, targets  # noqa: E402
 
 QUICK_REPEAT = 2  # the least that shows a spread
 QUICK_BUDGET, BUDGET = 4.0, 20.0  # minutes of further rounds for predictions still inconclusive
@@ -35,7 +32,7 @@ def arguments():
     parser = argparse.ArgumentParser(prog="connlab compare", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scenarios", default="", help="comma-separated; default: every file in experiments/")
-    parser.add_argument("--archs", default="", help=f"comma-separated, from: {', '.join([*variants(), *REFERENCES])}")
+    parser.add_argument("--archs", default="", help=f"comma-separated, from: {', '.join(targets.all_targets())}")
     parser.add_argument("--repeat", type=int, help=f"repetitions (default 3; {QUICK_REPEAT} with --quick)")
     parser.add_argument("--quick", action="store_true", help="short steps, fewer sweep points")
     parser.add_argument("--budget", type=minutes, help=f"minutes for further rounds of the cells of predictions still "

@@ -9,6 +9,8 @@ import json
 import subprocess
 from pathlib import Path
 
+from . import containers
+
 CSV = "points.csv"
 POINT_FIELDS = ("scenario", "arch", "python", "step", "base", "x", "repeat", "client")
 # What each image's Python holds that can change a figure; read, not assumed.
@@ -42,9 +44,11 @@ def packages(image):
     """{package: version} inside `image` (a server or the load generator)."""
     names = PACKAGES["loadgen" if "/loadgen:" in image else "server"]
     script = ("import importlib.metadata as m, json; print(json.dumps({n: m.version(n) for n in %r}))" % (names,))
-    result = subprocess.run(["docker", "run", "--rm", "--entrypoint", "python", image, "-c", script],
-                            capture_output=True, text=True, timeout=120)  # fmt: skip
-    return json.loads(result.stdout) if result.returncode == 0 else {"error": result.stderr.strip()[-200:]}
+    try:
+        status, output = containers.run_to_end(image, ["-c", script], entrypoint="python", timeout=120, stderr=False)
+    except containers.ContainerError as exc:
+        status, output = 1, str(exc)
+    return json.loads(output) if status == 0 else {"error": output.strip()[-200:]}
 
 
 def write_index(root):

@@ -9,9 +9,28 @@ keeps the ones whose every point is on disk and measures the rest.
 
 import json
 import os
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 RUN, POINTS, RESULTS = "run.json", "points.jsonl", "results.json"
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One repetition of one scenario on one target and build, on a fresh server."""
+
+    repeat: int
+    scenario: str  # the scenario's name
+    target: str  # a design's or a reference's name (its points' `arch`)
+    python: str  # the server build, or the reference's own build ("C")
+
+    def to_json(self):
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, value):
+        """A cell as run.json keeps it; before cells had names, [repeat, scenario, arch, python]."""
+        return cls(**value) if isinstance(value, dict) else cls(*value)
 
 
 class Journal:
@@ -48,7 +67,7 @@ def read(folder):
 
 
 def cell_of(point):
-    return point["repeat"], point["scenario"], point["arch"], point["python"]
+    return Cell(point["repeat"], point["scenario"], point["arch"], point["python"])
 
 
 def finished_cells(points, expected):

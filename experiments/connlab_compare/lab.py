@@ -13,20 +13,21 @@ import subprocess
 import threading
 import uuid
 
-from connlab.config import cpu_list, server_image, variants
+from connlab.config import cpu_list
 
 from connlab_loadgen import AGENT_MARK as MARK
 from connlab_loadgen import PHASE_MARK
 
-from . import noise, schedstat
-from .reference import REFERENCES
-from .reference_client import CPU_MARK
+from . import containers, noise, schedstat
+from .clients import CPU_MARK, RedisBenchmark
+from .targets import tag
 
-TAG = os.environ.get("CONNLAB_TAG", "latest")
+TAG = tag()
 # A client that opens thousands of connections a second holds each local port in
 # TIME_WAIT for a minute after closing; without reuse the kernel's search for a free
 # port soon costs more CPU than the load (the load generator measured itself).
-CLIENT_SYSCTLS = ["--sysctl", "net.ipv4.tcp_tw_reuse=1", "--sysctl", "net.ipv4.ip_local_port_range=1024 65535"]
+CLIENT_SYSCTLS = {"net.ipv4.tcp_tw_reuse": "1", "net.ipv4.ip_local_port_range": "1024 65535"}
+READY_SECONDS = 60
 
 
 class LabError(Exception):
@@ -38,28 +39,10 @@ def every_cpu():
     return cpu_list(os.sched_getaffinity(0))
 
 
-def docker(*args, timeout=120):
-    result = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout)
-    if result.returncode != 0:
-        raise LabError(f"docker {' '.join(args[:2])}: {result.stderr.strip()}")
-    return result.stdout.strip()
-
-
 def server_alias(cell):
     """The server's name on the lab's network in one cell: a new name for every cell, so
     that what scrapes it by that name never reaches the server of another cell."""
-    repeat, scenario, arch, python = cell
-    return re.sub(r"[^a-z0-9-]+", "-", f"{scenario.name}-{arch}-{python}-r{repeat}".lower())
-
-
-def server_run_args(arch, python, settings):
-    """`docker run` arguments (after the options) for `arch`: a variant or a reference."""
-    if arch in REFERENCES:
-        image, *command = REFERENCES[arch].run
-        return [f"{image}:{TAG}", *command]
-    name, env = variants()[arch]
-    flags = [f"-e{key}={value}" for key, value in {"ARCH": name, **env, **settings}.items()]
-    return [*flags, server_image(python)]
+    return re.sub(r"[^a-z0-9-]+", "-", f"{cell.scenario}-{cell.target}-{cell.python}-r{cell.repeat}".lower())
 
 
 class Agent:
@@ -68,8 +51,11 @@ class Agent:
 
     def __init__(self, lab, cpu, index, log):
         self.name = f"{lab.name}-agent-{index}"
+        # The CLI, not the SDK: its `run -i` gives the agent a plain stdin and stdout to
+        # talk through, a pipe the SDK's attach socket would have to reframe.
+        sysctls = [f"--sysctl={key}={value}" for key, value in CLIENT_SYSCTLS.items()]
         command = ["docker", "run", "-i", "--rm", "--name", self.name, "--network", lab.network,
-                   "--cpuset-cpus", cpu, *CLIENT_SYSCTLS, "--entrypoint", "python",
+                   "--cpuset-cpus", cpu, *sysctls, "--entrypoint", "python",
                    f"connlab/loadgen:{TAG}", "-m", "connlab_loadgen.agent"]  # fmt: skip
         self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True)
 
@@ -112,7 +98,7 @@ class Lab:
         self._clients = None  # (their names, {container id: CPU accounting file}) of the agents and the C client
 
     def __enter__(self):
-        docker("network", "create", self.network)
+        containers.network(self.network)
         self.logs.mkdir(parents=True, exist_ok=True)
         for index, cpu in enumerate(sorted(self.loadgen_cpus)):
             self._log_files.append(open(self.logs / f"loadgen-{index}.log", "w"))
@@ -124,40 +110,33 @@ class Lab:
             agent.close()
         for log in self._log_files:
             log.close()
-        names = docker("ps", "-aq", "--filter", f"name={self.name}")
-        if names:
-            docker("rm", "-f", *names.split())
-        docker("network", "rm", self.network)
+        for container in containers.named(self.name):
+            containers.remove(container)
+        containers.remove_network(self.network)
 
-    def start_server(self, arch, python, settings, cpus=None, alias=None):
-        """A fresh container running `arch` on the server CPUs (or `cpus`), also named
-        `alias` on the network; returns its address."""
+    def start_server(self, target, python, settings, cpus=None, alias=None):
+        """A fresh container running `target` (targets.Target) on the server CPUs (or
+        `cpus`), also named `alias` on the network; returns its address."""
         self.stop_server()
-        container = f"{self.name}-server"
-        aliases = ["--network-alias", alias] if alias else []
-        self.server_id = docker("run", "-d", "--name", container, "--network", self.network, "--network-alias",
-                                "target", *aliases, "--cpuset-cpus", cpus or self.server_cpus, "--no-healthcheck",
-                                "--pids-limit", "-1", *server_run_args(arch, python, settings))  # fmt: skip
-        port = REFERENCES[arch].port if arch in REFERENCES else 7000
-        address = f"tcp://target:{port}"
-        if not self.ask_all([{"ready": address, "timeout": 60}])[0]["ready"]:
-            logs = subprocess.run(["docker", "logs", "--tail", "20", container], capture_output=True, text=True)
-            raise LabError(f"{arch} on {python} did not answer PING:\n{logs.stdout}{logs.stderr}")
-        return address
+        image, env = target.run_spec(python, settings)
+        server = containers.run(image, name=f"{self.name}-server", network=self.network,
+                                aliases=["target", *([alias] if alias else [])], cpus=cpus or self.server_cpus,
+                                env=env, healthcheck={"test": ["NONE"]}, pids_limit=-1)  # fmt: skip
+        self.server_id = server.id
+        containers.wait_ready(server, target.ready, READY_SECONDS, f"{target.name} on {python}")
+        return f"tcp://target:{target.port}"
 
     def run_reference(self, argv, timeout=300):
         """redis-benchmark `argv` in the C client's container (started on first use, on the
         load generator CPUs): (finished, its output and then its CPU times)."""
         container = f"{self.name}-cclient"
         if not self._reference:
-            docker("run", "-d", "--name", container, "--network", self.network, "--cpuset-cpus",
-                   ",".join(map(str, sorted(self.loadgen_cpus))), *CLIENT_SYSCTLS, "--entrypoint", "sleep",
-                   f"connlab/redis:{TAG}", "infinity")  # fmt: skip
+            containers.run(f"connlab/{RedisBenchmark.image}:{TAG}", ["infinity"], name=container, network=self.network,
+                           cpus=cpu_list(self.loadgen_cpus), sysctls=CLIENT_SYSCTLS, entrypoint="sleep")  # fmt: skip
             self._reference = container
         script = f'"$@"; status=$?; echo {CPU_MARK}; times; exit $status'
-        result = subprocess.run(["docker", "exec", container, "sh", "-c", script, "sh", *argv],
-                                capture_output=True, text=True, timeout=timeout)  # fmt: skip
-        return result.returncode == 0, result.stdout + result.stderr
+        status, output = containers.execute(container, ["sh", "-c", script, "sh", *argv], timeout=timeout)
+        return status == 0, output
 
     def noise_files(self, cpus):
         """{container id: its CPU accounting file} of the server and, where they run on
@@ -167,16 +146,19 @@ class Lab:
             return files
         names = tuple(agent.name for agent in self.agents) + ((self._reference,) if self._reference else ())
         if not self._clients or self._clients[0] != names:  # the C client starts on first use
-            ids = docker("inspect", "--format", "{{.Id}}", *names).split()
+            ids = [containers.get(name).id for name in names]
             self._clients = names, {cid: noise.usage_file(cid) for cid in ids}
         return {**files, **self._clients[1]}
 
     def server_threads(self):
         """The server container's threads' scheduler counters (schedstat.READ's output)."""
-        return docker("exec", f"{self.name}-server", "sh", "-c", schedstat.READ, timeout=30)
+        status, output = containers.execute(f"{self.name}-server", ["sh", "-c", schedstat.READ], timeout=30)
+        if status:
+            raise LabError(f"the server's threads could not be read: {output.strip()[-200:]}")
+        return output.strip()
 
     def stop_server(self):
-        subprocess.run(["docker", "rm", "-f", f"{self.name}-server"], capture_output=True)
+        containers.remove(f"{self.name}-server")
 
     def ask_all(self, requests, on_phase=None):
         """Send requests[i] to agent i (the first one only, if fewer) at once; the replies.

@@ -61,10 +61,10 @@ def point_metrics(replies, names):
     }
 
 
-def server_resources(text):
-    """What the server holds: memory, threads, file descriptors (its /metrics, or
-    redis-server's INFO, which has memory only)."""
-    if text.startswith("$"):  # INFO
+def server_resources(text, from_metrics=True):
+    """What the server holds: memory, threads, file descriptors (its /metrics, or else a
+    reference's INFO reply, which has memory only)."""
+    if not from_metrics:
         fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
         return {"memory": float(fields["used_memory_rss"]), "threads": None, "fds": None}
     found = samples(text)

@@ -12,24 +12,16 @@ marked so like Locust's.
 """
 
 import math
-import re
 from collections import defaultdict
 
 import hiredis
 from connlab_loadgen.options import Mix
 
-NAME = "redis-benchmark"
-BOUND_PERCENT = 90.0  # as Locust's: the client at this CPU measures itself
+from .clients import RedisBenchmark
+
+NAME = RedisBenchmark.name
 LAGGING = 0.8  # a client under this share of the other's rate at the same closed-loop step is bound
 MIN_REQUESTS = 2000
-# redis-benchmark's "Latency by percentile distribution": "99.900% <= 1.231 milliseconds (cumulative count 99901)"
-PERCENTILE_LINE = re.compile(r"^\s*([\d.]+)% <= ([\d.]+) milliseconds \(cumulative count (\d+)\)", re.M)
-COMPLETED = re.compile(r"(\d+) requests completed in ([\d.]+) seconds")
-THROUGHPUT = re.compile(r"throughput summary: ([\d.]+) requests per second")
-# "avg min p50 p95 p99 max" and their values on the next line
-SUMMARY = re.compile(r"avg\s+min\s+p50\s+p95\s+p99\s+max\s*\n\s*" + r"\s+".join([r"([\d.]+)"] * 6))
-TIMES = re.compile(r"(\d+)m([\d.]+)s")
-CPU_MARK = "@@cpu@@"  # the lab prints the shell's `times` after it: redis-benchmark's CPU seconds
 
 
 def expressible(step):
@@ -55,10 +47,9 @@ def expressible(step):
 def arguments(step, argv, host, port, requests, threads):
     """redis-benchmark's command line for `step` against host:port."""
     parameters = step.groups[0].get("parameters", {})
-    per_request = parameters.get("connection_mode") == "per-request"
-    return ["redis-benchmark", "-h", host, "-p", str(port), "-c", str(max(1, step.groups[0]["users"])),
-            "-n", str(requests), "-P", str(parameters.get("pipeline", 1)), "-k", "0" if per_request else "1",
-            *(["--threads", str(threads)] if threads > 1 else []), *argv]  # fmt: skip
+    return RedisBenchmark.command(host, port, argv, clients=step.groups[0]["users"], requests=requests,
+                                  pipeline=parameters.get("pipeline", 1), threads=threads,
+                                  keepalive=parameters.get("connection_mode") != "per-request")  # fmt: skip
 
 
 def requests_for(seconds, locust_rps):
@@ -69,30 +60,7 @@ def requests_for(seconds, locust_rps):
     return max(MIN_REQUESTS, math.ceil(1.5 * (locust_rps or 0) * seconds))
 
 
-def parse(output, threads=1):
-    """The point's figures from redis-benchmark's output followed by the shell's `times`."""
-    output, _, times = output.partition(CPU_MARK)
-    done, seconds = COMPLETED.search(output).groups()  # AttributeError: not a finished run
-    # Both of its tables ("by percentile" and "cumulative") are points of one distribution:
-    # milliseconds -> requests completed within them. Together they are finer than either.
-    within = {}
-    for _, ms, cumulative in PERCENTILE_LINE.findall(output):
-        within[float(ms)] = max(int(cumulative), within.get(float(ms), 0))
-    histogram, previous = {}, 0
-    for ms in sorted(within):
-        if within[ms] > previous:
-            histogram[f"{ms:g}"], previous = within[ms] - previous, within[ms]
-    avg, low, p50, p95, p99, high = map(float, SUMMARY.search(output).groups())
-    total = sum(histogram.values())
-    p999 = next((float(ms) for ms in histogram if within[float(ms)] >= 0.999 * total), high)
-    # `times`: the shell's user and system time, then its children's (redis-benchmark's).
-    clock = [int(m) * 60 + float(s) for m, s in TIMES.findall(times)]
-    cpu = 100 * sum(clock[2:4]) / float(seconds) / threads if len(clock) == 4 and float(seconds) else 0.0
-    return {
-        "rps": float(THROUGHPUT.search(output).group(1)), "p50_ms": p50, "p99_ms": p99, "p999_ms": p999,
-        "max_ms": high, "errors": 0, "requests": int(done), "loadgen_cpu": round(cpu, 1),
-        "loadgen_bound": cpu >= BOUND_PERCENT, "histogram": histogram,
-    }  # fmt: skip
+parse = RedisBenchmark.parse
 
 
 def failed(output):

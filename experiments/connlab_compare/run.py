@@ -6,20 +6,20 @@ import json
 import os
 import platform
 import socket
-import subprocess
 import sys
 import time
 from collections import defaultdict
 from pathlib import Path
 
 import jsonschema
-from connlab.config import cpu_set, variants
+from connlab.config import cpu_set, server_image
 
-from . import exports, journal, measure, report, runner, verdict
+from . import containers, exports, journal, measure, report, runner, targets, verdict
 from .annotate import Annotations
-from .lab import TAG, Lab, LabError, docker, server_image
+from .clients import RedisBenchmark
+from .journal import Cell
+from .lab import TAG, Lab, LabError
 from .progress import Progress
-from .reference import REFERENCES
 from .scrape import Scrape
 from .scenarios import DIRECTORY as SCENARIO_DIRECTORY
 from .scenarios import ScenarioError, load_all
@@ -35,9 +35,9 @@ def machine(args, scenarios, pythons_found, scraped_by):
     return {
         "hostname": socket.gethostname(), "kernel": platform.release(), "cpu_model": cpu_model,
         "cpus": os.cpu_count(), "server_cpus": args.server_cpus, "loadgen_cpus": args.loadgen_cpus,
-        "docker": docker("version", "--format", "{{.Server.Version}}"),
-        "images": {image: docker("image", "inspect", "--format", "{{.Id}}", image) for image in images(args)},
-        "packages": {image: exports.packages(image) for image in images(args) if "/redis:" not in image},
+        "docker": containers.version(),
+        "images": {image: containers.image_id(image) for image in images(args)},
+        "packages": {image: exports.packages(image) for image in python_images(args)},
         **exports.provenance(scenario_files(scenarios)),
         "pythons": args.pythons, "python_versions": pythons_found,
         "quick": args.quick, "repeat": args.repeat, "scenarios": [s.name for s in scenarios],
@@ -49,8 +49,16 @@ def scenario_files(scenarios):
     return [SCENARIO_DIRECTORY / f"{scenario.name}.toml" for scenario in scenarios]
 
 
+def python_images(args):
+    """The images of connlab's Python code: the servers' builds and the load generator."""
+    return [*(server_image(p, TAG) for p in args.pythons), f"connlab/loadgen:{TAG}"]
+
+
 def images(args):
-    return [*(server_image(p) for p in args.pythons), f"connlab/loadgen:{TAG}", f"connlab/redis:{TAG}"]
+    """Every image a run needs: connlab's, every reference's it runs, the C client's."""
+    chosen = [targets.get(name) for name in split(args.archs)] or targets.references().values()
+    own = {target.image for target in chosen if target.reference} | {RedisBenchmark.image}
+    return [*python_images(args), *(f"connlab/{image}:{TAG}" for image in sorted(own))]
 
 
 def context(results):
@@ -67,9 +75,9 @@ def results_of(folder):
             run, points = journal.read(folder)
             results = {"started": run["started"], "finished": run.get("finished"), "machine": run["machine"],
                        "points": points}  # fmt: skip
-            cells = planned(run)
-            done = journal.finished_cells(points, lambda cell: runner.expected(cell_scenario(cells, cell), cell[2]))
-            missing = [c for c in cells if (c[0], c[1].name, c[2], c[3]) not in done]
+            cells, by_name = planned(run)
+            done = journal.finished_cells(points, lambda cell: runner.expected(by_name[cell.scenario], cell.target))
+            missing = [cell for cell in cells if cell not in done]
             results["partial"] = f"{len(missing)} of {len(cells)} cells not measured" if missing else None
         else:
             results = json.loads((folder / journal.RESULTS).read_text())
@@ -85,16 +93,14 @@ def results_of(folder):
 
 
 def planned(run):
-    """The cells a run planned, as it planned them (run.json keeps them)."""
+    """(cells, {name: scenario}) a run planned, as it planned them (run.json keeps them)."""
     asked = run["arguments"]
     if "cells" not in run:  # a run journaled before run.json kept its cells
-        return runner.plan(asked["scenarios"], asked["archs"], asked["pythons"], asked["repeat"], asked["quick"])[1]
-    scenarios = {s.name: s for s in load_all(asked["scenarios"], quick=asked["quick"])}
-    return [(repeat, scenarios[name], arch, python) for repeat, name, arch, python in run["cells"]]
-
-
-def cell_scenario(cells, cell):
-    return next(scenario for _, scenario, _, _ in cells if scenario.name == cell[1])
+        scenarios, cells = runner.plan(asked["scenarios"], asked["archs"], asked["pythons"], asked["repeat"], asked["quick"])
+    else:
+        scenarios = load_all(asked["scenarios"], quick=asked["quick"])
+        cells = [Cell.from_json(cell) for cell in run["cells"]]
+    return cells, {scenario.name: scenario for scenario in scenarios}
 
 
 def draw(folder):
@@ -114,52 +120,56 @@ def draw(folder):
 def measure_run(args, folder, resumed):
     try:
         if resumed:  # the cells it planned, whatever the table of designs holds now
-            scenarios, cells = None, planned(json.loads((folder / journal.RUN).read_text()))
+            cells, by_name = planned(json.loads((folder / journal.RUN).read_text()))
+            scenarios = list(by_name.values())
         else:
             scenarios, cells = runner.plan(split(args.scenarios), split(args.archs), args.pythons, args.repeat, args.quick)
-    except ScenarioError as exc:
+            by_name = {scenario.name: scenario for scenario in scenarios}
+    except (ScenarioError, KeyError) as exc:
         sys.exit(f"connlab: compare: {exc}")
-    for image in images(args):
-        if subprocess.run(["docker", "image", "inspect", image], capture_output=True).returncode:
-            sys.exit(f"connlab: compare: image {image} is missing; `make compare` builds it")
+    try:
+        missing = [image for image in images(args) if containers.image_id(image) is None]
+    except containers.ContainerError as exc:
+        sys.exit(f"connlab: compare: {exc}")
+    if missing:
+        sys.exit(f"connlab: compare: image {missing[0]} is missing; `make compare` builds it")
     log = journal.Journal(folder)
     points = journal.read(folder)[1] if resumed else []
-    done = journal.finished_cells(points, lambda cell: runner.expected(cell_scenario(cells, cell), cell[2]))
+    done = journal.finished_cells(points, lambda cell: runner.expected(by_name[cell.scenario], cell.target))
     log.keep([point for mine in done.values() for point in mine])  # a cell cut short is measured again
-    todo = [cell for cell in cells if (cell[0], cell[1].name, cell[2], cell[3]) not in done]
-    progress = Progress(sum(len(runner.steps_of(scenario, arch)) for _, scenario, arch, _ in todo))
+    todo = [cell for cell in cells if cell not in done]
+    progress = Progress(sum(len(runner.steps_of(by_name[cell.scenario], cell.target)) for cell in todo))
     annotations = Annotations()
     stopped = None
     took = {}  # (scenario, arch, build): seconds its last cell took
 
     def measure_cell(lab, scrape, cell):
-        repeat, scenario, arch, python = cell
-        annotations.add(f"connlab compare: {scenario.name} on {arch} ({python}), repetition {repeat}",
-                        ["connlab", "compare", scenario.name, arch])
+        annotations.add(f"connlab compare: {cell.scenario} on {cell.target} ({cell.python}), repetition {cell.repeat}",
+                        ["connlab", "compare", cell.scenario, cell.target])
         scrape.describe(cell)
         started = time.monotonic()
-        runner.run_cell(lab, cell, args.quick, progress, log, args.settings)
+        runner.run_cell(lab, cell, by_name[cell.scenario], args.quick, progress, log, args.settings)
         scrape.wait_seen()
-        took[scenario.name, arch, python] = time.monotonic() - started
+        took[cell.scenario, cell.target, cell.python] = time.monotonic() - started
 
     try:
         with Lab(args.server_cpus, cpu_set(args.loadgen_cpus), folder / "logs") as lab, \
                 Scrape(lab, folder.name, args.prometheus) as scrape:
             if not resumed:
-                archs = sorted({arch for _, _, arch, _ in cells}, key=[*variants(), *REFERENCES].index)
+                archs = sorted({cell.target for cell in cells}, key=list(targets.all_targets()).index)
                 run = {"started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "arguments": asked(args, cells),
-                       "cells": [[r, s.name, a, p] for r, s, a, p in cells],
+                       "cells": [cell.to_json() for cell in cells],
                        "machine": machine(args, scenarios, runner.versions(lab, archs, args.pythons), scrape.container)}  # fmt: skip
                 log.start(run)
             calibrate(lab, folder, log, "resumed" if resumed else "start")
             for cell in todo:
                 measure_cell(lab, scrape, cell)
-            for cell in more_rounds(folder, log, cells, took, args.budget * 60, progress):
+            for cell in more_rounds(folder, log, cells, by_name, took, args.budget * 60, progress):
                 measure_cell(lab, scrape, cell)
             calibrate(lab, folder, log, "end")
     except KeyboardInterrupt:
         stopped = "interrupted"
-    except (LabError, subprocess.TimeoutExpired) as exc:
+    except (LabError, containers.ContainerError) as exc:
         stopped = str(exc)
     progress.finish()
     if not (folder / journal.RUN).exists():
@@ -181,18 +191,17 @@ def calibrate(lab, folder, log, when):
     update_run(folder, log, lambda run: run["machine"].setdefault("calibration", []).append(reading))
 
 
-def more_rounds(folder, log, cells, took, budget, progress):
+def more_rounds(folder, log, cells, by_name, took, budget, progress):
     """The cells of further rounds, one round at a time, while a prediction is still
     inconclusive and its next round fits in the `budget` (seconds, from now): every
     design such a prediction reads, on the builds it reads, measured again in a round
     of its own (paired as the planned rounds are). Each round joins run.json's cells
     before it is measured."""
     deadline = time.monotonic() + budget
-    by_name = {scenario.name: scenario for _, scenario, _, _ in cells}
     builds = defaultdict(set)
-    for _, scenario, arch, python in cells:
-        builds[scenario.name, arch].add(python)
-    rounds = max((repeat for repeat, *_ in cells), default=0)
+    for cell in cells:
+        builds[cell.scenario, cell.target].add(cell.python)
+    rounds = max((cell.repeat for cell in cells), default=0)
     while budget > 0:
         results, _ = results_of(folder)
         wanted = []
@@ -201,7 +210,7 @@ def more_rounds(folder, log, cells, took, budget, progress):
                 continue
             for arch, python in verdict.reads(row, by_name[row["scenario"]]):
                 found = builds.get((row["scenario"], arch), set())
-                for build in [python] if python in found else sorted(found - {"3.13", "3.13t"}):  # a reference's own
+                for build in [python] if python in found else sorted(found - set(targets.PYTHONS)):  # a reference's own
                     if (row["scenario"], arch, build) not in wanted:
                         wanted.append((row["scenario"], arch, build))
         if not wanted:
@@ -212,18 +221,18 @@ def more_rounds(folder, log, cells, took, budget, progress):
                           f"{max(left, 0) / 60:.1f} min left: no round {rounds + 1}")  # fmt: skip
             return
         rounds += 1
-        round_cells = [(rounds, by_name[name], arch, build) for name, arch, build in wanted]
+        round_cells = [Cell(rounds, *key) for key in wanted]
         progress.note(f"round {rounds}: {len(round_cells)} cells of predictions still inconclusive")
-        progress.add(sum(len(runner.steps_of(scenario, arch)) for _, scenario, arch, _ in round_cells))
+        progress.add(sum(len(runner.steps_of(by_name[cell.scenario], cell.target)) for cell in round_cells))
         cells += round_cells
-        update_run(folder, log, lambda run: run["cells"].extend([r, s.name, a, p] for r, s, a, p in round_cells))
+        update_run(folder, log, lambda run: run["cells"].extend(cell.to_json() for cell in round_cells))
         yield from round_cells
 
 
 def asked(args, cells):
     """What the run was asked, spelled out (run.json also keeps its cells: a later table
     of designs or scenario folder may hold more, and RESUME must measure the same)."""
-    return {"scenarios": list(dict.fromkeys(scenario.name for _, scenario, _, _ in cells)),
-            "archs": list(dict.fromkeys(arch for _, _, arch, _ in cells)), "pythons": args.pythons,
+    return {"scenarios": list(dict.fromkeys(cell.scenario for cell in cells)),
+            "archs": list(dict.fromkeys(cell.target for cell in cells)), "pythons": args.pythons,
             "repeat": args.repeat, "budget": args.budget, "quick": args.quick, "server_cpus": args.server_cpus,
             "loadgen_cpus": args.loadgen_cpus, "settings": args.settings, "command": " ".join(["python -m connlab_compare", *sys.argv[1:]])}  # fmt: skip

@@ -1,5 +1,5 @@
-"""Running the cells of a comparison: a cell is one repetition of one scenario on one
-architecture and build, on a fresh server; each of its steps is measured by Locust and,
+"""Running the cells of a comparison: a cell (journal.Cell) is one repetition of one
+scenario on one target (a design or a reference) and build, on a fresh server; each of its steps is measured by Locust and,
 where redis-benchmark can replay it, by the C reference client right after; each point
 goes to the journal as soon as it is measured."""
 
@@ -7,12 +7,12 @@ import dataclasses
 import statistics
 import time
 
-from connlab import designs
-from connlab.config import cpu_set, variants
+from connlab.config import cpu_set
 
-from . import measure, noise, reference_client, schedstat, theory
+from . import measure, noise, reference_client, schedstat, targets, theory
+from .clients import RedisBenchmark
+from .journal import Cell
 from .lab import LabError, every_cpu, server_alias
-from .reference import REFERENCES, runs
 from .scenarios import ScenarioError, load_all
 
 LOCUST = "locust"
@@ -22,26 +22,23 @@ CALIBRATION_REQUESTS = 15_000  # about a second at one PING in flight
 
 
 def plan(names, archs, pythons, repeat, quick):
-    """(scenarios, cells): every repetition of every scenario on every architecture and
+    """(scenarios, cells): every repetition of every scenario on every target and
     build, in rounds (repetition 1 of everything, then 2, ...). Without `archs`: the
-    classic designs, and the balancing policies where a scenario asks for them."""
+    classic designs, and the balancing policies where a scenario asks for them, and
+    every reference; a target is left out of a scenario none of whose steps it can run."""
     scenarios = load_all(names or None, quick=quick)
-    known = [*variants(), *REFERENCES]
-    cures = {design.name for design in designs.DESIGNS if design.cure}
-    bad = [a for a in archs if a not in known] + [p for p in pythons if p not in ("3.13", "3.13t")]
+    known = targets.all_targets()
+    bad = [a for a in archs if a not in known] + [p for p in pythons if p not in targets.PYTHONS]
     if bad:
-        raise ScenarioError(f"unknown {', '.join(bad)}; architectures: {', '.join(known)}; pythons: 3.13, 3.13t")
+        raise ScenarioError(f"unknown {', '.join(bad)}; architectures: {', '.join(known)}; "
+                            f"pythons: {', '.join(targets.PYTHONS)}")  # fmt: skip
     cells = []
     for r in range(1, repeat + 1):
         for scenario in scenarios:
-            chosen = archs or scenario.designs or [a for a in known if a not in cures or scenario.policies]
-            for arch in [a for a in chosen if not scenario.designs or a in scenario.designs]:
-                if arch in REFERENCES:
-                    reference = REFERENCES[arch]
-                    if any(runs(reference, scenario, step) for step in scenario.steps):
-                        cells.append((r, scenario, arch, reference.build))
-                else:
-                    cells += [(r, scenario, arch, python) for python in pythons]
+            chosen = archs or scenario.designs or [name for name, t in known.items() if not t.cure or scenario.policies]
+            for target in [known[a] for a in chosen if not scenario.designs or a in scenario.designs]:
+                if any(target.runs(scenario, step) for step in scenario.steps):
+                    cells += [Cell(r, scenario.name, target.name, build) for build in target.builds(pythons)]
     return scenarios, cells
 
 
@@ -49,7 +46,8 @@ def steps_of(scenario, arch):
     """[(step, client)] of a cell, in the order measured: each step by Locust, then its C
     twin where redis-benchmark can replay it (a closed loop at once; an open-loop sweep
     of new connections once, as a closed loop of its users, after its last rate)."""
-    steps = [step for step in scenario.steps if arch not in REFERENCES or runs(REFERENCES[arch], scenario, step)]
+    target = targets.get(arch)
+    steps = [step for step in scenario.steps if target.runs(scenario, step)]
     order = []
     for i, step in enumerate(steps):
         order.append((step, LOCUST))
@@ -70,7 +68,7 @@ def expected(scenario, arch):
     return {(step.label, client) for step, client in steps_of(scenario, arch)}
 
 
-def step_requests(lab, scenario, step, address, arch, quick):
+def step_requests(lab, scenario, step, address, target, quick):
     """The step as each agent's share: users (and rates) split over the agents."""
     count = len(lab.agents)
     requests = []
@@ -81,39 +79,40 @@ def step_requests(lab, scenario, step, address, arch, quick):
             parameters = dict(group.get("parameters", {}))
             if parameters.get("rate") and group["users"]:
                 parameters["rate"] = parameters["rate"] * users / group["users"]
-            if arch in REFERENCES:
-                parameters["dialect"] = REFERENCES[arch].dialect
+            if target.dialect:
+                parameters["dialect"] = target.dialect
             groups.append({"users": users, "parameters": parameters})
         requests.append({"step": {
             "host": address, "groups": groups, "warmup": scenario.warmup(quick), "duration": scenario.duration(quick),
-            "spawn_rate": scenario.timing["spawn_rate"], "scrape": scrape_source(scenario, arch) if index == 0 else None,
+            "spawn_rate": scenario.timing["spawn_rate"], "scrape": scrape_source(scenario, target) if index == 0 else None,
         }})  # fmt: skip
     return requests
 
 
-def scrape_source(scenario, arch):
-    reference = REFERENCES.get(arch)
-    if not (scenario.server_figures or (scenario.theory and not reference)):
+def scrape_source(scenario, target):
+    """What the load generator reads of the server around a step: its /metrics, or its
+    probe where it has none (only the resources a scenario reads)."""
+    if not (scenario.server_figures or (scenario.theory and target.metrics_port)):
         return None
-    return f"tcp://target:{reference.port} {reference.probe}" if reference else "http://target:8000/metrics"
+    return target.scrape_source()
 
 
-def locust_point(lab, scenario, step, address, arch, quick, baseline, on_phase=None):
+def locust_point(lab, scenario, step, address, target, quick, baseline, on_phase=None):
     """One step measured by the load generator's agents: its figures (and the server's own).
     `on_phase("measuring")` and `on_phase("measured")` mark its measurement."""
-    traced = step.base in scenario.threads and arch not in REFERENCES
+    traced = step.base in scenario.threads and target.traced
     before, started = (schedstat.parse(lab.server_threads()), time.monotonic()) if traced else (None, None)
-    replies = lab.ask_all(step_requests(lab, scenario, step, address, arch, quick), on_phase)
+    replies = lab.ask_all(step_requests(lab, scenario, step, address, target, quick), on_phase)
     figures = measure.point_metrics(replies, scenario.measure)
     if traced:  # the whole step, warm-up included: the threads' roles do not change within it
         figures["threads"] = schedstat.per_role(before, schedstat.parse(lab.server_threads()), time.monotonic() - started)
     texts = replies[0]["metrics"]
-    if scenario.theory and arch not in REFERENCES:  # what the server itself served: the models' inputs
+    if scenario.theory and target.metrics_port:  # what the server itself served: the models' inputs
         figures["served"] = theory.served(texts["before"], texts["after"], replies[0]["seconds"], measure.samples)
-    if scenario.server_figures == "spread" and arch not in REFERENCES:
+    if scenario.server_figures == "spread" and target.metrics_port:
         figures.update(measure.spread(texts["before"], texts["after"]))
     elif scenario.server_figures == "resources":
-        held = measure.server_resources(texts["after"])
+        held = measure.server_resources(texts["after"], from_metrics=bool(target.metrics_port))
         if not baseline:
             baseline.update(held)
         else:
@@ -135,17 +134,20 @@ def reference_point(lab, scenario, step, address, quick, locust_rps):
     return reference_client.failed(output)
 
 
-def run_cell(lab, cell, quick, progress, journal, settings=None):
-    """Every step of a cell on a fresh server (with `settings` besides the scenario's),
-    each point journaled as it is measured; a point whose CPUs the machine took for
-    something else (noise.noisy) is measured once more, and marked if it stays noisy."""
-    repeat, scenario, arch, python = cell
+def run_cell(lab, cell, scenario, quick, progress, journal, settings=None):
+    """Every step of a cell (of `scenario`) on a fresh server (with `settings` besides
+    the scenario's), each point journaled as it is measured; a point whose CPUs the
+    machine took for something else (noise.noisy) is measured once more, and marked if
+    it stays noisy."""
+    target = targets.get(cell.target)
     cpus = every_cpu() if scenario.server_cpus == "all" else None
-    address = lab.start_server(arch, python, {**scenario.server_settings, **(settings or {})}, cpus, server_alias(cell))
+    settings = {**scenario.server_settings, **(settings or {})}
+    address = lab.start_server(target, cell.python, settings, cpus, server_alias(cell))
     server_cpus = cpu_set(cpus or lab.server_cpus)
     baseline, served = {}, {}
-    for step, client in steps_of(scenario, arch):
-        progress.show(scenario.name, arch, python, step.label + ("" if client == LOCUST else f" ({client})"), repeat)
+    for step, client in steps_of(scenario, target.name):
+        progress.show(scenario.name, target.name, cell.python, step.label + ("" if client == LOCUST else f" ({client})"),
+                      cell.repeat)  # fmt: skip
         first = not baseline  # a resources scenario's first step is its baseline: measured again, it is again
         for attempt in (1, 2):
             if attempt == 2 and first:
@@ -154,7 +156,7 @@ def run_cell(lab, cell, quick, progress, journal, settings=None):
             marks = {"measuring": noise.snapshot(server_cpus, files)}  # Locust's agent marks its own
             if client == LOCUST:
                 mark = lambda phase: marks.__setitem__(phase, noise.snapshot(server_cpus, files))  # noqa: E731
-                figures, loaded = locust_point(lab, scenario, step, address, arch, quick, baseline, mark), None
+                figures, loaded = locust_point(lab, scenario, step, address, target, quick, baseline, mark), None
             else:  # the C client has no warm-up: its window is the container's run, its load its own seconds
                 figures = reference_point(lab, scenario, step, address, quick, served.get(step.label) or served.get(step.base))
                 loaded = figures["requests"] / figures["rps"] if figures["rps"] else None
@@ -172,8 +174,8 @@ def run_cell(lab, cell, quick, progress, journal, settings=None):
         if client == LOCUST:
             served[step.label] = figures["rps"]
             served[step.base] = max(figures["rps"], served.get(step.base, 0))
-        journal.append({"scenario": scenario.name, "arch": arch, "python": python, "step": step.label,
-                        "base": step.base, "x": step.x, "repeat": repeat, "client": client, "metrics": figures})  # fmt: skip
+        journal.append({"scenario": cell.scenario, "arch": cell.target, "python": cell.python, "step": step.label,
+                        "base": step.base, "x": step.x, "repeat": cell.repeat, "client": client, "metrics": figures})  # fmt: skip
         progress.done()
 
 
@@ -182,15 +184,16 @@ def calibrate(lab, when, readings=CALIBRATION_READINGS):
     times over (one connection, one PING at a time: it moves with every CPU's speed and
     with the scheduler's delays, as every point of the run does). Its median, readings
     and noise."""
-    address = lab.start_server(CALIBRATION_REFERENCE, REFERENCES[CALIBRATION_REFERENCE].build, {})
+    reference = targets.get(CALIBRATION_REFERENCE)
+    address = lab.start_server(reference, reference.build, {})
     host, port = address.removeprefix("tcp://").split(":")
     cpus = cpu_set(lab.server_cpus)
     rates, shares = [], []
     for _ in range(readings):
         files = lab.noise_files(cpus)
         before = noise.snapshot(cpus, files)
-        ok, output = lab.run_reference(["redis-benchmark", "-h", host, "-p", port, "-c", "1", "-P", "1",
-                                        "-n", str(CALIBRATION_REQUESTS), "PING"])  # fmt: skip
+        ok, output = lab.run_reference(RedisBenchmark.command(host, port, ["PING"], clients=1,
+                                                              requests=CALIBRATION_REQUESTS))  # fmt: skip
         shares.append(noise.between(before, noise.snapshot(cpus, files), cpus, lab.server_id)["noise"])
         if not ok:
             raise LabError(f"the calibration step failed: {output.strip()[-200:]}")
@@ -204,13 +207,15 @@ def calibrate(lab, when, readings=CALIBRATION_READINGS):
 def versions(lab, archs, pythons):
     """What each server build runs: its INFO's python and gil lines."""
     found = {}
-    for python in pythons:
-        address = lab.start_server(next(a for a in archs if a not in REFERENCES), python, {})
+    chosen = [targets.get(arch) for arch in archs]
+    design = next((target for target in chosen if not target.reference), None)
+    for python in pythons if design else ():
+        address = lab.start_server(design, python, {})
         info = lab.ask_all([{"probe": address, "command": ["INFO"]}])[0]["reply"]
         fields = dict(line.split(":", 1) for line in info.splitlines() if ":" in line)
         found[python] = f"Python {fields.get('python')}, GIL {fields.get('gil')}"
     lab.stop_server()
-    for arch in archs:
-        if arch in REFERENCES:
-            found[REFERENCES[arch].build] = REFERENCES[arch].label
+    for target in chosen:
+        if target.reference:
+            found[target.build] = target.label
     return found

@@ -17,18 +17,17 @@ after each cell the runner waits until Prometheus holds a sample of it from ever
 import json
 import math
 import os
-import subprocess
 import time
 from pathlib import Path
 
-from connlab.config import variants
+from connlab.config import cpu_list
 
-from .lab import TAG, LabError, docker, server_alias
-from .reference import REFERENCES
+from . import containers, targets
+from .lab import TAG, server_alias
 
 TARGETS = "/etc/connlab/targets"  # where connlab's Prometheus image reads them
 FOLDER = Path(__file__).resolve().parents[2] / "build/prometheus/targets"  # the stack mounts it there
-SERVER_PORT, AGENT_PORT = 8000, 9646
+AGENT_PORT = 9646
 WAIT = 15  # seconds: three scrape intervals
 
 
@@ -39,32 +38,31 @@ def project():
 
 def stack_prometheus():
     """The running stack's Prometheus container, or None."""
-    found = docker("ps", "--format", "{{.Names}}", "--filter", f"label=com.docker.compose.project={project()}",
-                   "--filter", "label=com.docker.compose.service=prometheus")  # fmt: skip
-    return found.split()[0] if found else None
+    found = containers.labelled(**{"com.docker.compose.project": project(), "com.docker.compose.service": "prometheus"})
+    return found[0].name if found else None
 
 
 def targets_folder(container):
     """The host folder `container` mounts at TARGETS, or None."""
-    mounts = json.loads(docker("inspect", "--format", "{{json .Mounts}}", container))
+    mounts = containers.get(container).attrs["Mounts"]
     return next((Path(m["Source"]) for m in mounts if m["Destination"] == TARGETS), None)
 
 
 def cell_labels(run, cell):
-    _, scenario, arch, python = cell
-    return {"run": run, "scenario": scenario.name, "design": arch, "build": python,
-            "arch": variants()[arch][0] if arch in variants() else arch}  # fmt: skip
+    target = targets.get(cell.target)
+    return {"run": run, "scenario": cell.scenario, "design": cell.target, "build": cell.python,
+            "arch": target.arch or target.name}  # fmt: skip
 
 
 def target_groups(lab, run, cell):
-    """file_sd groups of a cell: the server by the cell's own name (connlab's designs only:
-    a reference has no /metrics), and the agents, labelled with the cell. (The agents
-    serve every cell: at a cell's edges, within Prometheus's discovery delay, their
-    requests may count in the cell before or after.)"""
-    labels = cell_labels(run, cell)
+    """file_sd groups of a cell: the server by the cell's own name (where it has /metrics:
+    a reference has none), and the agents, labelled with the cell. (The agents serve
+    every cell: at a cell's edges, within Prometheus's discovery delay, their requests
+    may count in the cell before or after.)"""
+    labels, port = cell_labels(run, cell), targets.get(cell.target).metrics_port
     groups = [{"targets": [f"{agent.name}:{AGENT_PORT}" for agent in lab.agents], "labels": {**labels, "role": "loadgen"}}]
-    if labels["design"] not in REFERENCES:
-        groups.append({"targets": [f"{server_alias(cell)}:{SERVER_PORT}"], "labels": {**labels, "role": "server"}})
+    if port:
+        groups.append({"targets": [f"{server_alias(cell)}:{port}"], "labels": {**labels, "role": "server"}})
     return groups
 
 
@@ -90,7 +88,7 @@ class Scrape:
             self.container = None
             return self
         if not self.started:
-            docker("network", "connect", self.lab.network, self.container)
+            containers.connect(self.lab.network, self.container)
         self.file = folder / f"{self.lab.name}.json"
         where = "a Prometheus of its own, on the stack's data (make up shows it later)" if self.started \
             else f"the stack's Prometheus ({self.container})" if self.choice == "auto" else f"Prometheus {self.container}"
@@ -101,13 +99,10 @@ class Scrape:
         folder = FOLDER / self.lab.name  # its own: a stack's Prometheus reads FOLDER's files
         folder.mkdir(parents=True, exist_ok=True)
         volume = f"{project()}_prometheus-data"
-        if subprocess.run(["docker", "volume", "inspect", volume], capture_output=True).returncode:
-            docker("volume", "create", "--label", f"com.docker.compose.project={project()}",
-                   "--label", "com.docker.compose.volume=prometheus-data", volume)  # fmt: skip
+        containers.volume(volume, {"com.docker.compose.project": project(), "com.docker.compose.volume": "prometheus-data"})
         name = f"{self.lab.name}-prometheus"
-        docker("run", "-d", "--name", name, "--network", self.lab.network, "--user", "65534",
-               "--cpuset-cpus", ",".join(map(str, sorted(self.lab.loadgen_cpus))),
-               "-v", f"{folder}:{TARGETS}:ro", "-v", f"{volume}:/prometheus", f"connlab/prometheus:{TAG}")  # fmt: skip
+        containers.run(f"connlab/prometheus:{TAG}", name=name, network=self.lab.network, user="65534",
+                       cpus=cpu_list(self.lab.loadgen_cpus), volumes={str(folder): (TARGETS, "ro"), volume: ("/prometheus", "rw")})  # fmt: skip
         self.started = True
         return name
 
@@ -127,27 +122,31 @@ class Scrape:
         every one of its targets: each agent's requests and the server's."""
         if self.cell is None:
             return
-        _, scenario, arch, python = self.cell
-        metrics = "connlab_loadgen_requests_total" + ("" if arch in REFERENCES else "|connlab_requests_total")
-        selector = ", ".join(f'{key}="{value}"' for key, value in cell_labels(self.run, self.cell).items() if key != "arch")
-        targets = len(self.lab.agents) + (arch not in REFERENCES)
+        cell = self.cell
+        served = bool(targets.get(cell.target).metrics_port)  # the server's own count, where it has /metrics
+        metrics = "connlab_loadgen_requests_total" + ("|connlab_requests_total" if served else "")
+        selector = ", ".join(f'{key}="{value}"' for key, value in cell_labels(self.run, cell).items() if key != "arch")
+        expected = len(self.lab.agents) + served
         deadline = time.monotonic() + WAIT
         while True:
             window = math.ceil(time.time() - self.since) + 1
             seen = self.query(f'count(count by (instance) (count_over_time({{__name__=~"{metrics}", {selector}}}[{window}s])))')
-            if seen >= targets:
+            if seen >= expected:
                 return
             if time.monotonic() > deadline:
-                print(f"\nconnlab: compare: Prometheus holds {seen:.0f} of the {targets} targets of {arch} ({python}) "
-                      f"in {scenario.name} after waiting {WAIT} s")  # fmt: skip
+                print(f"\nconnlab: compare: Prometheus holds {seen:.0f} of the {expected} targets of {cell.target} "
+                      f"({cell.python}) in {cell.scenario} after waiting {WAIT} s")  # fmt: skip
                 return
             time.sleep(1)
 
     def query(self, expr):
         """An instant query's single number (0 for no result), asked inside the container."""
         try:
-            out = docker("exec", self.container, "promtool", "query", "instant", "-o", "json", "http://127.0.0.1:9090", expr)
-        except LabError:
+            status, out = containers.execute(self.container, ["promtool", "query", "instant", "-o", "json",
+                                                              "http://127.0.0.1:9090", expr], stderr=False)  # fmt: skip
+        except containers.ContainerError:
+            return 0
+        if status:
             return 0
         result = json.loads(out or "[]")
         return float(result[0]["value"][1]) if result else 0
@@ -159,10 +158,9 @@ class Scrape:
             return
         try:
             if self.started:  # SIGTERM: it writes its head block's journal before it stops
-                docker("stop", "--time", "30", self.container, timeout=60)
-                docker("rm", self.container)
+                containers.stop(self.container, timeout=30)
                 self.file.parent.rmdir()
             else:
-                docker("network", "disconnect", self.lab.network, self.container)
-        except LabError as error:
+                containers.disconnect(self.lab.network, self.container)
+        except containers.ContainerError as error:
             print(f"connlab: compare: {error}")

@@ -6,7 +6,6 @@ load generator image, driven step by step by `make compare` (experiments/).
 It reads one JSON request a line on stdin and answers each with one line on stdout,
 prefixed with `@@connlab-agent@@` (anything else on stdout is not an answer):
 
-- {"ready": "tcp://host:port", "timeout": 30}: wait until the server answers PING.
 - {"step": {...}}: run one measurement, then stop every user. The step names the host,
   a warm-up and a duration in seconds, and groups of users, each with its own
   parameters (those of the web UI: users, mix, rate, connection_mode, pipeline, ...).
@@ -113,22 +112,7 @@ def probe(address, command, timeout=5.0):
     return reply.decode(errors="replace")
 
 
-def wait_ready(address, timeout):
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if probe(address, ["PING"], timeout=1.0).startswith("+PONG"):
-                return {"ready": True}
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            return {"ready": False}
-        gevent.sleep(0.05)
-
-
 def answer(request):
-    if "ready" in request:
-        return wait_ready(request["ready"], request.get("timeout", 30))
     if "probe" in request:
         return {"reply": probe(request["probe"], request["command"])}
     return run_step(request["step"])

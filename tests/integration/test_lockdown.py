@@ -3,7 +3,6 @@ server container started from the compose definition, seen through `docker inspe
 
 import json
 import os
-import subprocess
 import uuid
 
 import pytest
@@ -81,9 +80,9 @@ def test_running_server_is_locked_down_in_docker_inspect(live_server):
 
 
 def test_running_server_process_has_no_privileges(live_server):
-    probe = subprocess.run(["docker", "exec", live_server.id, "python", "-c", PROBE],
-                           capture_output=True, text=True, timeout=60, check=True)
-    seen = json.loads(probe.stdout)
+    probe = live_server.exec_run(["python", "-c", PROBE], stderr=False)
+    assert probe.exit_code == 0, probe.output
+    seen = json.loads(probe.output)
     assert seen["uid"] != 0
     assert seen["root_writable"] is False
     assert seen["cap_eff"] == 0 and seen["cap_bnd"] == 0

@@ -175,7 +175,7 @@ def test_a_noisy_neighbour_on_the_server_cpu_is_measured_again_and_marked(docker
     noise.OTHERS of its CPU to it, so each is measured again, stays noisy, and is marked and
     left out of the verdicts; the report lists them and the calibration shows it."""
     burner = docker_client.containers.run(
-        "connlab/redis:latest", ["sh", "-c", "while :; do :; done"], detach=True, remove=True,
+        f"connlab/redis:{TAG}", ["sh", "-c", "while :; do :; done"], detach=True, remove=True,
         cpuset_cpus=SERVER_CPUS.split(",")[0].split("-")[0], name=f"connlab-test-burner-{uuid.uuid4().hex[:8]}")  # fmt: skip
     try:
         env = {**os.environ, "LOCUST_SKIP_MONKEY_PATCH": "1", "PYTHONPATH": "services:loadgen:experiments"}

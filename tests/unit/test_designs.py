@@ -31,9 +31,9 @@ def test_a_new_record_is_all_that_naming_a_design_needs(grown):
     assert settings.design is TEST_ONLY and settings.describe()["dispatch"] == "test-only"
     assert architectures.wiring(settings.design) is architectures.single_acceptor
     _, cells = runner.plan(["spread"], ["single-acceptor/test-only"], ["3.13"], 1, True)  # the experiments' list
-    assert [arch for _, _, arch, _ in cells] == ["single-acceptor/test-only"]
+    assert [cell.target for cell in cells] == ["single-acceptor/test-only"]
     bench = (ROOT / "benchmarks/bench_server.py").read_text()
-    assert "variants()" in bench and "single-acceptor" not in bench  # it names none: it takes the table's
+    assert "design_targets()" in bench and "single-acceptor" not in bench  # it names none: it takes the table's
 
 
 def test_every_record_is_consistent():

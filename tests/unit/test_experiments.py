@@ -10,8 +10,9 @@ import pytest
 
 from connlab.config import variants
 from connlab_compare import (journal, measure, plots, reference_client, report, runner, scenarios, schedstat,
-                             theory, verdict)
-from connlab_compare.reference import REDIS as REFERENCE
+                             targets, theory, verdict)
+
+REFERENCE = targets.get("redis")
 
 REDIS = REFERENCE.name
 KNOWN = {*variants(), REDIS}
@@ -273,7 +274,7 @@ def test_resources_per_connection():
     assert measure.per_connection(baseline, held, 1000) == {
         "memory_per_connection": 20_000, "threads_per_connection": 1.0, "fds_per_connection": 1.0}
     info = "$40\r\n# Memory\r\nused_memory_rss:123456\r\n"
-    assert measure.server_resources(info) == {"memory": 123456.0, "threads": None, "fds": None}
+    assert measure.server_resources(info, from_metrics=False) == {"memory": 123456.0, "threads": None, "fds": None}
 
 
 def constructed_results():
@@ -345,7 +346,7 @@ def test_the_journal_keeps_every_point_and_knows_the_finished_cells(tmp_path):
     run, points = journal.read(tmp_path)
     assert run["started"] == "now" and len(points) == 3
     done = journal.finished_cells(points, lambda cell: {("a", "locust"), ("b", "locust")})
-    assert list(done) == [(1, "demo", "x", "3.13")]
+    assert list(done) == [journal.Cell(1, "demo", "x", "3.13")]
 
 
 def test_a_spectrum_runs_from_the_median_to_the_last_request():
@@ -461,7 +462,7 @@ def test_a_prediction_about_designs_needs_its_ends(tmp_path):
 def test_the_all_cpu_scenario_runs_only_its_designs_without_the_c_client():
     chosen, cells = runner.plan(["cpu-scaling"], [], ["3.13", "3.13t"], 1, True)
     (scenario,) = chosen
-    assert scenario.server_cpus == "all" and {arch for _, _, arch, _ in cells} == set(scenario.designs)
+    assert scenario.server_cpus == "all" and {cell.target for cell in cells} == set(scenario.designs)
     assert {client for _, client in runner.steps_of(scenario, "hybrid")} == {runner.LOCUST}
 
 
@@ -612,12 +613,10 @@ def test_report_knows_no_scenario_by_name():
 
 
 def test_redis_server_runs_what_its_record_allows():
-    from connlab_compare.reference import runs
-
     by_name = {s.name: s for s in scenarios.load_all()}
     head = by_name["head-of-line"]
-    assert [runs(REFERENCE, head, step) for step in head.steps] == [True, False]  # SLEEP yes (DEBUG SLEEP), WORK no
-    assert not any(runs(REFERENCE, by_name["spread"], step) for step in by_name["spread"].steps)  # no per-worker counts
-    assert all(runs(REFERENCE, by_name["throughput"], step) for step in by_name["throughput"].steps)
+    assert [REFERENCE.runs(head, step) for step in head.steps] == [True, False]  # SLEEP yes (DEBUG SLEEP), WORK no
+    assert not any(REFERENCE.runs(by_name["spread"], step) for step in by_name["spread"].steps)  # no per-worker counts
+    assert all(REFERENCE.runs(by_name["throughput"], step) for step in by_name["throughput"].steps)
     _, cells = runner.plan(["cpu-bound", "throughput"], [REDIS], ["3.13"], 1, True)
-    assert [(scenario.name, python) for _, scenario, _, python in cells] == [("throughput", "C")]
+    assert [(cell.scenario, cell.python) for cell in cells] == [("throughput", "C")]

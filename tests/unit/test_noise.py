@@ -6,6 +6,7 @@ import json
 import pytest
 
 from connlab_compare import diff, noise, report, run, runner
+from connlab_compare.journal import Cell
 from connlab_compare.noise import Snapshot
 
 STAT = """cpu  900 0 300 2000 10 0 5 40 0 0
@@ -106,7 +107,7 @@ def journaled_run(folder, cells, points):
     (folder / "run.json").write_text(json.dumps({
         "started": "s", "arguments": {"scenarios": ["throughput"], "archs": [], "pythons": ["3.13"], "repeat": 2,
                                       "quick": True},
-        "cells": [[r, s.name, a, p] for r, s, a, p in cells],
+        "cells": [[c.repeat, c.scenario, c.target, c.python] for c in cells],  # as run.json kept them before Cell
         "machine": {"scenarios": ["throughput"], "quick": True, "pythons": ["3.13"], "server_cpus": "1"}}))  # fmt: skip
     (folder / "points.jsonl").write_text("".join(json.dumps(p) + "\n" for p in points))
 
@@ -132,17 +133,17 @@ def test_further_rounds_measure_the_designs_of_inconclusive_predictions_until_de
     journaled_run(tmp_path, cells, points)
     log = run.journal.Journal(tmp_path)
     took = {("throughput", arch, "3.13"): 10.0 for arch in ("single-thread", "message-balancing", "hybrid")}
-    rounds = run.more_rounds(tmp_path, log, list(cells), took, 60.0, Quiet())
+    rounds = run.more_rounds(tmp_path, log, list(cells), {scenario.name: scenario}, took, 60.0, Quiet())
     third = [next(rounds) for _ in range(3)]
-    assert {(r, s.name, a, p) for r, s, a, p in third} == {
-        (3, "throughput", arch, "3.13") for arch in ("single-thread", "message-balancing", "hybrid")}
-    assert [3, "throughput", "hybrid", "3.13"] in json.loads((tmp_path / "run.json").read_text())["cells"]
+    assert set(third) == {Cell(3, "throughput", arch, "3.13") for arch in ("single-thread", "message-balancing", "hybrid")}
+    kept = [Cell.from_json(cell) for cell in json.loads((tmp_path / "run.json").read_text())["cells"]]
+    assert kept == [*cells, *third]  # the old cells as they were, the new round's after them
     # Rounds 3 and 4 agree with round 1: three to one decides; no round 5.
     for repeat in (3, 4):
         for point in points_of(scenario, repeat, {"single-thread": 20_000, "message-balancing": 10_000, "hybrid": 10_000}):
             log.append(point)
         if repeat == 3:
-            assert [next(rounds)[0] for _ in range(3)] == [4, 4, 4]
+            assert [next(rounds).repeat for _ in range(3)] == [4, 4, 4]
     assert next(rounds, None) is None
     verdicts = run.results_of(tmp_path)[0]["verdicts"]
     handoff = next(v for v in verdicts if "Handing every request" in v["claim"])
@@ -155,9 +156,10 @@ def test_no_further_round_when_it_does_not_fit_the_budget(tmp_path):
                                                                "hybrid": 10_000}))  # one round: inconclusive
     quiet = Quiet()
     took = {("throughput", arch, "3.13"): 100.0 for arch in ("single-thread", "message-balancing", "hybrid")}
-    assert list(run.more_rounds(tmp_path, run.journal.Journal(tmp_path), list(cells), took, 60.0, quiet)) == []
+    by_name = {"throughput": scenarios[0]}
+    assert list(run.more_rounds(tmp_path, run.journal.Journal(tmp_path), list(cells), by_name, took, 60.0, quiet)) == []
     assert "do not fit" in quiet.noted
-    assert list(run.more_rounds(tmp_path, run.journal.Journal(tmp_path), list(cells), took, 0, quiet)) == []
+    assert list(run.more_rounds(tmp_path, run.journal.Journal(tmp_path), list(cells), by_name, took, 0, quiet)) == []
 
 
 class FakeLab:
@@ -185,7 +187,7 @@ def test_a_noisy_point_is_measured_again_and_marked_if_it_stays_noisy(monkeypatc
     monkeypatch.setattr(runner, "reference_point",
                         lambda lab, scenario, step, *rest: measured.append(step.label + " C") or {"rps": 2.0, "requests": 4})
     journal = Journal()
-    runner.run_cell(FakeLab(), (1, scenario, "single-thread", "3.13"), True, Quiet(), journal)
+    runner.run_cell(FakeLab(), Cell(1, scenario.name, "single-thread", "3.13"), scenario, True, Quiet(), journal)
     assert measured == ["PING @ 64 users", "PING @ 64 users", "PING @ 64 users C", "ECHO 1 KiB @ 64 users",
                         "ECHO 1 KiB @ 64 users C", "ECHO 1 KiB @ 64 users C"]  # fmt: skip
     figures = [point["metrics"] for point in journal]

@@ -7,6 +7,7 @@ from types import SimpleNamespace
 
 import yaml
 from connlab_compare import scrape
+from connlab_compare.journal import Cell
 
 
 def fake_lab():
@@ -15,7 +16,7 @@ def fake_lab():
 
 
 def cell(arch, python, repeat=1, scenario="spread"):
-    return (repeat, SimpleNamespace(name=scenario), arch, python)
+    return Cell(repeat, scenario, arch, python)
 
 
 def test_groups_label_the_server_and_the_agents_with_what_runs():
