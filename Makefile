@@ -154,14 +154,20 @@ bench-loadgen: check-docker images ## Benchmark: one Locust worker vs redis-benc
 	@BENCH_CPU=$${BENCH_CPU:-$(firstword $(subst -, ,$(LOADGEN_CPUS)))} SERVER_CPUS=$(SERVER_CPUS) $(HOST_PYTHON) benchmarks/bench_loadgen.py
 
 comma := ,
+# TARGETS selects designs and references for compare and bench-server; ARCHS= and
+# VARIANTS=, their old names, still work for now.
+TARGETS ?= $(or $(ARCHS),$(VARIANTS))
+ifneq ($(ARCHS)$(VARIANTS),)
+$(info connlab: $(if $(ARCHS),ARCHS,VARIANTS)= is now TARGETS= (the old name still works for now))
+endif
 first_cpu = $(firstword $(subst -, ,$(subst $(comma), ,$(1))))
 REPEAT ?= 3
 .PHONY: bench-server bench-handoff bench
-bench-server: check-python-run check-docker images ## Benchmark: every architecture on one server CPU next to redis-server and a bare asyncio server [VARIANTS=a,b REPEAT=3 PYTHON=3.13t PYTHONS=3.13,3.13t]
+bench-server: check-python-run check-docker images ## Benchmark: every design on one server CPU next to the references and a bare asyncio server [TARGETS=a,b REPEAT=3 PYTHON=3.13t PYTHONS=3.13,3.13t]
 	@scripts/images.sh references
 	@for build in $(filter-out $(PYTHON),$(subst $(comma), ,$(PYTHONS))); do PYTHON=$$build scripts/images.sh server || exit; done
 	@$(HOST_PYTHON) benchmarks/bench_server.py --server-cpu $(call first_cpu,$(SERVER_CPUS)) --client-cpu $(call first_cpu,$(LOADGEN_CPUS)) \
-	  --repeat $(REPEAT) $(if $(VARIANTS),--variants $(VARIANTS)) --pythons "$(or $(PYTHONS),$(PYTHON))"
+	  --repeat $(REPEAT) $(if $(TARGETS),--targets $(TARGETS)) --pythons "$(or $(PYTHONS),$(PYTHON))"
 
 bench-handoff: check-python-run check-docker images ## Benchmark: a hand-off between threads beside computing ones on one CPU, with and without the GIL (no connlab code)
 	@PYTHON=3.13t scripts/images.sh server
@@ -171,16 +177,15 @@ bench: bench-server bench-loadgen bench-scaling bench-handoff ## Every benchmark
 
 # Experiments
 SCENARIOS ?=
-ARCHS ?=
 QUICK ?=
 PYTHONS ?=
 .PHONY: compare
-compare: check-python-run check-docker venv images | build/prometheus/targets ## Every scenario on every architecture: results/compare/<UTC>/ [SCENARIOS= ARCHS= REPEAT=3 QUICK=1 BUDGET=minutes PYTHONS=3.13,3.13t SETTINGS=KEY=VALUE,... RESUME=<run> PROMETHEUS=auto|off]
+compare: check-python-run check-docker venv images | build/prometheus/targets ## Every scenario on every architecture: results/compare/<UTC>/ [SCENARIOS= TARGETS= REPEAT=3 QUICK=1 BUDGET=minutes PYTHONS=3.13,3.13t SETTINGS=KEY=VALUE,... RESUME=<run> PROMETHEUS=auto|off]
 	@$(if $(RESUME),test -f "$(RESUME)/run.json" || { echo "connlab: RESUME=$(RESUME) is not a run that make compare started (it has no run.json); give results/compare/<UTC stamp>" >&2; exit 2; })
 	@scripts/images.sh references
 	@for build in $(filter-out $(PYTHON),$(subst $(comma), ,$(PYTHONS))); do PYTHON=$$build scripts/images.sh server || exit; done
 	@LOCUST_SKIP_MONKEY_PATCH=1 PYTHONPATH=services:loadgen:experiments $(VENV)/bin/python -m connlab_compare \
-	  $(if $(RESUME),--resume "$(RESUME)",--scenarios "$(SCENARIOS)" --archs "$(ARCHS)" $(if $(QUICK),--quick) \
+	  $(if $(RESUME),--resume "$(RESUME)",--scenarios "$(SCENARIOS)" --targets "$(TARGETS)" $(if $(QUICK),--quick) \
 	  $(if $(filter command line environment,$(origin REPEAT)),--repeat $(REPEAT)) \
 	  $(if $(BUDGET),--budget "$(BUDGET)") \
 	  --pythons "$(or $(PYTHONS),$(PYTHON))" --set "$(SETTINGS)" --server-cpus $(SERVER_CPUS) --loadgen-cpus $(LOADGEN_CPUS)) \

@@ -14,7 +14,7 @@ costs per request on its own (one thread, nothing shared), the servers what it c
 with connlab's threads sharing objects; the difference between the two ratios is
 connlab's part. A benchmark, not a test: it prints figures and ratios and asserts nothing.
 
-    python benchmarks/bench_server.py [--variants single-thread,hybrid] [--repeat 3] [--pythons 3.13,3.13t]
+    python benchmarks/bench_server.py [--targets single-thread,hybrid] [--repeat 3] [--pythons 3.13,3.13t]
 """
 
 import argparse
@@ -106,7 +106,7 @@ def redis_benchmark(network, cpu, host, port, pipeline, requests, clients):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--variants", default=",".join(targets.design_targets()),
+    parser.add_argument("--targets", "--variants", dest="targets", default=",".join(targets.design_targets()),
                         help="comma-separated, from: " + ", ".join(targets.design_targets()))
     parser.add_argument("--anchor", default="redis", help="the reference the ratios are to (references/<name>)")
     parser.add_argument("--server-cpu", default=os.environ.get("SERVER_CPU", "1"))
@@ -117,10 +117,10 @@ def main():
     parser.add_argument("--pythons", default=os.environ.get("PYTHON", "3.13"), help="server builds: 3.13, 3.13t or both")
     parser.add_argument("--against", help="another server image (e.g. one built from an earlier commit) to run beside each variant")
     args = parser.parse_args()
-    names = [n.strip() for n in args.variants.split(",") if n.strip()]
+    names = [n.strip() for n in args.targets.split(",") if n.strip()]
     unknown = [n for n in names if n not in targets.design_targets()]
     if unknown:
-        sys.exit(f"bench-server: unknown variant(s) {', '.join(unknown)}; choose from: {', '.join(targets.design_targets())}")
+        sys.exit(f"bench-server: unknown design(s) {', '.join(unknown)}; choose from: {', '.join(targets.design_targets())}")
     references = targets.references()
     if args.anchor not in references:
         sys.exit(f"bench-server: --anchor {args.anchor}: no such reference; choose from: {', '.join(references)}")

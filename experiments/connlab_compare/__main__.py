@@ -4,7 +4,7 @@ the C reference client; then results.json, figures, report.md and index.html in
 results/compare/<UTC stamp>/. Points are journaled as they are measured: an interrupted
 run draws as a partial report and can be resumed.
 
-    python -m connlab_compare [--scenarios a,b] [--archs x,y] [--repeat 3] [--quick] [--budget MIN]
+    python -m connlab_compare [--scenarios a,b] [--targets x,y] [--repeat 3] [--quick] [--budget MIN]
                               [--pythons 3.13,3.13t] [--set KEY=VALUE,...] [--out results/compare]
     python -m connlab_compare --resume results/compare/<stamp>
     python -m connlab_compare --redraw results/compare/<stamp>
@@ -32,7 +32,8 @@ def arguments():
     parser = argparse.ArgumentParser(prog="connlab compare", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scenarios", default="", help="comma-separated; default: every file in experiments/")
-    parser.add_argument("--archs", default="", help=f"comma-separated, from: {', '.join(targets.all_targets())}")
+    parser.add_argument("--targets", "--archs", dest="targets", default="",
+                        help=f"designs and references, comma-separated, from: {', '.join(targets.all_targets())}")
     parser.add_argument("--repeat", type=int, help=f"repetitions (default 3; {QUICK_REPEAT} with --quick)")
     parser.add_argument("--quick", action="store_true", help="short steps, fewer sweep points")
     parser.add_argument("--budget", type=minutes, help=f"minutes for further rounds of the cells of predictions still "
@@ -93,7 +94,7 @@ def resume(args):
     for key in ("repeat", "quick", "pythons", "server_cpus", "loadgen_cpus"):
         setattr(args, key, started[key])
     args.budget = started.get("budget", 0.0)  # a run started before budgets had none
-    args.scenarios, args.archs = ",".join(started["scenarios"]), ",".join(started["archs"])
+    args.scenarios, args.targets = ",".join(started["scenarios"]), ",".join(journal.targets_asked(started))
     args.settings = started.get("settings", {})
     return folder
 

@@ -28,7 +28,7 @@ def values(results, metric_of, across_builds):
         value = point["metrics"].get(metric_of(point["scenario"]))
         if value is not None and not point["metrics"]["loadgen_bound"]:
             python = None if across_builds else point["python"]
-            found[point["scenario"], point["step"], point["arch"], point["client"], python].append(value)
+            found[point["scenario"], point["step"], point["target"], point["client"], python].append(value)
     return found
 
 

@@ -13,6 +13,16 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 RUN, POINTS, RESULTS = "run.json", "points.jsonl", "results.json"
+# results.json's format: 2 names a point's design or reference `target` (1, unversioned,
+# called it `arch`, which elsewhere means the ARCH setting). Older runs are read as 2.
+SCHEMA = 2
+
+
+def upgraded(point):
+    """A point in today's format, whichever format wrote it."""
+    if "arch" in point:
+        point["target"] = point.pop("arch")
+    return point
 
 
 @dataclass(frozen=True)
@@ -21,7 +31,7 @@ class Cell:
 
     repeat: int
     scenario: str  # the scenario's name
-    target: str  # a design's or a reference's name (its points' `arch`)
+    target: str  # a design's or a reference's name
     python: str  # the server build, or the reference's own build ("C")
 
     def to_json(self):
@@ -52,6 +62,12 @@ class Journal:
         (self.folder / POINTS).write_text("".join(json.dumps(point) + "\n" for point in points))
 
 
+def targets_asked(arguments):
+    """The targets a run's arguments name (runs started before targets had one name
+    kept them as "archs")."""
+    return arguments.get("targets", arguments.get("archs", []))
+
+
 def read(folder):
     """(run, points) of a journal; a last line cut short by a crash is left out."""
     folder = Path(folder)
@@ -60,14 +76,14 @@ def read(folder):
     path = folder / POINTS
     for line in path.read_text().splitlines() if path.exists() else []:
         try:
-            points.append(json.loads(line))
+            points.append(upgraded(json.loads(line)))
         except ValueError:
             continue  # written half when the run stopped
     return run, points
 
 
 def cell_of(point):
-    return Cell(point["repeat"], point["scenario"], point["arch"], point["python"])
+    return Cell(point["repeat"], point["scenario"], point["target"], point["python"])
 
 
 def finished_cells(points, expected):

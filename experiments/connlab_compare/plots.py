@@ -39,7 +39,7 @@ def summarize(points, metric, client="locust"):
     for point in points:
         value = point["metrics"].get(metric)
         if value is not None and point["client"] == client:
-            groups[point["arch"], point["python"], point["x"] if point["x"] is not None else point["step"]].append(point)
+            groups[point["target"], point["python"], point["x"] if point["x"] is not None else point["step"]].append(point)
     summary = {}
     for key, group in groups.items():
         found = [p["metrics"][metric] for p in group]
@@ -104,7 +104,7 @@ def sweep_figure(path, title, panels, metric, archs, pythons, xlabel, log_y=Fals
     palette = colours(archs)
     swept = {base: sorted({p["x"] for p in points if p["x"] is not None}) for base, points in panels.items()}
     ranked = {base for base, xs in swept.items() if len(xs) == 1}
-    rows = max((len({(p["arch"], p["python"]) for p in panels[base]}) for base in ranked), default=0)
+    rows = max((len({(p["target"], p["python"]) for p in panels[base]}) for base in ranked), default=0)
     widths = [6.4 if base in ranked else 5.2 for base in panels]
     fig, axes = plt.subplots(1, len(panels), figsize=(sum(widths) + 2.6, max(4.4, 1.4 + 0.36 * rows)), squeeze=False,
                              width_ratios=widths, layout="constrained")  # fmt: skip
@@ -115,7 +115,7 @@ def sweep_figure(path, title, panels, metric, archs, pythons, xlabel, log_y=Fals
         else:
             _sweep_panel(ax, points, metric, archs, pythons, palette, xlabel, log_y)
             ax.set_title(base, fontsize=10)
-    present = {point["arch"] for points in panels.values() for point in points}
+    present = {point["target"] for points in panels.values() for point in points}
     reference = any(p["client"] == "redis-benchmark" for points in panels.values() for p in points)
     _legend(fig, [a for a in archs if a in present], palette, pythons, lines=len(ranked) < len(panels),
             bars=bool(ranked), reference=reference,
@@ -241,7 +241,7 @@ def spectrum_figure(path, title, panels, archs, pythons):
             for python in pythons:
                 merged = defaultdict(int)
                 for point in points:
-                    if point["arch"] == arch and point["python"] == python and point["client"] == "locust":
+                    if point["target"] == arch and point["python"] == python and point["client"] == "locust":
                         for ms, count in point["metrics"].get("histogram", {}).items():
                             merged[ms] += count
                 if sum(merged.values()) < 2:

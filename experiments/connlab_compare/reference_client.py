@@ -89,4 +89,4 @@ def mark_lagging(points):
 
 
 def _key(point):
-    return point["scenario"], point["arch"], point["python"], point["repeat"], point["step"]
+    return point["scenario"], point["target"], point["python"], point["repeat"], point["step"]

@@ -39,8 +39,8 @@ def write(out, results, scenarios):
 def archs_in_order(points):
     order = []
     for point in points:
-        if point["arch"] not in order:
-            order.append(point["arch"])
+        if point["target"] not in order:
+            order.append(point["target"])
     return order
 
 
@@ -159,13 +159,13 @@ def document(results, scenarios, figures):
          [[v["scenario"], v["python"], f"{v['claim']} ({v['source']})", v["measured"] + (f" — {v['why']}" if v["why"] else ""),
            _interval(v), v["verdict"], v["client"]] for v in results["verdicts"]]),
     ]  # fmt: skip
-    bound = sorted({(p["scenario"], p["arch"], p["python"], p["step"], p["client"],
+    bound = sorted({(p["scenario"], p["target"], p["python"], p["step"], p["client"],
                      p["metrics"].get("bound_by", f"{p['metrics']['loadgen_cpu']:.0f} % CPU"))
                     for p in points if p["metrics"]["loadgen_bound"]})  # fmt: skip
     blocks.append(("h2", "Points where the load generator was the bottleneck"))
     blocks.append(("list", [f"{s} · {a} ({py}) · {st} · {c}: {why}" for s, a, py, st, c, why in bound] or ["none"]))
     blocks.append(("h2", "Points measured again for noise"))
-    blocks.append(("list", [f"{p['scenario']} · {p['arch']} ({p['python']}) · {p['step']} · {p['client']} · round "
+    blocks.append(("list", [f"{p['scenario']} · {p['target']} ({p['python']}) · {p['step']} · {p['client']} · round "
                             f"{p['repeat']}: {p['metrics']['remeasured_from_noise']:.0%} of its CPUs to noise, then "
                             f"{p['metrics']['noise']:.0%}" + (" ‡ still noisy: not compared" if p["metrics"].get("noisy") else "")
                             for p in points if p["metrics"].get("remeasured_from_noise") is not None] or ["none"]))  # fmt: skip
@@ -187,7 +187,7 @@ def document(results, scenarios, figures):
             for client in dict.fromkeys(p["client"] for p in mine):
                 for arch in archs_in_order(mine):
                     for python in dict.fromkeys(p["python"] for p in mine):
-                        cell = [p for p in mine if p["step"] == step and p["arch"] == arch and p["python"] == python
+                        cell = [p for p in mine if p["step"] == step and p["target"] == arch and p["python"] == python
                                 and p["client"] == client]  # fmt: skip
                         if cell:
                             rows.append([step, client, arch, python, *(median_cell(cell, m) for m in metrics)])
@@ -263,7 +263,7 @@ def thread_blocks(scenario, points):
         mine = [p for p in points if p["base"] == step and "threads" in p["metrics"]]
         for arch in archs_in_order(mine):
             for python in dict.fromkeys(p["python"] for p in mine):
-                cell = [p["metrics"]["threads"] for p in mine if p["arch"] == arch and p["python"] == python]
+                cell = [p["metrics"]["threads"] for p in mine if p["target"] == arch and p["python"] == python]
                 for role in dict.fromkeys(r for found in cell for r in found):
                     figures = [found[role] for found in cell if role in found]
                     rows.append([step, arch, python, role, figures[0]["threads"], figures[0].get("nice", "–"),
@@ -300,8 +300,8 @@ def placements(points, scenarios, pythons):
             metric = prediction["metric"]
             for python in pythons:
                 read = verdict.at_step(points, scenario, prediction, python, "locust")
-                for arch in dict.fromkeys(p["arch"] for p in read):
-                    found = [p["metrics"].get(metric) for p in read if p["arch"] == arch]
+                for arch in dict.fromkeys(p["target"] for p in read):
+                    found = [p["metrics"].get(metric) for p in read if p["target"] == arch]
                     found = [v for v in found if v is not None]
                     split = verdict.outcomes(found)
                     key = (scenario.name, read[0]["step"] if read else "", arch, python, metric)

@@ -56,7 +56,7 @@ def python_images(args):
 
 def images(args):
     """Every image a run needs: connlab's, every reference's it runs, the C client's."""
-    chosen = [targets.get(name) for name in split(args.archs)] or targets.references().values()
+    chosen = [targets.get(name) for name in split(args.targets)] or targets.references().values()
     own = {target.image for target in chosen if target.reference} | {RedisBenchmark.image}
     return [*python_images(args), *(f"connlab/{image}:{TAG}" for image in sorted(own))]
 
@@ -73,7 +73,7 @@ def results_of(folder):
     try:
         if (folder / journal.RUN).exists():
             run, points = journal.read(folder)
-            results = {"started": run["started"], "finished": run.get("finished"), "machine": run["machine"],
+            results = {"schema": journal.SCHEMA, "started": run["started"], "finished": run.get("finished"), "machine": run["machine"],
                        "points": points}  # fmt: skip
             cells, by_name = planned(run)
             done = journal.finished_cells(points, lambda cell: runner.expected(by_name[cell.scenario], cell.target))
@@ -82,8 +82,9 @@ def results_of(folder):
         else:
             results = json.loads((folder / journal.RESULTS).read_text())
             results.setdefault("partial", None)
+            results["schema"] = journal.SCHEMA  # its points are upgraded below
             for point in results["points"]:
-                point.setdefault("client", runner.LOCUST)
+                journal.upgraded(point).setdefault("client", runner.LOCUST)
         scenarios = load_all(results["machine"]["scenarios"], quick=results["machine"]["quick"])
     except (OSError, ValueError, KeyError, ScenarioError) as exc:
         sys.exit(f"connlab: compare: cannot draw {folder}: {exc!r}; give a folder that `make compare` wrote")
@@ -96,7 +97,7 @@ def planned(run):
     """(cells, {name: scenario}) a run planned, as it planned them (run.json keeps them)."""
     asked = run["arguments"]
     if "cells" not in run:  # a run journaled before run.json kept its cells
-        scenarios, cells = runner.plan(asked["scenarios"], asked["archs"], asked["pythons"], asked["repeat"], asked["quick"])
+        scenarios, cells = runner.plan(asked["scenarios"], journal.targets_asked(asked), asked["pythons"], asked["repeat"], asked["quick"])
     else:
         scenarios = load_all(asked["scenarios"], quick=asked["quick"])
         cells = [Cell.from_json(cell) for cell in run["cells"]]
@@ -123,7 +124,7 @@ def measure_run(args, folder, resumed):
             cells, by_name = planned(json.loads((folder / journal.RUN).read_text()))
             scenarios = list(by_name.values())
         else:
-            scenarios, cells = runner.plan(split(args.scenarios), split(args.archs), args.pythons, args.repeat, args.quick)
+            scenarios, cells = runner.plan(split(args.scenarios), split(args.targets), args.pythons, args.repeat, args.quick)
             by_name = {scenario.name: scenario for scenario in scenarios}
     except (ScenarioError, KeyError) as exc:
         sys.exit(f"connlab: compare: {exc}")
@@ -233,6 +234,6 @@ def asked(args, cells):
     """What the run was asked, spelled out (run.json also keeps its cells: a later table
     of designs or scenario folder may hold more, and RESUME must measure the same)."""
     return {"scenarios": list(dict.fromkeys(cell.scenario for cell in cells)),
-            "archs": list(dict.fromkeys(cell.target for cell in cells)), "pythons": args.pythons,
+            "targets": list(dict.fromkeys(cell.target for cell in cells)), "pythons": args.pythons,
             "repeat": args.repeat, "budget": args.budget, "quick": args.quick, "server_cpus": args.server_cpus,
             "loadgen_cpus": args.loadgen_cpus, "settings": args.settings, "command": " ".join(["python -m connlab_compare", *sys.argv[1:]])}  # fmt: skip

@@ -174,7 +174,7 @@ def run_cell(lab, cell, scenario, quick, progress, journal, settings=None):
         if client == LOCUST:
             served[step.label] = figures["rps"]
             served[step.base] = max(figures["rps"], served.get(step.base, 0))
-        journal.append({"scenario": cell.scenario, "arch": cell.target, "python": cell.python, "step": step.label,
+        journal.append({"scenario": cell.scenario, "target": cell.target, "python": cell.python, "step": step.label,
                         "base": step.base, "x": step.x, "repeat": cell.repeat, "client": client, "metrics": figures})  # fmt: skip
         progress.done()
 

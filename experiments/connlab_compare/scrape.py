@@ -50,7 +50,7 @@ def targets_folder(container):
 
 def cell_labels(run, cell):
     target = targets.get(cell.target)
-    return {"run": run, "scenario": cell.scenario, "design": cell.target, "build": cell.python,
+    return {"run": run, "scenario": cell.scenario, "target": cell.target, "build": cell.python,
             "arch": target.arch or target.name}  # fmt: skip
 
 

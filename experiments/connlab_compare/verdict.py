@@ -48,14 +48,14 @@ def values(points, metric, busy=None):
     for point in points:
         value = point["metrics"].get(metric)
         if point["metrics"].get("noisy"):
-            left_out.append(f"{point['arch']} round {point['repeat']}: noisy")
+            left_out.append(f"{point['target']} round {point['repeat']}: noisy")
             continue
         if busy and used(point["metrics"]) < busy:
-            left_out.append(f"{point['arch']} round {point['repeat']}: the server used "
+            left_out.append(f"{point['target']} round {point['repeat']}: the server used "
                             f"{used(point['metrics']):.2f} CPU, under {busy:g}")
             continue
         if value is not None:
-            found.setdefault(point["arch"], {})[point["repeat"]] = value
+            found.setdefault(point["target"], {})[point["repeat"]] = value
             bound |= point["metrics"]["loadgen_bound"] or point["metrics"].get("beyond_sweep", False)
     return found, bound, left_out
 

@@ -43,7 +43,7 @@ def run(docker_client, tmp_path_factory):
 
 def _run(env, out):
     result = subprocess.run(
-        [sys.executable, "-m", "connlab_compare", "--scenarios", "head-of-line", "--archs", ",".join(ARCHS),
+        [sys.executable, "-m", "connlab_compare", "--scenarios", "head-of-line", "--targets", ",".join(ARCHS),
          "--quick", "--budget", "0", "--set", "WORKER_NICE=5", "--server-cpus", SERVER_CPUS, "--loadgen-cpus", LOADGEN_CPUS,
          "--out", str(out)],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
@@ -55,7 +55,7 @@ def _run(env, out):
 
 def test_prometheus_kept_the_run_by_its_labels(run):
     """The done-when of the run's scraping: Prometheus answers connlab_requests_total
-    for run=<stamp>, by scenario, design and build, and the load generator's series too.
+    for run=<stamp>, by scenario, target and build, and the load generator's series too.
     Read from the data the run's own Prometheus left (what `make up` would show next)."""
     folder, output = run
     assert f'run="{folder.name}"' in output  # the runner said which Prometheus scrapes it
@@ -63,12 +63,12 @@ def test_prometheus_kept_the_run_by_its_labels(run):
         prometheus = Prometheus(f"http://{container.get_container_host_ip()}:{container.get_exposed_port(9090)}")
         wait_until(lambda: prometheus.api("status/buildinfo"), 60, "Prometheus to answer on the run's data")
         # count_over_time: the series went stale when the run removed its targets
-        served = prometheus.query(f'count by (scenario, design, build, arch) '
+        served = prometheus.query(f'count by (scenario, target, build, arch) '
                                   f'(count_over_time(connlab_requests_total{{run="{folder.name}"}}[6h]))')  # fmt: skip
         assert {tuple(sorted(s["metric"].items())) for s in served} == {
-            (("arch", arch), ("build", "3.13"), ("design", arch), ("scenario", "head-of-line")) for arch in ARCHS}
-        sent = prometheus.query(f'sum by (design) (count_over_time(connlab_loadgen_requests_total{{run="{folder.name}"}}[6h]))')
-        assert {s["metric"]["design"] for s in sent} == set(ARCHS)
+            (("arch", arch), ("build", "3.13"), ("target", arch), ("scenario", "head-of-line")) for arch in ARCHS}
+        sent = prometheus.query(f'sum by (target) (count_over_time(connlab_loadgen_requests_total{{run="{folder.name}"}}[6h]))')
+        assert {s["metric"]["target"] for s in sent} == set(ARCHS)
 
 
 def test_results_validate_and_hold_every_point(run):
@@ -137,7 +137,7 @@ def test_a_stopped_run_draws_partial_and_resumes(docker_client, tmp_path):
     """Stopped (SIGTERM, as Ctrl-C) once the first two scenarios are measured: the report
     is drawn, marked partial; RESUME measures the third only and draws the whole."""
     env = {**os.environ, "LOCUST_SKIP_MONKEY_PATCH": "1", "PYTHONPATH": "services:loadgen:experiments"}
-    command = [sys.executable, "-m", "connlab_compare", "--archs", "single-thread", "--repeat", "1", "--quick", "--budget", "0",
+    command = [sys.executable, "-m", "connlab_compare", "--targets", "single-thread", "--repeat", "1", "--quick", "--budget", "0",
                "--server-cpus", SERVER_CPUS, "--loadgen-cpus", LOADGEN_CPUS, "--out", str(tmp_path), "--prometheus", "off"]  # fmt: skip
     process = subprocess.Popen([*command, "--scenarios", "spread,blocked-worker,cpu-bound"], cwd=ROOT, env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
@@ -180,7 +180,7 @@ def test_a_noisy_neighbour_on_the_server_cpu_is_measured_again_and_marked(docker
     try:
         env = {**os.environ, "LOCUST_SKIP_MONKEY_PATCH": "1", "PYTHONPATH": "services:loadgen:experiments"}
         result = subprocess.run(
-            [sys.executable, "-m", "connlab_compare", "--scenarios", "throughput", "--archs", "single-thread", "--repeat",
+            [sys.executable, "-m", "connlab_compare", "--scenarios", "throughput", "--targets", "single-thread", "--repeat",
              "1", "--quick", "--budget", "0", "--server-cpus", SERVER_CPUS, "--loadgen-cpus", LOADGEN_CPUS,
              "--out", str(tmp_path), "--prometheus", "off"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)  # fmt: skip
     finally:

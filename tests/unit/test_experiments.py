@@ -22,7 +22,7 @@ def point(arch, value, step="s", x=None, bound=False, scenario="demo", python="3
     metrics = {"rps": value, "p50_ms": value / 2, "p99_ms": value, "p999_ms": value, "max_ms": value, "errors": 0,
                "loadgen_cpu": 95.0 if bound else 40.0, "loadgen_bound": bound,
                "histogram": {f"{value / 2:g}": 98, f"{value:g}": 2}, **extra}  # fmt: skip
-    return {"scenario": scenario, "arch": arch, "python": python, "step": step, "base": base or step, "x": x,
+    return {"scenario": scenario, "target": arch, "python": python, "step": step, "base": base or step, "x": x,
             "repeat": repeat, "client": "locust", "metrics": metrics}  # fmt: skip
 
 
@@ -295,7 +295,7 @@ def constructed_results():
                "pythons": ["3.13"], "python_versions": {"3.13": "Python 3.13.5, GIL enabled", "C": "redis-server (C)"},
                "quick": False, "repeat": 2, "scenarios": ["throughput", "head-of-line"]}  # fmt: skip
     chosen = scenarios.load_all(["throughput", "head-of-line"], quick=True)
-    results = {"started": "2026-11-27 12:00 UTC", "finished": "2026-11-27 12:10 UTC", "partial": None,
+    results = {"schema": journal.SCHEMA, "started": "2026-11-27 12:00 UTC", "finished": "2026-11-27 12:10 UTC", "partial": None,
                "machine": machine, "points": points}  # fmt: skip
     results["verdicts"] = verdict.verdicts(chosen, points, ["3.13"], lambda python: {})
     return results, chosen
@@ -547,7 +547,7 @@ def test_a_diff_of_two_runs_says_what_changed(tmp_path):
     a, chosen = constructed_results()
     b = json.loads(json.dumps(a))
     for point in b["points"]:
-        if point["arch"] == "message-balancing" and point["scenario"] == "throughput":
+        if point["target"] == "message-balancing" and point["scenario"] == "throughput":
             point["metrics"]["rps"] *= 2  # twice as fast in every repetition: changed
     b["verdicts"] = verdict.verdicts(chosen, b["points"], ["3.13"], lambda python: {})
     rows = diff.write(tmp_path, a, b, ["A", "B"], chosen)
@@ -596,7 +596,7 @@ worse = ["single-acceptor/per-connection"]
               for r in (1, 2) for users in (10, 100)
               for arch, size in (("single-thread", 2000.0 + r), ("single-acceptor/per-connection", 40000.0 + r))]  # fmt: skip
     machine = constructed_results()[0]["machine"] | {"scenarios": ["held-open"]}
-    results = {"started": "now", "finished": "now", "partial": None, "machine": machine, "points": points,
+    results = {"schema": journal.SCHEMA, "started": "now", "finished": "now", "partial": None, "machine": machine, "points": points,
                "verdicts": verdict.verdicts([held], points, ["3.13"], lambda python: {})}  # fmt: skip
     report.write(tmp_path / "run", results, [held])
     assert (tmp_path / "run" / "held-open.png").stat().st_size > 5_000

@@ -118,7 +118,7 @@ def points_of(scenario, repeat, rates):
         for step, client in runner.steps_of(scenario, arch):
             metrics = {"rps": rps, "p50_ms": 1.0, "p99_ms": 2.0, "p999_ms": 3.0, "max_ms": 4.0, "errors": 0,
                        "loadgen_cpu": 50.0, "loadgen_bound": False}  # fmt: skip
-            found.append({"scenario": "throughput", "arch": arch, "python": "3.13", "step": step.label,
+            found.append({"scenario": "throughput", "target": arch, "python": "3.13", "step": step.label,
                           "base": step.base, "x": step.x, "repeat": repeat, "client": client, "metrics": metrics})  # fmt: skip
     return found
 

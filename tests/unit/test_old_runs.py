@@ -8,7 +8,7 @@ import json
 import shutil
 from pathlib import Path
 
-from connlab_compare import diff, run
+from connlab_compare import diff, journal, run
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "compare-run-v0"
 KEPT = ("scenario", "python", "claim", "verdict", "ratio", "low", "high", "rounds", "client")
@@ -24,6 +24,7 @@ def test_an_old_run_redraws_with_the_same_verdicts(tmp_path):
     results, failure = run.draw(tmp_path)
     assert failure is None
     assert verdicts(results) == verdicts(before)
+    assert results["schema"] == journal.SCHEMA and all("target" in p and "arch" not in p for p in results["points"])
     assert any(v["verdict"] == "yes" for v in verdicts(results)), "the fixture should hold a decided verdict"
     assert "spread" in (tmp_path / "report.md").read_text()
 

@@ -16,7 +16,7 @@ RPS = {("single-thread", "locust"): 1000.0, ("single-thread", "redis-benchmark")
 
 def point(arch, client, x, repeat, bound=False):
     rps = RPS[arch, client] * (1 + 0.02 * repeat) * (1 + x / 1000)
-    return {"scenario": "throughput", "arch": arch, "python": "3.13", "step": f"PING @ {x} users", "base": "PING",
+    return {"scenario": "throughput", "target": arch, "python": "3.13", "step": f"PING @ {x} users", "base": "PING",
             "x": x, "repeat": repeat, "client": client,
             "metrics": {"rps": rps, "p99_ms": 1e4 / rps, "loadgen_bound": bound}}  # fmt: skip
 

@@ -26,7 +26,7 @@ def test_groups_label_the_server_and_the_agents_with_what_runs():
     assert by_role["loadgen"]["targets"] == ["lab-x-agent-0:9646", "lab-x-agent-1:9646"]
     for group in groups:
         assert group["labels"] | {"role": None} == {"run": "20261202T000000Z", "scenario": "spread", "role": None,
-                                                      "design": "single-acceptor/pool", "arch": "single-acceptor",
+                                                      "target": "single-acceptor/pool", "arch": "single-acceptor",
                                                       "build": "3.13t"}  # fmt: skip
 
 
@@ -48,7 +48,7 @@ def test_describe_writes_the_file_whole_and_readable(tmp_path):
     told.file = tmp_path / "lab-x.json"
     told.describe(cell("single-thread", "3.13"))
     assert [path.name for path in tmp_path.iterdir()] == ["lab-x.json"]
-    assert json.loads(told.file.read_text())[1]["labels"]["design"] == "single-thread"
+    assert json.loads(told.file.read_text())[1]["labels"]["target"] == "single-thread"
     assert told.file.stat().st_mode & 0o044 == 0o044  # Prometheus runs as nobody
 
 

@@ -90,7 +90,7 @@ def test_a_cell_round_trips_through_the_journal_and_run_json(tmp_path):
     cell = Cell(2, "throughput", "redis", "C")
     assert Cell.from_json(json.loads(json.dumps(cell.to_json()))) == cell
     assert Cell.from_json([2, "throughput", "redis", "C"]) == cell  # run.json before cells had names
-    point = {"scenario": "throughput", "arch": "redis", "python": "C", "repeat": 2, "step": "s", "client": "locust"}
+    point = {"scenario": "throughput", "target": "redis", "python": "C", "repeat": 2, "step": "s", "client": "locust"}
     assert journal.cell_of(point) == cell
     asked = {"scenarios": ["throughput"], "archs": ["single-thread", "redis"], "pythons": ["3.13"], "repeat": 1,
              "quick": True}  # fmt: skip
