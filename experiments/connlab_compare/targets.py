@@ -30,7 +30,7 @@ def tag():
 
 @dataclass(frozen=True)
 class Target:
-    name: str  # in ARCHS=, results.json's `arch` and the labels
+    name: str  # in TARGETS=, results.json's `target` and the labels
     label: str  # how the reports name it
     port: int
     ready: tuple  # run in its container: succeeds once it serves
