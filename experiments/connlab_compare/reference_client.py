@@ -14,8 +14,8 @@ marked so like Locust's.
 import math
 from collections import defaultdict
 
-import hiredis
 from connlab_loadgen.options import Mix
+from connlab_loadgen.resp import Decoder
 
 from .clients import RedisBenchmark
 
@@ -39,9 +39,8 @@ def expressible(step):
         return None
     if len(mix.commands) != 1:
         return None
-    reader = hiredis.Reader()
-    reader.feed(mix.commands[0].wire)  # an array of bulk strings parses as the argv
-    return [part.decode() for part in reader.gets()]
+    (argv,) = Decoder().decode(mix.commands[0].wire)  # an array of bulk strings decodes as the argv
+    return [part.decode() for part in argv]
 
 
 def arguments(step, argv, host, port, requests, threads):
