@@ -14,7 +14,7 @@ from time import perf_counter_ns
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "services"))
-from connlab import commands, interpreter, metrics, protocol  # noqa: E402
+from connlab import commands, interpreter, metrics  # noqa: E402
 from connlab.config import Settings  # noqa: E402
 from connlab.connection import Connection  # noqa: E402
 from connlab.context import Context  # noqa: E402
@@ -39,13 +39,13 @@ def context(recording=True):
 def stages(depth):
     """Microseconds per request of each stage, `depth` requests per read."""
     data, requests = PING * depth, [[b"PING"]] * depth
-    parser = protocol.RequestParser()
     on, off = context(True), context(False)
     on_tally, off_tally = on.metrics.tally("0"), off.metrics.tally("0")
-    conn = Connection(socket.socket(), on_tally, on.settings.limits)
-    replies = [protocol.PONG] * depth
+    conn = Connection(socket.socket(), on_tally, on.settings)
+    parser, render = on.settings.protocol(on.settings.limits), conn.protocol.render
+    replies = [render(commands.PONG)] * depth
     left, right = socket.socketpair()  # stands in for a TCP connection's two ends
-    reply_bytes = protocol.PONG * depth
+    reply_bytes = replies[0] * depth
 
     def buffer_replies():
         conn.reply_all(replies)
@@ -59,11 +59,11 @@ def stages(depth):
         right.recv(65536)
 
     table = commands.command_table()
-    execute_off = per_request(lambda: handle(requests, 0, off_tally, off.settings, table), depth)
+    execute_off = per_request(lambda: handle(requests, 0, off_tally, off.settings, table, render), depth)
     figures = {
         "parse": per_request(lambda: parser.feed(data), depth),
         "execute": execute_off,
-        "accounting": per_request(lambda: handle(requests, 0, on_tally, on.settings, table), depth) - execute_off,
+        "accounting": per_request(lambda: handle(requests, 0, on_tally, on.settings, table, render), depth) - execute_off,
         "buffer replies": per_request(buffer_replies, depth),
         "send+recv (both ends)": per_request(socket_calls, depth),
     }
@@ -91,7 +91,7 @@ def hand_off(count=20000, batch=100):
     pool = WorkerPool(ctx, 2)
     pool.start()
     reactor = Reactor()
-    conn = Connection(socket.socket(), ctx.metrics.tally("io"), ctx.settings.limits)
+    conn = Connection(socket.socket(), ctx.metrics.tally("io"), ctx.settings)
     execute = Pooled(pool, conn.tally, reactor, Connection.collect_replies)
     best = float("inf")
     for _ in range(3):

@@ -8,10 +8,9 @@ import logging
 import socket
 import time
 
-from . import protocol, tally
+from . import tally
 
 log = logging.getLogger(__name__)
-REJECTED = protocol.error("ERR max connections reached")
 # Out of descriptors or memory: the connection stays queued in the kernel; pause
 # briefly instead of spinning on the same error.
 _RESOURCE_ERRORS = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
@@ -19,13 +18,13 @@ _RESOURCE_ERRORS = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
 
 def admit(sock, ctx, counts):
     """Take a freshly accepted connection under MAX_CONNECTIONS, or turn it away with
-    an error (counted in the accepting thread's tally `counts`). Every accepting path
+    its protocol's refusal (counted in the accepting thread's tally `counts`). Every accepting path
     calls this once; the reader releases the slot."""
     if not ctx.limit.acquire():
         counts.count(tally.REJECTED)
         try:
             sock.setblocking(False)
-            sock.send(REJECTED)
+            sock.send(ctx.settings.protocol.REFUSAL)
         except OSError:
             pass
         sock.close()

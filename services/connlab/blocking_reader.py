@@ -14,7 +14,7 @@ TICK = 0.5  # how often the reader looks up from recv() at the clock and the sto
 
 def serve_connection(sock, counts, ctx):
     """Serve one connection on this thread (whose tally is `counts`) until it closes."""
-    conn = Connection(sock, counts, ctx.settings.limits)
+    conn = Connection(sock, counts, ctx.settings)
     execute = Inline(counts, ctx.settings)
     counts.count(tally.ACCEPTED)
     ctx.reader_started()

@@ -1,21 +1,41 @@
-"""The command set: what a request does, independent of who runs it.
+"""The command set: what a request does, independent of who runs it and of the protocol
+that carries it.
 
 `execute` is called on whichever thread the architecture picks to do the work; WORK and
-SLEEP occupy exactly that thread, which is what makes the architectures differ.
+SLEEP occupy exactly that thread, which is what makes the architectures differ. A
+command's result is one of the few kinds below, which the connection's protocol renders
+(protocols/).
 """
 
 import time
 
-from . import protocol
 from .ownership import mine
 
 # What redis-benchmark asks for at start; any other parameter is unknown (empty reply).
 _CONFIG = {b"save": b"", b"appendonly": b"no"}
 
 
-class Closing(bytes):
-    """A reply after which the connection closes (QUIT, malformed framing). Every
-    other reply is plain bytes."""
+# Results: a Status, bytes (a payload), an int, a list of results, an Error, or a Closing.
+class Status(str):
+    """A short fixed answer (OK, PONG)."""
+
+
+class Error(str):
+    """An error; its first word is its kind (ERR, NOPROTO), as Redis writes them. The
+    connection stays usable."""
+
+
+class Closing:
+    """A reply after which the connection closes (QUIT, malformed framing): a result,
+    and once rendered, its bytes."""
+
+    __slots__ = ("reply",)
+
+    def __init__(self, reply):
+        self.reply = reply
+
+
+OK, PONG = Status("OK"), Status("PONG")
 
 
 class ArgumentError(Exception):
@@ -46,56 +66,55 @@ def burn_cpu(microseconds):
 
 def _ping(args, info):
     if not args:
-        return protocol.PONG
+        return PONG
     _count(args, 0, 1, "ping")
-    return protocol.bulk(args[0])
+    return args[0]
 
 
 def _echo(args, info):
     _count(args, 1, 1, "echo")
-    return protocol.bulk(args[0])
+    return args[0]
 
 
 def _work(args, info):
     _count(args, 1, 1, "work")
     burn_cpu(_non_negative(args[0], "microseconds"))
-    return protocol.OK
+    return OK
 
 
 def _sleep(args, info):
     _count(args, 1, 1, "sleep")
     time.sleep(_non_negative(args[0], "milliseconds") / 1000)
-    return protocol.OK
+    return OK
 
 
 def _info(args, info):
     _count(args, 0, 1, "info")
     text = "".join(f"{key}:{value}\r\n" for key, value in info.fields().items())
-    return protocol.bulk(text.encode())
+    return text.encode()
 
 
 def _command(args, info):
-    return protocol.array([])  # redis-cli asks for COMMAND DOCS; it copes with none
+    return []  # redis-cli asks for COMMAND DOCS; it copes with none
 
 
 def _hello(args, info):
     """Protocol negotiation: RESP2 only, as a Redis server without RESP3 answers."""
     _count(args, 0, 1, "hello")
     if args and args[0] != b"2":
-        return protocol.error("NOPROTO this server speaks RESP2 only (redis-py >= 8: pass protocol=2)")
-    fields = [protocol.bulk(b"server"), protocol.bulk(b"connlab"), protocol.bulk(b"proto"), protocol.integer(2)]
-    return b"*%d\r\n" % len(fields) + b"".join(fields)
+        return Error("NOPROTO this server speaks RESP2 only (redis-py >= 8: pass protocol=2)")
+    return [b"server", b"connlab", b"proto", 2]
 
 
 def _config(args, info):
     if len(args) != 2 or args[0].lower() != b"get":
         raise ArgumentError("only CONFIG GET <parameter> is supported")
     name = args[1].lower()
-    return protocol.array([name, _CONFIG[name]] if name in _CONFIG else [])
+    return [name, _CONFIG[name]] if name in _CONFIG else []
 
 
 def _quit(args, info):
-    return Closing(protocol.OK)
+    return Closing(OK)
 
 
 HANDLERS = {
@@ -124,15 +143,15 @@ def command_table():
 
 def execute(request, info, table=None):
     """Run `request` (`table`: this thread's command_table()); return its metric label
-    and its reply (bytes)."""
+    and its result, for the connection's protocol to render."""
     table = table or command_table()
     name = request[0]
     found = table.get(name) or table.get(name.upper())
     if found is None:
         shown = name[:128].decode(errors="replace")
-        return "unknown", protocol.error(f"ERR unknown command '{shown}'")
+        return "unknown", Error(f"ERR unknown command '{shown}'")
     label, handler = found
     try:
         return label, handler(request[1:], info)
     except ArgumentError as exc:
-        return label, protocol.error(f"ERR {exc}")
+        return label, Error(f"ERR {exc}")

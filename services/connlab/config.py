@@ -1,11 +1,13 @@
 """Settings, read once from the environment, with a clear error for a bad value."""
 
+import dataclasses
 import os
 from dataclasses import dataclass, field
 
-from . import designs, interpreter
+from . import designs, interpreter, protocols
 from .designs import variants  # noqa: F401  (the lab's list of designs, read from here)
-from .protocol import Limits
+
+_RESP = protocols.PROTOCOLS["resp"]
 
 ARCHITECTURES = designs.architectures()
 
@@ -77,7 +79,8 @@ class Settings:
     accept_mode: str = "epoll"
     dispatch: str = "round-robin"  # how single-acceptor's acceptor picks a loop (designs.py)
     steering: str = "hash"  # which SO_REUSEPORT socket takes a new connection (steering.py)
-    limits: Limits = field(default_factory=Limits)
+    protocol: type = _RESP  # the class that speaks it (protocols/), PROTOCOL by name
+    limits: object = field(default_factory=_RESP.Limits)  # the protocol's, from MAX_* settings
     max_connections: int = 10000  # open connections, all processes together
     idle_timeout: float = 300.0  # seconds without a request; 0 keeps idle ones forever
     shutdown_grace: float = 5.0  # seconds to finish work in hand after SIGTERM
@@ -94,6 +97,7 @@ class Settings:
         design = designs.of(arch)
         modes = designs.choices()  # {setting: its values}, read now: the table may grow
         workers = _int(env, "WORKERS", design.workers)  # checked for every ARCH, even one with a fixed count
+        protocol = protocols.PROTOCOLS[_choice(env, "PROTOCOL", tuple(protocols.PROTOCOLS))]
         return cls(
             arch=arch,
             host=env.get("HOST", "0.0.0.0"),
@@ -106,11 +110,10 @@ class Settings:
             accept_mode=_choice(env, "ACCEPT_MODE", modes["ACCEPT_MODE"]),
             dispatch=_choice(env, "DISPATCH", modes["DISPATCH"]),
             steering=_choice(env, "STEERING", modes["STEERING"]),
-            limits=Limits(
-                max_bulk=_int(env, "MAX_BULK", Limits.max_bulk),
-                max_array=_int(env, "MAX_ARRAY", Limits.max_array),
-                max_inline=_int(env, "MAX_INLINE", Limits.max_inline),
-            ),
+            protocol=protocol,
+            limits=protocol.Limits(**{
+                limit.name: _int(env, limit.name.upper(), limit.default) for limit in dataclasses.fields(protocol.Limits)
+            }),
             max_connections=_int(env, "MAX_CONNECTIONS", cls.max_connections),
             idle_timeout=_int(env, "IDLE_TIMEOUT", int(cls.idle_timeout), low=0),
             shutdown_grace=_int(env, "SHUTDOWN_GRACE", int(cls.shutdown_grace), low=0),
@@ -132,7 +135,7 @@ class Settings:
     def describe(self):
         """The settings that shape this architecture, for INFO and the info metric."""
         design = self.design
-        fields = {"arch": self.arch, "workers": str(self.workers if design.reads_workers else design.workers)}
+        fields = {"arch": self.arch, "protocol": self.protocol.name, "workers": str(self.workers if design.reads_workers else design.workers)}
         if design.processes == "PROCESSES":
             fields["processes"] = str(self.processes)
         for setting in design.mode:
@@ -148,9 +151,7 @@ class Settings:
             "gil": interpreter.gil(),
             "cpus": cpu_list(os.sched_getaffinity(0)),
             "port": str(self.port),
-            "max_bulk": str(self.limits.max_bulk),
-            "max_array": str(self.limits.max_array),
-            "max_inline": str(self.limits.max_inline),
+            **{name: str(value) for name, value in dataclasses.asdict(self.limits).items()},
             "max_connections": str(self.max_connections),
             "idle_timeout": str(self.idle_timeout),
             "shutdown_grace": str(self.shutdown_grace),

@@ -1,5 +1,5 @@
-"""One client connection: its socket, its parser, its replies in request order, and
-where it stands in its life (lifecycle.State).
+"""One client connection: its socket, its protocol (which parses its requests), its
+replies in request order, and where it stands in its life (lifecycle.State).
 
 Replies may be produced out of order (message balancing hands requests of one connection
 to several workers), so each request reserves a slot and bytes leave only from the head
@@ -10,8 +10,9 @@ fills in its slot.
 import time
 from collections import deque
 
-from . import protocol, tally
+from . import tally
 from .commands import Closing
+from .protocols import ProtocolError
 from .lifecycle import State
 
 READ_SIZE = 64 * 1024  # bytes a reader asks recv() for at once
@@ -20,15 +21,15 @@ class Slot:
     __slots__ = ("reply",)
 
     def __init__(self):
-        self.reply = None  # its reply (bytes) once done
+        self.reply = None  # its reply (bytes, or Closing) once done
 
 
 class Connection:
-    def __init__(self, sock, tally, limits):
+    def __init__(self, sock, tally, settings):
         self.sock = sock
         self.fd = sock.fileno()
         self.tally = tally  # the accounting of the thread that owns it
-        self.parser = protocol.RequestParser(limits)
+        self.protocol = settings.protocol(settings.limits)
         self.state = State.READING  # changed by its reader alone
         self.pending = deque()  # slots not yet written, in request order
         self.out = bytearray()  # bytes ready to send
@@ -46,7 +47,7 @@ class Connection:
             self.last_active = time.monotonic()  # dribbling bytes alone does not count
             execute(self, requests, received)
         if self.failed:
-            self.reply_now(self.failed)
+            self.reply_all((self.failed,))
             self.tally.count(tally.PROTOCOL_ERRORS)
 
     def receive(self, data):
@@ -55,9 +56,9 @@ class Connection:
         if self.failed:
             return []
         try:
-            return self.parser.feed(data)
-        except protocol.ProtocolError as exc:
-            self.failed = Closing(protocol.error(f"ERR Protocol error: {exc}"))
+            return self.protocol.feed(data)
+        except ProtocolError as exc:
+            self.failed = Closing(self.protocol.error(exc))
             self.reading_over = True
             return exc.requests
 
@@ -66,11 +67,8 @@ class Connection:
         self.pending.append(slot)
         return slot
 
-    def reply_now(self, reply):
-        self.reply_all((reply,))
-
     def reply_all(self, replies):
-        """reply_now for each of `replies`, in order."""
+        """Queue `replies` (bytes, or Closing), in order, behind those still pending."""
         if self.pending:
             for reply in replies:
                 self.reply_later().reply = reply
@@ -103,6 +101,7 @@ class Connection:
     def _write(self, reply):
         if self.closing:
             return  # nothing is answered after QUIT or a protocol error
-        self.out += reply
         if type(reply) is Closing:
             self.closing = True
+            reply = reply.reply
+        self.out += reply

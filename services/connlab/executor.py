@@ -19,7 +19,7 @@ class Inline:
         self.table = commands.command_table()  # this thread's own (ownership.py)
 
     def __call__(self, conn, requests, received):
-        conn.reply_all(handle(requests, received, self.counts, self.settings, self.table))
+        conn.reply_all(handle(requests, received, self.counts, self.settings, self.table, conn.protocol.render))
 
 
 class Pooled:

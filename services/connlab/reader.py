@@ -97,7 +97,7 @@ class EventLoop:
     def open(self, sock):
         """Serve `sock` on this loop (called on its thread: accepted, handed over, taken)."""
         sock.setblocking(False)
-        conn = Connection(sock, self.tally, self.ctx.settings.limits)
+        conn = Connection(sock, self.tally, self.ctx.settings)
         conn.last_active = time.monotonic()
         self.connections.add(conn)
         self.reactor.register(conn.fd, interest(State.READING), self._on_events, conn)

@@ -14,21 +14,22 @@ from . import commands, threads
 from .tally import EXECUTES
 
 
-def handle(requests, received, tally, info, table):
+def handle(requests, received, tally, info, table, render):
     """Execute `requests`, read together at perf_counter_ns `received`, in order on the
     calling thread with its `table` (commands.command_table()); record them in `tally`
-    (that thread's own); return their replies.
+    (that thread's own); return their replies, rendered by `render` (the connection's
+    protocol's).
 
     Their replies leave together, in one write, once the last is done: that moment is
     when each reply is ready to send, so one clock reading times them all."""
     execute = commands.execute
     if not tally.recording:
-        return [execute(request, info, table)[1] for request in requests]
+        return [render(execute(request, info, table)[1]) for request in requests]
     replies, labels = [], []
     reply_to, label = replies.append, labels.append  # the hot loop: no lookups in it
     for request in requests:
-        command, reply = execute(request, info, table)
-        reply_to(reply)
+        command, result = execute(request, info, table)
+        reply_to(render(result))
         label(command)
     tally.requests_done(labels, perf_counter_ns() - received)
     return replies
@@ -51,8 +52,8 @@ class WorkerPool:
 
     def submit(self, requests, received, queued, conn, done):
         """Queue `requests` of `conn`, read at `received` and queued at `queued`
-        (perf_counter_ns), one by one; a worker fills in each reply's slot, then
-        calls done(conn)."""
+        (perf_counter_ns), one by one; a worker fills in each reply's slot, rendered by
+        `conn`'s protocol, then calls done(conn)."""
         put = self._queue.put
         for request in requests:
             put((request, received, queued, conn, conn.reply_later(), done))
@@ -66,8 +67,9 @@ class WorkerPool:
             request, received, queued, conn, slot, done = self._queue.get()
             if tally.recording:
                 taken = clock()
-                label, slot.reply = execute(request, info, table)
+                label, result = execute(request, info, table)
+                slot.reply = conn.protocol.render(result)
                 tally.request_done(label, clock() - received, taken - queued)
             else:
-                slot.reply = execute(request, info, table)[1]
+                slot.reply = conn.protocol.render(execute(request, info, table)[1])
             done(conn)

@@ -5,7 +5,7 @@ import socket
 import pytest
 
 from connlab import commands
-from connlab.acceptor import REJECTED, admit
+from connlab.acceptor import admit
 from connlab.config import Settings
 from connlab.context import Context
 from connlab.metrics import Metrics
@@ -55,5 +55,5 @@ def test_over_the_limit_a_connection_is_told_and_closed(accepted):
     counts = ctx.metrics.tally("0")
     assert ctx.limit.acquire()
     assert not admit(server, ctx, counts)
-    assert client.recv(100) == REJECTED and client.recv(100) == b""
+    assert client.recv(100) == b"-ERR max connections reached\r\n" and client.recv(100) == b""
     assert counts.words[REJECTED_COUNT] == 1

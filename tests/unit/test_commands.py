@@ -6,10 +6,11 @@ import pytest
 
 from connlab.commands import Closing, burn_cpu, execute
 from connlab.config import Settings
+from connlab.protocols.resp import render
 
 
 def run(*args):
-    return execute([a.encode() if isinstance(a, str) else a for a in args], Settings())[1]
+    return render(execute([a.encode() if isinstance(a, str) else a for a in args], Settings())[1])
 
 
 def test_ping_and_echo():
@@ -39,7 +40,7 @@ def test_errors_name_what_is_wrong(args, message):
 
 def test_quit_closes():
     reply = run("QUIT")
-    assert reply == b"+OK\r\n" and isinstance(reply, Closing)
+    assert isinstance(reply, Closing) and reply.reply == b"+OK\r\n"
 
 
 def test_config_get_answers_what_redis_benchmark_asks():

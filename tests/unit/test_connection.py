@@ -3,14 +3,14 @@
 import socket
 
 from connlab.commands import Closing
+from connlab.config import Settings
 from connlab.connection import Connection
-from connlab.protocol import Limits
 
 
 def make_connection():
     left, right = socket.socketpair()
     right.close()
-    return Connection(left, None, Limits())
+    return Connection(left, None, Settings())
 
 
 def test_out_of_order_completion_is_written_in_order():
@@ -25,10 +25,10 @@ def test_out_of_order_completion_is_written_in_order():
     assert conn.out == b"123"
 
 
-def test_reply_now_waits_behind_pending_replies():
+def test_a_reply_waits_behind_pending_replies():
     conn = make_connection()
     slot = conn.reply_later()
-    conn.reply_now(b"B")
+    conn.reply_all([b"B"])
     slot.reply = b"A"
     conn.collect_replies()
     assert conn.out == b"AB"
@@ -36,8 +36,8 @@ def test_reply_now_waits_behind_pending_replies():
 
 def test_nothing_is_written_after_a_closing_reply():
     conn = make_connection()
-    conn.reply_now(Closing(b"+OK\r\n"))
-    conn.reply_now(b"+PONG\r\n")
+    conn.reply_all([Closing(b"+OK\r\n")])
+    conn.reply_all([b"+PONG\r\n"])
     assert conn.out == b"+OK\r\n" and conn.closing
 
 
@@ -45,6 +45,6 @@ def test_protocol_error_keeps_earlier_requests():
     conn = make_connection()
     requests = conn.receive(b"PING\r\n*1\r\n$x\r\n")
     assert requests == [[b"PING"]]
-    assert conn.failed.startswith(b"-ERR Protocol error: invalid bulk length")
     assert isinstance(conn.failed, Closing)
+    assert conn.failed.reply.startswith(b"-ERR Protocol error: invalid bulk length")
     assert conn.receive(b"PING\r\n") == []  # nothing is read after the error

@@ -4,12 +4,14 @@ import re
 
 import pytest
 
-from connlab.protocol import Limits, ProtocolError, RequestParser, array, bulk, error, integer, simple
+from connlab.commands import Error, Status
+from connlab.protocols import ProtocolError
+from connlab.protocols.resp import Limits, Resp, render
 from connlab_loadgen.resp import encode
 
 
 def parse(data, limits=Limits()):
-    return RequestParser(limits).feed(data)
+    return Resp(limits).feed(data)
 
 
 def test_array_of_bulk_strings():
@@ -45,7 +47,7 @@ def test_pipeline_keeps_order():
 
 def test_one_byte_at_a_time():
     stream = encode(b"ECHO", b"a\r\nb") + b"PING\r\n" + encode(b"PING")
-    parser = RequestParser()
+    parser = Resp()
     got = []
     for i in range(len(stream)):
         got += parser.feed(stream[i : i + 1])
@@ -55,12 +57,12 @@ def test_one_byte_at_a_time():
 @pytest.mark.parametrize("split", range(1, 30))
 def test_every_split_point(split):
     stream = encode(b"ECHO", b"hello world") + b"PING\r\n"
-    parser = RequestParser()
+    parser = Resp()
     assert parser.feed(stream[:split]) + parser.feed(stream[split:]) == [[b"ECHO", b"hello world"], [b"PING"]]
 
 
 def test_incomplete_request_waits():
-    parser = RequestParser()
+    parser = Resp()
     assert parser.feed(b"*2\r\n$4\r\nECHO\r\n$5\r\nhel") == []
     assert parser.feed(b"lo\r\n") == [[b"ECHO", b"hello"]]
 
@@ -89,7 +91,7 @@ def test_requests_before_an_error_are_kept():
 
 
 def test_bulk_limit_checked_before_the_data_arrives():
-    parser = RequestParser(Limits(max_bulk=10))
+    parser = Resp(Limits(max_bulk=10))
     with pytest.raises(ProtocolError, match=r"invalid bulk length 11 \(limit 10\)"):
         parser.feed(b"*1\r\n$11\r\n")
 
@@ -109,15 +111,15 @@ def test_array_limit():
 
 
 def test_inline_limit():
-    parser = RequestParser(Limits(max_inline=8))
+    parser = Resp(Limits(max_inline=8))
     assert parser.feed(b"PING abc") == []  # at the limit, still waiting for \n
     with pytest.raises(ProtocolError, match="too big inline request"):
         parser.feed(b"d")
 
 
-def test_encoders():
-    assert simple("OK") == b"+OK\r\n"
-    assert error("ERR bad\r\nthing") == b"-ERR bad  thing\r\n"
-    assert integer(-3) == b":-3\r\n"
-    assert bulk(b"a\r\nb") == b"$4\r\na\r\nb\r\n"
-    assert array([b"x", b""]) == b"*2\r\n$1\r\nx\r\n$0\r\n\r\n"
+def test_rendering():
+    assert render(Status("OK")) == b"+OK\r\n" and render(Status("QUEUED")) == b"+QUEUED\r\n"
+    assert render(Error("ERR bad\r\nthing")) == b"-ERR bad  thing\r\n"
+    assert render(-3) == b":-3\r\n"
+    assert render(b"a\r\nb") == b"$4\r\na\r\nb\r\n"
+    assert render([b"x", b""]) == b"*2\r\n$1\r\nx\r\n$0\r\n\r\n"

@@ -12,7 +12,8 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from connlab.protocol import Limits, ProtocolError, RequestParser
+from connlab.protocols import ProtocolError
+from connlab.protocols.resp import Limits, Resp
 from connlab_loadgen.resp import encode
 
 SMALL = Limits(max_bulk=64, max_array=8, max_inline=64)
@@ -61,15 +62,15 @@ def feed_pieces(parser, pieces):
 def test_any_split_parses_to_the_same_requests(stream, cuts):
     expected = [args for args, _ in stream]
     data = b"".join(frame for _, frame in stream)
-    assert RequestParser(SMALL).feed(data) == expected
-    assert feed_pieces(RequestParser(SMALL), split(data, cuts)) == expected
+    assert Resp(SMALL).feed(data) == expected
+    assert feed_pieces(Resp(SMALL), split(data, cuts)) == expected
 
 
 @given(requests)
 @settings(max_examples=100)
 def test_byte_at_a_time_parses_to_the_same_requests(stream):
     data = b"".join(frame for _, frame in stream)
-    assert feed_pieces(RequestParser(SMALL), [data[i : i + 1] for i in range(len(data))]) == [a for a, _ in stream]
+    assert feed_pieces(Resp(SMALL), [data[i : i + 1] for i in range(len(data))]) == [a for a, _ in stream]
 
 
 # Bytes biased towards RESP's own alphabet, so that the parser gets deep into frames.
@@ -88,7 +89,7 @@ resp_ish = st.lists(
 @example(b"*\r\n", [])
 @example(b"*1\r\nX", [])
 def test_random_bytes_raise_only_protocol_errors(data, cuts):
-    parser = RequestParser(SMALL)
+    parser = Resp(SMALL)
     try:
         for piece in split(data, cuts):
             for request in parser.feed(piece):
@@ -99,7 +100,7 @@ def test_random_bytes_raise_only_protocol_errors(data, cuts):
 
 def outcome(pieces):
     """(every request parsed, the protocol error's message or None), fed `pieces`."""
-    parser, parsed = RequestParser(SMALL), []
+    parser, parsed = Resp(SMALL), []
     try:
         for piece in pieces:
             parsed.extend(parser.feed(piece))
@@ -134,8 +135,8 @@ def peak_allocation(data, limits):
     finalizes earlier tests' objects inside the window (the CI once saw 260 KB there, at
     the end of a long session, not on the same input again)."""
     with pytest.raises(ProtocolError):
-        RequestParser(limits).feed(data)
-    parser = RequestParser(limits)
+        Resp(limits).feed(data)
+    parser = Resp(limits)
     gc.collect()
     gc.disable()
     tracemalloc.start()
@@ -171,7 +172,7 @@ def test_oversized_array_fails_without_allocating_it(count):
 def test_oversized_inline_fails(size, prefix):
     data = (b"X" + prefix.replace(b"\n", b"X") + b"Y" * size)[:size]
     with pytest.raises(ProtocolError, match="too big inline"):
-        feed_pieces(RequestParser(SMALL), [data])
+        feed_pieces(Resp(SMALL), [data])
 
 
 @given(st.integers(min_value=33, max_value=200), st.sampled_from([b"*", b"*1\r\n$"]))
@@ -179,7 +180,7 @@ def test_oversized_inline_fails(size, prefix):
 def test_overlong_length_header_fails(digits, prefix):
     """A length line that never ends is refused once it outgrows any valid number."""
     with pytest.raises(ProtocolError, match="too big"):
-        RequestParser(SMALL).feed(prefix + b"1" * digits)
+        Resp(SMALL).feed(prefix + b"1" * digits)
 
 
 @given(st.integers(min_value=1, max_value=SMALL.max_bulk), st.integers(min_value=0, max_value=4))
@@ -187,7 +188,7 @@ def test_overlong_length_header_fails(digits, prefix):
 def test_announced_bulk_within_limit_waits_without_preallocating(length, have):
     """Up to the limit, the parser waits for the bytes rather than reserving them."""
     limits = Limits(max_bulk=64 * 1024 * 1024, max_array=8, max_inline=64)
-    parser = RequestParser(limits)
+    parser = Resp(limits)
     tracemalloc.start()
     try:
         assert parser.feed(b"*1\r\n$%d\r\n" % (limits.max_bulk - length) + b"a" * have) == []

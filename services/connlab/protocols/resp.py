@@ -1,4 +1,4 @@
-"""RESP2 request parsing and reply encoding.
+"""RESP2: Redis's protocol, request parsing and reply rendering.
 
 The parser is incremental: feed it bytes as they arrive, in pieces of any size, and
 take complete requests out. Announced lengths are checked against the limits before
@@ -7,16 +7,12 @@ any data is awaited, so an announced 4 GiB bulk costs nothing.
 
 from dataclasses import dataclass
 
-from .ownership import mine
+from ..commands import OK, PONG, Closing, Error, Status
+from ..ownership import mine
+from . import ProtocolError
 
 CRLF = b"\r\n"
 HEADER_MAX = 32  # bytes in a `*<count>` or `$<length>` line, as both parser paths read it
-
-
-class ProtocolError(Exception):
-    """Malformed framing. The server replies `-ERR Protocol error: ...` and closes."""
-
-    requests = ()  # requests complete before the error, set by RequestParser.feed
 
 
 @dataclass(frozen=True)
@@ -26,8 +22,50 @@ class Limits:
     max_inline: int = 64 * 1024  # bytes in one inline command line
 
 
-class RequestParser:
-    """Turns a byte stream into requests, each a list of bytes arguments."""
+def render(result):
+    """A command's result (commands.py) as RESP2 bytes."""
+    return _RENDER[type(result)](result)
+
+
+def _error(text):
+    return b"-" + text.encode().replace(b"\r", b" ").replace(b"\n", b" ") + CRLF
+
+
+def _status(status):
+    try:
+        return _STATUSES[status]  # OK, PONG: the hot path writes them without building them
+    except KeyError:
+        return b"+" + status.encode() + CRLF
+
+
+def _integer(value):
+    return b":%d\r\n" % value
+
+
+def _bulk(data):
+    return b"$%d\r\n%s\r\n" % (len(data), data)
+
+
+def _array(items):
+    return b"*%d\r\n" % len(items) + b"".join(map(render, items))
+
+
+def _closing(result):
+    return Closing(render(result.reply))
+
+
+_STATUSES = {status: b"+" + status.encode() + CRLF for status in (OK, PONG)}
+_RENDER = {Status: _status, bytes: _bulk, int: _integer, list: _array, Error: _error, Closing: _closing}
+
+
+class Resp:
+    """RESP2, Redis's protocol (the subset in docs/protocol.md). One per connection: it
+    holds that connection's half-read request."""
+
+    name = "resp"
+    Limits = Limits
+    PROBE = b"PING\r\n", b"+PONG\r\n"
+    REFUSAL = _error("ERR max connections reached")
 
     def __init__(self, limits=Limits()):
         self.limits = limits
@@ -58,6 +96,12 @@ class RequestParser:
             del self._buf[: self._pos]
             self._pos = 0
         return requests
+
+    render = staticmethod(render)
+
+    @staticmethod
+    def error(exc):
+        return _error(f"ERR Protocol error: {exc}")
 
     def _line(self, limit, what):
         end = self._buf.find(CRLF, self._pos, self._pos + limit + 2)
@@ -184,25 +228,4 @@ def _number(raw, what):
         raise ProtocolError(f"invalid {what}") from None
 
 
-def simple(text):
-    return b"+" + text.encode() + CRLF
-
-
-def error(text):
-    return b"-" + text.encode().replace(b"\r", b" ").replace(b"\n", b" ") + CRLF
-
-
-def integer(value):
-    return b":%d\r\n" % value
-
-
-def bulk(data):
-    return b"$%d\r\n%s\r\n" % (len(data), data)
-
-
-def array(items):
-    return b"*%d\r\n" % len(items) + b"".join(bulk(i) for i in items)
-
-
-OK = simple("OK")
-PONG = simple("PONG")
+PROTOCOL = Resp

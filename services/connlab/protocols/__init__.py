@@ -1,0 +1,40 @@
+"""The protocols the server speaks (the PROTOCOL setting): one module each, and in it
+one class that owns all that is the protocol's: its parser (bytes in, requests out),
+how a command's result is written (render), its error and refusal replies, its health
+probe and its limits. A module is found here by its `PROTOCOL` attribute, so adding a
+protocol is adding a module.
+
+A protocol class has:
+    name                   its PROTOCOL value
+    Limits                 a dataclass of ints; each field is read from the setting of its
+                           name in capitals (max_bulk: MAX_BULK) and shown in INFO
+    PROBE                  (request, expected reply): the health check's exchange
+    REFUSAL                the bytes sent to a connection refused at MAX_CONNECTIONS
+    __init__(limits)       one per connection: it holds that connection's parser state
+    feed(data)             the requests (lists of bytes arguments) that `data` completes;
+                           raises ProtocolError
+    render(result)         a command's result (commands.py) as bytes
+    error(exc)             the reply to the ProtocolError `exc`, after which the server closes
+"""
+
+import importlib
+import pkgutil
+
+
+class ProtocolError(Exception):
+    """Malformed input. The server sends the protocol's error reply and closes."""
+
+    requests = ()  # requests complete before the error, set by feed
+
+
+def find():
+    """{name: class} of the protocol modules in this package, the default (resp) first."""
+    found = {}
+    for module in pkgutil.iter_modules(__path__):
+        protocol = getattr(importlib.import_module(f"{__name__}.{module.name}"), "PROTOCOL", None)
+        if protocol is not None:
+            found[protocol.name] = protocol
+    return {"resp": found.pop("resp"), **found}
+
+
+PROTOCOLS = find()
