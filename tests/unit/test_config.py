@@ -22,6 +22,13 @@ def test_keepalive_like_redis_by_default_and_off_with_zero():
     assert Settings.from_env(env).fields()["keepalive"] == "0,5,2"
 
 
+def test_protocol_shown_with_its_limits():
+    settings = Settings.from_env({"PROTOCOL": "resp", "MAX_BULK": "64"})
+    assert settings.protocol.name == "resp" and settings.limits.max_bulk == 64
+    assert settings.describe()["protocol"] == "resp"  # INFO and connlab_server_info
+    assert settings.fields()["max_bulk"] == "64"
+
+
 def test_empty_values_mean_default():
     assert Settings.from_env({"WORKERS": "", "ACCEPT_MODE": ""}).accept_mode == "epoll"
 
@@ -34,6 +41,7 @@ def test_empty_values_mean_default():
         ({"WORKERS": "0"}, "WORKERS=0 must be at least 1"),
         ({"ACCEPT_MODE": "poll"}, "ACCEPT_MODE='poll' is not one of: epoll, exclusive, blocking"),
         ({"WORKER_NICE": "20"}, "WORKER_NICE=20 must be at most 19"),
+        ({"PROTOCOL": "http"}, "PROTOCOL='http' is not one of: resp"),
     ],
 )
 def test_bad_values(env, message):
