@@ -12,7 +12,7 @@ A protocol class has:
     REFUSAL                the bytes sent to a connection refused at MAX_CONNECTIONS
     __init__(limits)       one per connection: it holds that connection's parser state
     feed(data)             the requests (lists of bytes arguments) that `data` completes;
-                           raises ProtocolError
+                           raises ProtocolError, with those before the error in its requests
     render(result)         a command's result (commands.py) as bytes
     error(exc)             the reply to the ProtocolError `exc`, after which the server closes
 """
