@@ -1,6 +1,5 @@
 """Settings, read once from the environment, with a clear error for a bad value."""
 
-import dataclasses
 import os
 from dataclasses import dataclass, field
 
@@ -112,7 +111,7 @@ class Settings:
             steering=_choice(env, "STEERING", modes["STEERING"]),
             protocol=protocol,
             limits=protocol.Limits(**{
-                limit.name: _int(env, limit.name.upper(), limit.default) for limit in dataclasses.fields(protocol.Limits)
+                name: _int(env, name.upper(), default) for name, default in protocol.Limits._field_defaults.items()
             }),
             max_connections=_int(env, "MAX_CONNECTIONS", cls.max_connections),
             idle_timeout=_int(env, "IDLE_TIMEOUT", int(cls.idle_timeout), low=0),
@@ -151,7 +150,7 @@ class Settings:
             "gil": interpreter.gil(),
             "cpus": cpu_list(os.sched_getaffinity(0)),
             "port": str(self.port),
-            **{name: str(value) for name, value in dataclasses.asdict(self.limits).items()},
+            **{name: str(value) for name, value in self.limits._asdict().items()},
             "max_connections": str(self.max_connections),
             "idle_timeout": str(self.idle_timeout),
             "shutdown_grace": str(self.shutdown_grace),

@@ -1,20 +1,20 @@
 """`python -m connlab.healthcheck`: exit 0 when the server answers its protocol's health
-probe (RESP: PING) on its port."""
+probe (RESP: PING) on its port. It reads PORT and PROTOCOL itself: the server checked
+them at start, and config.py's imports would double what each probe costs the server's
+CPUs."""
 
+import os
 import socket
 import sys
 
-from .config import ConfigError, Settings
+from .protocols import PROTOCOLS
 
 
 def main():
+    port = int(os.environ.get("PORT") or "7000")
+    request, expected = PROTOCOLS[os.environ.get("PROTOCOL") or "resp"].PROBE
     try:
-        settings = Settings.from_env()
-    except ConfigError as exc:
-        sys.exit(f"unhealthy: {exc}")
-    request, expected = settings.protocol.PROBE
-    try:
-        with socket.create_connection(("127.0.0.1", settings.port), timeout=2) as sock:
+        with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:
             sock.sendall(request)
             answer = sock.recv(64)
     except OSError as exc:

@@ -14,15 +14,12 @@ from connlab.tally import Board
 
 # A test-only protocol: one request a line, its words the arguments; one reply a line.
 LINES = '''
-from dataclasses import dataclass
+from collections import namedtuple
 
 from connlab.commands import Closing
 from connlab.protocols import ProtocolError
 
-
-@dataclass(frozen=True)
-class Limits:
-    max_line: int = 80
+Limits = namedtuple("Limits", "max_line", defaults=(80,))
 
 
 class Lines:
