@@ -18,8 +18,8 @@ _RESOURCE_ERRORS = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
 
 def admit(sock, ctx, counts):
     """Take a freshly accepted connection under MAX_CONNECTIONS, or turn it away with
-    its protocol's refusal (counted in the accepting thread's tally `counts`). Every accepting path
-    calls this once; the reader releases the slot."""
+    its protocol's refusal (counted in the accepting thread's tally `counts`). Every
+    accepting path calls this once; the reader releases the slot."""
     if not ctx.limit.acquire():
         counts.count(tally.REJECTED)
         try:

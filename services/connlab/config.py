@@ -134,7 +134,8 @@ class Settings:
     def describe(self):
         """The settings that shape this architecture, for INFO and the info metric."""
         design = self.design
-        fields = {"arch": self.arch, "protocol": self.protocol.name, "workers": str(self.workers if design.reads_workers else design.workers)}
+        workers = self.workers if design.reads_workers else design.workers
+        fields = {"arch": self.arch, "protocol": self.protocol.name, "workers": str(workers)}
         if design.processes == "PROCESSES":
             fields["processes"] = str(self.processes)
         for setting in design.mode:

@@ -12,8 +12,8 @@ from collections import deque
 
 from . import tally
 from .commands import Closing
-from .protocols import ProtocolError
 from .lifecycle import State
+from .protocols import ProtocolError
 
 READ_SIZE = 64 * 1024  # bytes a reader asks recv() for at once
 

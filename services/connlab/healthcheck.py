@@ -1,7 +1,7 @@
 """`python -m connlab.healthcheck`: exit 0 when the server answers its protocol's health
 probe (RESP: PING) on its port. It reads PORT and PROTOCOL itself: the server checked
-them at start, and config.py's imports would double what each probe costs the server's
-CPUs."""
+them at start, and config.py's imports would add half again to what each probe costs
+the server's CPUs."""
 
 import os
 import socket
