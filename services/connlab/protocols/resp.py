@@ -21,15 +21,19 @@ Limits = namedtuple("Limits", "max_bulk max_array max_inline", defaults=(1024 * 
 
 def render(result):
     """A command's result (commands.py) as RESP2 bytes."""
+    if result is PONG:  # PING's, the benchmarks' hot path: not even a lookup
+        return _PONG
     kind = type(result)
-    if kind is Status:  # PING's and ECHO's kinds, the benchmarks' hot path, come first
-        try:
-            return _STATUSES[result]  # made once
-        except KeyError:
-            return _simple(result)
-    if kind is bytes:
+    if kind is bytes:  # ECHO's, the other one
         return b"$%d\r\n%s\r\n" % (len(result), result)
     return _RENDER[kind](result)
+
+
+def _status(status):
+    try:
+        return _STATUSES[status]  # made once
+    except KeyError:
+        return _simple(status)
 
 
 def _simple(status):
@@ -53,7 +57,8 @@ def _closing(result):
 
 
 _STATUSES = {status: _simple(status) for status in (OK, PONG)}
-_RENDER = {int: _integer, list: _array, Error: _error, Closing: _closing}
+_PONG = _STATUSES[PONG]
+_RENDER = {Status: _status, int: _integer, list: _array, Error: _error, Closing: _closing}
 
 
 class Resp:
