@@ -42,7 +42,7 @@ def stages(depth):
     on, off = context(True), context(False)
     on_tally, off_tally = on.metrics.tally("0"), off.metrics.tally("0")
     conn = Connection(socket.socket(), on_tally, on.settings)
-    parser, render = on.settings.protocol(on.settings.limits), conn.protocol.render
+    parser, render = on.settings.protocol(on.settings.limits), on.settings.protocol.render
     replies = [render(commands.PONG)] * depth
     left, right = socket.socketpair()  # stands in for a TCP connection's two ends
     reply_bytes = replies[0] * depth

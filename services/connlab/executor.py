@@ -17,9 +17,10 @@ class Inline:
     def __init__(self, counts, settings):
         self.counts, self.settings = counts, settings
         self.table = commands.command_table()  # this thread's own (ownership.py)
+        self.render = settings.protocol.render
 
     def __call__(self, conn, requests, received):
-        conn.reply_all(handle(requests, received, self.counts, self.settings, self.table, conn.protocol.render))
+        conn.reply_all(handle(requests, received, self.counts, self.settings, self.table, self.render))
 
 
 class Pooled:

@@ -14,7 +14,8 @@ A protocol class has:
     __init__(limits)       one per connection: it holds that connection's parser state
     feed(data)             the requests (lists of bytes arguments) that `data` completes;
                            raises ProtocolError, with those before the error in its requests
-    render(result)         a command's result (commands.py) as bytes
+    render(result)         a command's result (commands.py) as bytes; a static method, which
+                           the executors take once from the settings
     error(exc)             the reply to the ProtocolError `exc`, after which the server closes
 """
 
