@@ -141,7 +141,7 @@ def run_cell(lab, cell, scenario, quick, progress, journal, settings=None):
     it stays noisy."""
     target = targets.get(cell.target)
     cpus = every_cpu() if scenario.server_cpus == "all" else None
-    settings = {**scenario.server_settings, **(settings or {})}
+    settings = {"PROTOCOL": scenario.protocol, **scenario.server_settings, **(settings or {})}
     address = lab.start_server(target, cell.python, settings, cpus, server_alias(cell))
     server_cpus = cpu_set(cpus or lab.server_cpus)
     baseline, served = {}, {}

@@ -51,6 +51,7 @@ class Scenario:
     columns: list = field(default_factory=list)  # its own figures, as columns of its table
     plot: str = "auto"  # "top": the headline at the top of the sweep, in bars (else a sweep or bars per step)
     x_label: str | None = None  # what its sweep's x is, on the figure
+    protocol: str = "resp"  # what its load speaks: it runs on the targets that speak it
 
     def warmup(self, quick):
         return self.timing["quick_warmup" if quick else "warmup"]
@@ -103,7 +104,7 @@ def load(path, quick=False):
         sweep=next(iter(sweeps)) if len(sweeps) == 1 else None, policies=data.get("policies", False),
         theory=data.get("theory", {}), designs=data.get("designs", []), server_cpus=data.get("server_cpus"),
         reference=data.get("reference", True), threads=data.get("threads", []), columns=data.get("columns", []),
-        plot=data.get("plot", "auto"), x_label=data.get("x_label"),
+        plot=data.get("plot", "auto"), x_label=data.get("x_label"), protocol=data.get("protocol", "resp"),
     )  # fmt: skip
 
 

@@ -15,7 +15,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from connlab import designs
+from connlab import designs, protocols
 from connlab.config import server_image, variants
 
 DIRECTORY = Path(__file__).resolve().parents[2] / "references"
@@ -67,8 +67,11 @@ class Target:
         return f"tcp://{host}:{self.port} {self.probe}" if self.probe else None
 
     def runs(self, scenario, step):
-        """Whether it can run `step` of `scenario`: every command the step sends has an
-        equivalent, and the figures the scenario reads of the server exist."""
+        """Whether it can run `step` of `scenario`: it speaks the scenario's protocol, every
+        command the step sends has an equivalent, and the figures the scenario reads of
+        the server exist."""
+        if scenario.protocol not in self.protocols:
+            return False
         if scenario.server_figures == "spread" and not self.per_worker:
             return False
         mixes = (group.get("parameters", {}).get("mix", "PING:1") for group in step.groups)
@@ -78,8 +81,9 @@ class Target:
 
 def design_targets():
     cures = {design.name for design in designs.DESIGNS if design.cure}
+    spoken = tuple(protocols.PROTOCOLS)  # every design speaks every protocol the server has (PROTOCOL=)
     return {name: Target(name, name, SERVER_PORT, HEALTHCHECK, arch=arch, env=env, metrics_port=METRICS_PORT,
-                         per_worker=True, traced=True, cure=name in cures)
+                         per_worker=True, traced=True, cure=name in cures, protocols=spoken)
             for name, (arch, env) in variants().items()}  # fmt: skip
 
 

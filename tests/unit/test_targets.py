@@ -6,9 +6,10 @@ from pathlib import Path
 
 import bench_server
 import pytest
-from connlab_compare import journal, run, runner, targets
+from connlab_compare import journal, report, run, runner, scenarios, targets, verdict
 from connlab_compare.clients import RedisBenchmark
 from connlab_compare.journal import Cell
+from test_experiments import constructed_results
 
 DATA = Path(__file__).parent / "data"
 RECORD = """label = "valkey-server (C)"
@@ -51,6 +52,57 @@ def test_a_reference_folder_is_all_a_new_reference_takes(another_reference):
     anchors = bench_server.groups(["single-thread"], ["3.13"])[0]
     assert [(s.label, s.image, s.port, s.ready) for s in anchors][-1] == (
         "valkey-server (C)", f"connlab/valkey:{targets.tag()}", 6380, ("valkey-cli", "-p", "6380", "ping"))
+
+
+SCENARIO = """title = "Lines"
+description = "A scenario whose load speaks the test-only protocol."
+look_for = "-"
+measure = ["PING"]
+headline = "rps"
+protocol = "lines"
+[[steps]]
+label = "PING"
+users = 4
+[[predictions]]
+claim = "-"
+source = "-"
+metric = "rps"
+similar = ["single-thread", "liner"]
+"""
+
+
+def test_a_protocol_module_and_a_reference_folder_are_all_they_take(lines_protocol, tmp_path, monkeypatch):
+    """A test-only protocol module and a test-only reference that speaks it (and RESP):
+    the plan runs a scenario in that protocol on every design and on that reference
+    alone of the references, the report shows them, bench-server lists the reference."""
+    record = (targets.DIRECTORY / "redis/reference.toml").read_text()
+    for name, spoken in (("redis", '["resp"]'), ("liner", '["resp", "lines"]')):
+        (tmp_path / "references" / name).mkdir(parents=True)
+        (tmp_path / "references" / name / "reference.toml").write_text(
+            record.replace('"redis"', f'"{name}"', 1).replace('["resp"]', spoken))
+    monkeypatch.setenv("CONNLAB_REFERENCES", str(tmp_path / "references"))
+    (tmp_path / "scenarios").mkdir()
+    (tmp_path / "scenarios/lines.toml").write_text(SCENARIO)
+    monkeypatch.setattr(runner, "load_all", lambda names, quick: scenarios.load_all(names, quick, tmp_path / "scenarios"))
+    loaded, cells = runner.plan(["lines"], [], ["3.13"], 1, True)
+    planned = {cell.target for cell in cells}
+    assert "liner" in planned and "redis" not in planned
+    assert set(targets.design_targets()) - {name for name, t in targets.design_targets().items() if t.cure} <= planned
+    assert targets.get("single-thread").protocols == ("resp", "lines")
+    # In the report, beside a design.
+    points = [{"scenario": "lines", "target": name, "python": build, "step": "PING", "base": "PING", "x": None,
+               "repeat": 1, "client": "locust", "metrics": {"rps": 1000.0, "p50_ms": 1.0, "p99_ms": 2.0,
+               "p999_ms": 2.0, "max_ms": 2.0, "errors": 0, "loadgen_cpu": 40.0, "loadgen_bound": False}}
+              for name, build in (("single-thread", "3.13"), ("liner", "C"))]  # fmt: skip
+    results = {"schema": journal.SCHEMA, "started": "now", "finished": "now", "partial": None, "points": points,
+               "machine": constructed_results()[0]["machine"] | {"scenarios": ["lines"]},
+               "verdicts": verdict.verdicts(loaded, points, ["3.13"], lambda python: {})}  # fmt: skip
+    report.write(tmp_path / "run", results, loaded)
+    section = (tmp_path / "run/report.md").read_text().split("## Lines")[1]
+    assert "liner" in section and "single-thread" in section and "| redis" not in section
+    # And in bench-server's anchors: its client speaks RESP, which the reference speaks too.
+    anchors = bench_server.groups(["single-thread"], ["3.13"])[0]
+    assert f"connlab/liner:{targets.tag()}" in {s.image for s in anchors}
 
 
 def test_designs_and_references_answer_the_same_questions():
