@@ -144,14 +144,14 @@ RATE ?= 0
 LOAD_ARGS ?=
 RESULTS ?= results
 .PHONY: load bench-loadgen
-load: up ## Headless load on ARCH through the stack's Locust workers: USERS=10 DURATION=30s [RATE=req/s] [LOAD_ARGS='--pipeline 16 ...']
-	@$(HOST_PYTHON) scripts/load.py --url http://$$(h=$${BIND_ADDRESS:-127.0.0.1}; [ "$$h" = 0.0.0.0 ] && h=127.0.0.1; echo $$h):8089 \
+load: up venv ## Headless load on ARCH through the stack's Locust workers: USERS=10 DURATION=30s [RATE=req/s] [LOAD_ARGS='--pipeline 16 ...']
+	@$(VENV)/bin/python scripts/load.py --url http://$$(h=$${BIND_ADDRESS:-127.0.0.1}; [ "$$h" = 0.0.0.0 ] && h=127.0.0.1; echo $$h):8089 \
 	  --host tcp://$(ARCH):7000 --users $(USERS) --spawn-rate $(SPAWN_RATE) --duration $(DURATION) --rate $(RATE) \
 	  --results $(RESULTS)/load --name $(ARCH) $(LOAD_ARGS)
 
-bench-loadgen: check-docker images ## Benchmark: one Locust worker vs redis-benchmark on one CPU against redis-server
+bench-loadgen: check-docker venv images ## Benchmark: one Locust worker vs redis-benchmark on one CPU against redis-server
 	@scripts/images.sh references
-	@BENCH_CPU=$${BENCH_CPU:-$(firstword $(subst -, ,$(LOADGEN_CPUS)))} SERVER_CPUS=$(SERVER_CPUS) $(HOST_PYTHON) benchmarks/bench_loadgen.py
+	@BENCH_CPU=$${BENCH_CPU:-$(firstword $(subst -, ,$(LOADGEN_CPUS)))} SERVER_CPUS=$(SERVER_CPUS) $(VENV)/bin/python benchmarks/bench_loadgen.py
 
 comma := ,
 # TARGETS selects designs and references for compare and bench-server; ARCHS= and
@@ -163,15 +163,15 @@ endif
 first_cpu = $(firstword $(subst -, ,$(subst $(comma), ,$(1))))
 REPEAT ?= 3
 .PHONY: bench-server bench-handoff bench
-bench-server: check-python-run check-docker images ## Benchmark: every design on one server CPU next to the references and a bare asyncio server [TARGETS=a,b REPEAT=3 PYTHON=3.13t PYTHONS=3.13,3.13t]
+bench-server: check-python-run check-docker venv images ## Benchmark: every design on one server CPU next to the references and a bare asyncio server [TARGETS=a,b REPEAT=3 PYTHON=3.13t PYTHONS=3.13,3.13t]
 	@scripts/images.sh references
 	@for build in $(filter-out $(PYTHON),$(subst $(comma), ,$(PYTHONS))); do PYTHON=$$build scripts/images.sh server || exit; done
-	@$(HOST_PYTHON) benchmarks/bench_server.py --server-cpu $(call first_cpu,$(SERVER_CPUS)) --client-cpu $(call first_cpu,$(LOADGEN_CPUS)) \
+	@$(VENV)/bin/python benchmarks/bench_server.py --server-cpu $(call first_cpu,$(SERVER_CPUS)) --client-cpu $(call first_cpu,$(LOADGEN_CPUS)) \
 	  --repeat $(REPEAT) $(if $(TARGETS),--targets $(TARGETS)) --pythons "$(or $(PYTHONS),$(PYTHON))"
 
-bench-handoff: check-python-run check-docker images ## Benchmark: a hand-off between threads beside computing ones on one CPU, with and without the GIL (no connlab code)
+bench-handoff: check-python-run check-docker venv images ## Benchmark: a hand-off between threads beside computing ones on one CPU, with and without the GIL (no connlab code)
 	@PYTHON=3.13t scripts/images.sh server
-	@$(HOST_PYTHON) benchmarks/handoff.py --cpu $(call first_cpu,$(SERVER_CPUS))
+	@$(VENV)/bin/python benchmarks/handoff.py --cpu $(call first_cpu,$(SERVER_CPUS))
 
 bench: bench-server bench-loadgen bench-scaling bench-handoff ## Every benchmark above, one after the other
 

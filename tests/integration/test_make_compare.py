@@ -66,7 +66,7 @@ def test_prometheus_kept_the_run_by_its_labels(run):
         served = prometheus.query(f'count by (scenario, target, build, arch) '
                                   f'(count_over_time(connlab_requests_total{{run="{folder.name}"}}[6h]))')  # fmt: skip
         assert {tuple(sorted(s["metric"].items())) for s in served} == {
-            (("arch", arch), ("build", "3.13"), ("target", arch), ("scenario", "head-of-line")) for arch in ARCHS}
+            (("arch", arch), ("build", "3.13"), ("scenario", "head-of-line"), ("target", arch)) for arch in ARCHS}
         sent = prometheus.query(f'sum by (target) (count_over_time(connlab_loadgen_requests_total{{run="{folder.name}"}}[6h]))')
         assert {s["metric"]["target"] for s in sent} == set(ARCHS)
 
@@ -77,7 +77,7 @@ def test_results_validate_and_hold_every_point(run):
     jsonschema.validate(results, report.schema())
     points = results["points"]
     steps = ["PING 1000/s with SLEEP 50ms", "PING 1000/s with WORK 5ms"]
-    assert sorted((p["arch"], p["step"], p["repeat"]) for p in points) == sorted(
+    assert sorted((p["target"], p["step"], p["repeat"]) for p in points) == sorted(
         (a, s, r) for a in ARCHS for s in steps for r in (1, 2))  # QUICK: two repetitions
     for point in points:
         figures = point["metrics"]
@@ -90,7 +90,7 @@ def test_results_validate_and_hold_every_point(run):
         assert 0 < figures["server_cpu"] <= 1.05 and 0 <= figures["steal_share"] <= figures["noise"] <= 1
         assert 1.9 <= figures["window_s"] <= 2.5 and abs(figures["started_at"] - time.time()) < 900  # the measurement: 2 s
         # head-of-line traces the server's threads beside WORK (schedstat.py), by role
-        roles = {"single-thread": {"event loops": 1}, "message-balancing": {"I/O thread": 1, "workers": 4}}[point["arch"]]
+        roles = {"single-thread": {"event loops": 1}, "message-balancing": {"I/O thread": 1, "workers": 4}}[point["target"]]
         if point["step"] == steps[1]:
             assert {role: figures["threads"][role]["threads"] for role in roles} == roles
             assert all(figures["threads"][role]["cpu_ms"] > 0 for role in roles)
