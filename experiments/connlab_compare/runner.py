@@ -35,7 +35,7 @@ def plan(names, archs, pythons, repeat, quick):
     cells = []
     for r in range(1, repeat + 1):
         for scenario in scenarios:
-            chosen = archs or scenario.designs or [name for name, t in known.items() if not t.cure or scenario.policies]
+            chosen = archs or scenario.designs or [name for name, t in known.items() if not t.policy or scenario.policies]
             for target in [known[a] for a in chosen if not scenario.designs or a in scenario.designs]:
                 if any(target.runs(scenario, step) for step in scenario.steps):
                     cells += [Cell(r, scenario.name, target.name, build) for build in target.builds(pythons)]

@@ -42,7 +42,7 @@ class Scenario:
     server_settings: dict = field(default_factory=dict)
     timing: dict = field(default_factory=dict)
     sweep: str | None = None  # "users" or "rate", when the steps sweep one of them
-    policies: bool = False  # run the balancing policies (designs.py: cure) too
+    policies: bool = False  # run the balancing policies (designs.py: policy) too
     theory: dict = field(default_factory=dict)  # {"workers": c}: queueing models beside the measurements
     designs: list = field(default_factory=list)  # the designs it runs (default: the classic ones)
     server_cpus: str | None = None  # "all": the server on every CPU, the load generator sharing them

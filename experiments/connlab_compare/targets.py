@@ -45,7 +45,7 @@ class Target:
     cannot: tuple = ()  # connlab commands it has no equivalent of (a step that sends one is not run)
     per_worker: bool = False  # counts per worker, as a `spread` scenario reads them
     traced: bool = False  # its threads' scheduler counters mean something (connlab's named threads)
-    cure: bool = False  # a balancing policy: run where a scenario asks for policies
+    policy: bool = False  # a balancing policy: run where a scenario asks for policies
 
     @property
     def reference(self):
@@ -80,10 +80,10 @@ class Target:
 
 
 def design_targets():
-    cures = {design.name for design in designs.DESIGNS if design.cure}
+    policies = {design.name for design in designs.DESIGNS if design.policy}
     spoken = tuple(protocols.PROTOCOLS)  # every design speaks every protocol the server has (PROTOCOL=)
     return {name: Target(name, name, SERVER_PORT, HEALTHCHECK, arch=arch, env=env, metrics_port=METRICS_PORT,
-                         per_worker=True, traced=True, cure=name in cures, protocols=spoken)
+                         per_worker=True, traced=True, policy=name in policies, protocols=spoken)
             for name, (arch, env) in variants().items()}  # fmt: skip
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class Design:
-    name: str  # what results.json, ARCHS= and the tests call it: the ARCH, or ARCH/mode
+    name: str  # what results.json, TARGETS= and the tests call it: the ARCH, or ARCH/mode
     arch: str  # the ARCH setting
     wiring: str  # its function in architectures.py
     dispatch: str  # how a new connection reaches the thread that serves it
@@ -21,8 +21,8 @@ class Design:
     reads_workers: bool = True  # False: it has `workers` threads whatever WORKERS says
     lab_settings: dict = field(default_factory=dict)  # what the suites and experiments run it with too
     # A balancing policy beyond the classic designs: `make compare` runs it in the scenarios
-    # that ask for policies (`policies = true`) and wherever ARCHS names it.
-    cure: bool = False
+    # that ask for policies (`policies = true`) and wherever TARGETS names it.
+    policy: bool = False
 
 
 POOL = {"WORKER_MODEL": "pool"}
@@ -35,13 +35,13 @@ DESIGNS = (
            mode={"WORKER_MODEL": "per-connection"}, blocking=True),
     Design("single-acceptor/least-connections", "single-acceptor", "single_acceptor",
            "to the loop with the fewest open connections (Envoy's exact_balance)",
-           mode={**POOL, "DISPATCH": "least-connections"}, cure=True),
+           mode={**POOL, "DISPATCH": "least-connections"}, policy=True),
     Design("single-acceptor/two-choices", "single-acceptor", "single_acceptor",
            "to the less loaded of two loops picked at random (HAProxy)", mode={**POOL, "DISPATCH": "two-choices"},
-           cure=True),
+           policy=True),
     Design("single-acceptor/steal", "single-acceptor", "single_acceptor",
            "round robin; an idle loop takes connections waiting on a busy one (ZygOS)",
-           mode={**POOL, "DISPATCH": "steal"}, cure=True),
+           mode={**POOL, "DISPATCH": "steal"}, policy=True),
     Design("multi-acceptor/epoll", "multi-acceptor", "multi_acceptor", "every loop waits on the shared socket",
            mode={"ACCEPT_MODE": "epoll"}),
     Design("multi-acceptor/exclusive", "multi-acceptor", "multi_acceptor", "EPOLLEXCLUSIVE: one waiter woken",
@@ -56,10 +56,10 @@ DESIGNS = (
            mode={"STEERING": "hash"}, processes="WORKERS"),
     Design("socket-sharding/cpu", "socket-sharding", "socket_sharding_process",
            "SO_REUSEPORT steered by a BPF program: the CPU the connection arrived on", mode={"STEERING": "cpu"},
-           processes="WORKERS", cure=True),
+           processes="WORKERS", policy=True),
     Design("socket-sharding/random", "socket-sharding", "socket_sharding_process",
            "SO_REUSEPORT steered by a BPF program: at random", mode={"STEERING": "random"}, processes="WORKERS",
-           cure=True),
+           policy=True),
     Design("hybrid", "hybrid", "hybrid_process", "SO_REUSEPORT hash; requests to each process's queue",
            processes="PROCESSES", pooled=True, workers=2),
 )

@@ -87,7 +87,7 @@ def test_a_protocol_module_and_a_reference_folder_are_all_they_take(lines_protoc
     loaded, cells = runner.plan(["lines"], [], ["3.13"], 1, True)
     planned = {cell.target for cell in cells}
     assert "liner" in planned and "redis" not in planned
-    assert set(targets.design_targets()) - {name for name, t in targets.design_targets().items() if t.cure} <= planned
+    assert set(targets.design_targets()) - {name for name, t in targets.design_targets().items() if t.policy} <= planned
     assert targets.get("single-thread").protocols == ("resp", "lines")
     # In the report, beside a design.
     points = [{"scenario": "lines", "target": name, "python": build, "step": "PING", "base": "PING", "x": None,
