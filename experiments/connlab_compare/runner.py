@@ -30,7 +30,7 @@ def plan(names, archs, pythons, repeat, quick):
     known = targets.all_targets()
     bad = [a for a in archs if a not in known] + [p for p in pythons if p not in targets.PYTHONS]
     if bad:
-        raise ScenarioError(f"unknown {', '.join(bad)}; architectures: {', '.join(known)}; "
+        raise ScenarioError(f"unknown {', '.join(bad)}; targets (designs and references): {', '.join(known)}; "
                             f"pythons: {', '.join(targets.PYTHONS)}")  # fmt: skip
     cells = []
     for r in range(1, repeat + 1):
