@@ -18,7 +18,6 @@ sys.path[:0] = [str(ROOT / "services"), str(ROOT / "experiments")]
 from connlab_compare import containers, targets  # noqa: E402
 from connlab_compare.clients import RedisBenchmark  # noqa: E402
 
-TAG = targets.tag()
 BENCH_CPU = os.environ.get("BENCH_CPU", "0")
 SERVER_CPUS = os.environ.get("SERVER_CPUS", "1")
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "50"))
@@ -35,7 +34,7 @@ def redis_benchmark(network, host, port, pipeline):
     """Requests/s of PING as a RESP array (what our user sends)."""
     requests = REQUESTS * pipeline // (4 if pipeline > 1 else 1)
     command = RedisBenchmark.command(host, port, tests="ping_mbulk", clients=CLIENTS, requests=requests, pipeline=pipeline)
-    _, output = containers.run_to_end(f"connlab/{RedisBenchmark.image}:{TAG}", command, network=network, cpus=BENCH_CPU)
+    _, output = containers.run_to_end(targets.image(RedisBenchmark.image), command, network=network, cpus=BENCH_CPU)
     return RedisBenchmark.parse(output)["rps"]
 
 
@@ -44,7 +43,7 @@ def locust_rate(network, host, port, pipeline, out):
     name = f"{host}-p{pipeline}"
     command = ["--headless", "-u", str(CLIENTS), "-r", str(CLIENTS), "-t", f"{SECONDS}s", "--host", f"tcp://{host}:{port}",
                "--pipeline", str(pipeline), "--csv", f"/out/{name}", "--only-summary"]  # fmt: skip
-    _, log = containers.run_to_end(f"connlab/loadgen:{TAG}", command, network=network, cpus=BENCH_CPU,
+    _, log = containers.run_to_end(targets.image("loadgen"), command, network=network, cpus=BENCH_CPU,
                                    env={"LOADGEN_METRICS_PORT": "0"}, volumes={out: ("/out", "rw")}, timeout=SECONDS + 120)  # fmt: skip
     if "connect: " in log:
         say(f"warning: the Locust run against {host}:{port} had connection failures (see its summary)")

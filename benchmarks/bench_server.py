@@ -95,7 +95,7 @@ def redis_benchmark(network, cpu, host, port, pipeline, requests, clients):
     """Requests/s of `ping_mbulk` (PING as a RESP array, what clients send)."""
     command = RedisBenchmark.command(host, port, tests="ping_mbulk", clients=clients, requests=requests, pipeline=pipeline)
     try:
-        _, output = containers.run_to_end(f"connlab/{RedisBenchmark.image}:{TAG}", command, name=f"{host}-client",
+        _, output = containers.run_to_end(targets.image(RedisBenchmark.image), command, name=f"{host}-client",
                                           network=network, cpus=cpu, timeout=300)  # fmt: skip
         return RedisBenchmark.parse(output)["rps"]
     except containers.ContainerError as exc:

@@ -59,5 +59,3 @@ class RedisBenchmark:
             "loadgen_bound": cpu >= BOUND_PERCENT, "histogram": histogram,
         }  # fmt: skip
 
-
-CLIENTS = {client.protocol: client for client in (RedisBenchmark,)}

@@ -93,16 +93,21 @@ def get(name):
     return _calling(f"inspect {name}", client().containers.get, name)
 
 
+def _container(container):
+    """A container, given one or its name."""
+    return get(container) if isinstance(container, str) else container
+
+
 def execute(container, argv, timeout=None, **options):
     """(exit status, output) of `argv` run in `container` (a name or a container)."""
-    container = get(container) if isinstance(container, str) else container
+    container = _container(container)
     argv = ["timeout", str(timeout), *argv] if timeout else list(argv)
     result = _calling(f"exec {argv[0]}", container.exec_run, argv, **options)
     return result.exit_code, result.output.decode(errors="replace")
 
 
 def logs(container, tail=20, stderr=True):
-    container = get(container) if isinstance(container, str) else container
+    container = _container(container)
     try:
         return container.logs(tail=tail, stderr=stderr).decode(errors="replace")
     except docker.errors.DockerException as exc:
@@ -111,7 +116,7 @@ def logs(container, tail=20, stderr=True):
 
 def stop(container, timeout=10):
     """Stopped (SIGTERM, then SIGKILL after `timeout` seconds) and removed."""
-    container = get(container) if isinstance(container, str) else container
+    container = _container(container)
     _calling(f"stop {container.name}", container.stop, timeout=timeout)
     remove(container)
 
@@ -119,7 +124,7 @@ def stop(container, timeout=10):
 def remove(container):
     """Removed, running or not; nothing if it is gone already."""
     try:
-        (get(container) if isinstance(container, str) else container).remove(force=True)
+        _container(container).remove(force=True)
     except (docker.errors.NotFound, ContainerError):
         pass
 
@@ -147,7 +152,7 @@ def volume(name, labels=None):
 def wait_ready(container, argv, timeout=60, what=None):
     """Until `argv` succeeds in `container` (the target's own readiness check: it answers
     on its port); a ContainerError with its last log lines if it does not in `timeout` s."""
-    container = get(container) if isinstance(container, str) else container
+    container = _container(container)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         container.reload()

@@ -18,11 +18,8 @@ from connlab.config import cpu_list
 from connlab_loadgen import AGENT_MARK as MARK
 from connlab_loadgen import PHASE_MARK
 
-from . import containers, noise, schedstat
+from . import containers, noise, schedstat, targets
 from .clients import CPU_MARK, RedisBenchmark
-from .targets import tag
-
-TAG = tag()
 # A client that opens thousands of connections a second holds each local port in
 # TIME_WAIT for a minute after closing; without reuse the kernel's search for a free
 # port soon costs more CPU than the load (the load generator measured itself).
@@ -56,7 +53,7 @@ class Agent:
         sysctls = [f"--sysctl={key}={value}" for key, value in CLIENT_SYSCTLS.items()]
         command = ["docker", "run", "-i", "--rm", "--name", self.name, "--network", lab.network,
                    "--cpuset-cpus", cpu, *sysctls, "--entrypoint", "python",
-                   f"connlab/loadgen:{TAG}", "-m", "connlab_loadgen.agent"]  # fmt: skip
+                   targets.image("loadgen"), "-m", "connlab_loadgen.agent"]  # fmt: skip
         self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True)
 
     def send(self, request):
@@ -131,7 +128,7 @@ class Lab:
         load generator CPUs): (finished, its output and then its CPU times)."""
         container = f"{self.name}-cclient"
         if not self._reference:
-            containers.run(f"connlab/{RedisBenchmark.image}:{TAG}", ["infinity"], name=container, network=self.network,
+            containers.run(targets.image(RedisBenchmark.image), ["infinity"], name=container, network=self.network,
                            cpus=cpu_list(self.loadgen_cpus), sysctls=CLIENT_SYSCTLS, entrypoint="sleep")  # fmt: skip
             self._reference = container
         script = f'"$@"; status=$?; echo {CPU_MARK}; times; exit $status'

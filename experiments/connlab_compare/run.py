@@ -18,7 +18,7 @@ from . import containers, exports, journal, measure, report, runner, targets, ve
 from .annotate import Annotations
 from .clients import RedisBenchmark
 from .journal import Cell
-from .lab import TAG, Lab, LabError
+from .lab import Lab, LabError
 from .progress import Progress
 from .scrape import Scrape
 from .scenarios import DIRECTORY as SCENARIO_DIRECTORY
@@ -51,14 +51,14 @@ def scenario_files(scenarios):
 
 def python_images(args):
     """The images of connlab's Python code: the servers' builds and the load generator."""
-    return [*(server_image(p, TAG) for p in args.pythons), f"connlab/loadgen:{TAG}"]
+    return [*(server_image(p, targets.tag()) for p in args.pythons), targets.image("loadgen")]
 
 
 def images(args):
     """Every image a run needs: connlab's, every reference's it runs, the C client's."""
     chosen = [targets.get(name) for name in split(args.targets)] or targets.references().values()
     own = {target.image for target in chosen if target.reference} | {RedisBenchmark.image}
-    return [*python_images(args), *(f"connlab/{image}:{TAG}" for image in sorted(own))]
+    return [*python_images(args), *map(targets.image, sorted(own))]
 
 
 def context(results):

@@ -23,7 +23,7 @@ from pathlib import Path
 from connlab.config import cpu_list
 
 from . import containers, targets
-from .lab import TAG, server_alias
+from .lab import server_alias
 
 TARGETS = "/etc/connlab/targets"  # where connlab's Prometheus image reads them
 FOLDER = Path(__file__).resolve().parents[2] / "build/prometheus/targets"  # the stack mounts it there
@@ -101,7 +101,7 @@ class Scrape:
         volume = f"{project()}_prometheus-data"
         containers.volume(volume, {"com.docker.compose.project": project(), "com.docker.compose.volume": "prometheus-data"})
         name = f"{self.lab.name}-prometheus"
-        containers.run(f"connlab/prometheus:{TAG}", name=name, network=self.lab.network, user="65534",
+        containers.run(targets.image("prometheus"), name=name, network=self.lab.network, user="65534",
                        cpus=cpu_list(self.lab.loadgen_cpus), volumes={str(folder): (TARGETS, "ro"), volume: ("/prometheus", "rw")})  # fmt: skip
         self.started = True
         return name

@@ -28,6 +28,11 @@ def tag():
     return os.environ.get("CONNLAB_TAG", "latest")
 
 
+def image(name):
+    """connlab's image `name` (a reference's folder, the load generator) at the lab's tag."""
+    return f"connlab/{name}:{tag()}"
+
+
 @dataclass(frozen=True)
 class Target:
     name: str  # in TARGETS=, results.json's `target` and the labels
@@ -57,7 +62,7 @@ class Target:
     def run_spec(self, python, settings=None):
         """(image, environment) of a container running it on `python` with `settings`."""
         if self.reference:
-            return f"connlab/{self.image}:{tag()}", {}
+            return image(self.image), {}
         return server_image(python, tag()), {"ARCH": self.arch, **self.env, **(settings or {})}
 
     def scrape_source(self, host="target"):
