@@ -163,6 +163,11 @@ def reply_times(server, slow_ms, others):
     assert exchange(slow, b"PING\r\n", b"+PONG\r\n")
     sent = time.monotonic()
     slow.sendall(b"SLEEP %d\r\n" % slow_ms)
+    # A fifth of the SLEEP for it to reach its thread before the fresh connections come:
+    # else the slow connection's event loop, woken alone for them (EPOLLEXCLUSIVE), can
+    # accept them all before it reads the SLEEP and then sleep with them (CI saw all 8
+    # answered after 1.5 s on multi-acceptor/exclusive, 3.13t).
+    time.sleep(slow_ms / 5000)
     fast = [server.connect() for _ in range(others)]
     for sock in fast:
         sock.sendall(b"PING\r\n")
