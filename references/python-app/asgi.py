@@ -40,7 +40,7 @@ async def _reply(scope, receive):
 async def _lifespan(receive, send):
     """A worker's start: its counters made at once, so an idle worker is listed too."""
     counts.process()
-    while (message := await receive())["type"] != "lifespan.shutdown":
+    while (await receive())["type"] != "lifespan.shutdown":
         await send({"type": "lifespan.startup.complete"})
     await send({"type": "lifespan.shutdown.complete"})
 
