@@ -79,7 +79,7 @@ check-docker:
 
 # Every dependency pinned with its hashes: the .lock files, resolved by `make lock` from
 # the requirements files (the images' for CPython 3.13, the host's from 3.11 up).
-LOCKS := services/requirements.lock loadgen/requirements.lock requirements/test.lock references/uvicorn/requirements.lock
+LOCKS := services/requirements.lock loadgen/requirements.lock requirements/test.lock $(patsubst %.txt,%.lock,$(wildcard references/*/requirements.txt))
 $(VENV)/.installed: requirements/test.lock
 	@echo "connlab: creating $(VENV) with $(HOST_PYTHON)"
 	@$(HOST_PYTHON) -m venv $(VENV)

@@ -84,11 +84,14 @@ def per_connection(baseline, now, connections):
     }  # fmt: skip
 
 
-def spread(before, after):
+def spread(before, after, from_metrics=True):
     """How requests and connections divide across the workers: coefficient of variation
     and busiest/least busy, over every worker that could take them (connlab_workers
     lists the idle ones too). None where a design has no per-worker spread (a thread per
-    connection)."""
+    connection). `before` and `after`: the server's /metrics, or else a reference's INFO
+    reply (redis's I/O threads, read as info_threads says)."""
+    if not from_metrics:
+        before, after = info_threads(before), info_threads(after)
     old, new = samples(before), samples(after)
     roles = {(s.labels["worker"], s.labels["role"]) for s in new.get("connlab_workers", [])}
     figures = {}
@@ -106,6 +109,28 @@ def spread(before, after):
         figures[f"max_min_{what}"] = max(counts) / min(counts) if min(counts) else None
         figures[f"per_worker_{what}"] = dict(zip(workers, counts))
     return figures
+
+
+def info_threads(text):
+    """A redis INFO reply's threads as the /metrics text of a design: Redis 8 lists each
+    I/O thread, `io_thread_N:clients=C,reads=R,writes=W` (N=0 the main thread). With I/O
+    threads, each (N>0) is a reader holding C clients, with R reads as its requests (a
+    pipelined batch is one read), and the main thread, `main`, the one executor of every
+    command (total_commands_processed); without, the main thread does both."""
+    fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+    threads = {key: dict(pair.split("=") for pair in value.strip().split(","))
+               for key, value in fields.items() if key.startswith("io_thread_")}  # fmt: skip
+    if not threads:
+        raise ValueError("no io_thread_N lines in the INFO reply: redis 8 or later, asked for INFO threads")
+    readers = {name: counts for name, counts in threads.items() if name != "io_thread_0"} or threads
+    role = "reader" if len(threads) > 1 else "reader-executor"
+    lines = [f'connlab_workers{{worker="{name}",role="{role}"}} 1' for name in readers]
+    lines += [f'connlab_connections_active{{worker="{name}"}} {counts["clients"]}' for name, counts in readers.items()]
+    lines += [f'connlab_worker_requests_total{{worker="{name}"}} {counts["reads"]}' for name, counts in readers.items()]
+    if len(threads) > 1:
+        lines += ['connlab_workers{worker="main",role="executor"} 1',
+                  f'connlab_worker_requests_total{{worker="main"}} {fields.get("total_commands_processed", "0").strip()}']  # fmt: skip
+    return "\n".join(lines) + "\n"
 
 
 def value(found, metric, worker):

@@ -109,8 +109,8 @@ def locust_point(lab, scenario, step, address, target, quick, baseline, on_phase
     texts = replies[0]["metrics"]
     if scenario.theory and target.metrics_port:  # what the server itself served: the models' inputs
         figures["served"] = theory.served(texts["before"], texts["after"], replies[0]["seconds"], measure.samples)
-    if scenario.server_figures == "spread" and target.metrics_port:
-        figures.update(measure.spread(texts["before"], texts["after"]))
+    if scenario.server_figures == "spread" and target.per_worker:
+        figures.update(measure.spread(texts["before"], texts["after"], from_metrics=bool(target.metrics_port)))
     elif scenario.server_figures == "resources":
         held = measure.server_resources(texts["after"], from_metrics=bool(target.metrics_port))
         if not baseline:

@@ -11,7 +11,9 @@ from packaging.utils import canonicalize_name
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 IMAGE_LOCKS = {"server": "services/requirements", "loadgen": "loadgen/requirements"}
-LOCKS = [*IMAGE_LOCKS.values(), "requirements/test"]
+# A reference server's lock: its image's wheelhouse (scripts/images.sh), locked by make lock.
+REFERENCE_LOCKS = sorted(str(p.relative_to(ROOT).with_suffix("")) for p in ROOT.glob("references/*/requirements.lock"))
+LOCKS = [*IMAGE_LOCKS.values(), *REFERENCE_LOCKS, "requirements/test"]
 
 
 def top_level_pins(path):
@@ -64,7 +66,7 @@ def test_every_locked_dependency_is_pinned_with_hashes(stem):
         assert hashes and all(re.fullmatch(r"sha256:[0-9a-f]{64}", h) for h in hashes), requirement
 
 
-@pytest.mark.parametrize("stem", IMAGE_LOCKS.values())
+@pytest.mark.parametrize("stem", [*IMAGE_LOCKS.values(), *REFERENCE_LOCKS])
 def test_image_locks_have_no_python_version_markers(stem):
     # The host's pip downloads an image's wheels and evaluates the lock's markers with
     # the host's Python, which need not be the image's.
@@ -86,6 +88,16 @@ def test_images_install_from_their_lock_with_hashes_and_no_index(image, stem):
     assert f"COPY {stem}.lock /tmp/requirements.lock" in dockerfile
     assert re.search(r"pip install --no-index .*--require-hashes .*-r /tmp/requirements\.lock", dockerfile)
     assert f'wheelhouse {image} {stem}.lock' in (ROOT / "scripts/images.sh").read_text()
+
+
+@pytest.mark.parametrize("stem", REFERENCE_LOCKS)
+def test_references_install_their_lock_from_their_own_wheelhouse(stem):
+    folder = pathlib.Path(stem).parent
+    dockerfile = (ROOT / folder / "Dockerfile").read_text()
+    assert f"COPY build/wheelhouse/{folder.name} /tmp/wheels" in dockerfile and f"COPY {stem}.lock /tmp/requirements.lock" in dockerfile
+    assert re.search(r"pip install --no-index .*--require-hashes .*-r /tmp/requirements\.lock", dockerfile)
+    assert 'wheelhouse "$name" "references/$name/requirements.lock"' in (ROOT / "scripts/images.sh").read_text()
+    assert "$(patsubst %.txt,%.lock,$(wildcard references/*/requirements.txt))" in (ROOT / "Makefile").read_text()  # make lock resolves it
 
 
 def test_the_venv_installs_from_the_test_lock_with_hashes():

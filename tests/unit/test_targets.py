@@ -42,7 +42,7 @@ def test_a_reference_record_may_name_variants(another_reference, tmp_path):
                       '[variants.threads]\nlabel = "valkey, I/O threads"\nenv = { IO_THREADS = "4" }\nper_worker = true\n')
     targets._read.cache_clear()
     found = targets.references()
-    assert list(found) == ["redis", "valkey", "valkey/threads"]
+    assert list(found) == ["redis", "redis/io-threads", "valkey", "valkey/threads"]
     threaded = found["valkey/threads"]
     assert (threaded.label, threaded.per_worker, found["valkey"].per_worker) == ("valkey, I/O threads", True, False)
     assert threaded.run_spec("3.13", {"WORKERS": "2", "ARCH": "x"}) == (
@@ -51,7 +51,7 @@ def test_a_reference_record_may_name_variants(another_reference, tmp_path):
 
 def test_a_reference_folder_is_all_a_new_reference_takes(another_reference):
     valkey = another_reference
-    assert list(targets.references()) == ["redis", "valkey"]
+    assert list(targets.references()) == ["redis", "redis/io-threads", "valkey"]
     assert valkey.reference and valkey.cannot == ("WORK", "SLEEP") and valkey.metrics_port is None
     assert valkey.run_spec("3.13", {"WORKERS": "2"}) == (f"connlab/valkey:{targets.tag()}", {})  # settings are connlab's
     assert valkey.scrape_source() == "tcp://target:6380 INFO memory"
