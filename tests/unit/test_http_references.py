@@ -32,7 +32,5 @@ def test_uvicorns_image_installs_its_lock_from_a_wheelhouse():
     dockerfile = (ROOT / "references/uvicorn/Dockerfile").read_text()
     assert "COPY build/wheelhouse/uvicorn /tmp/wheels" in dockerfile
     assert re.search(r"pip install --no-index .*--require-hashes .*-r /tmp/requirements\.lock", dockerfile)
-    assert '"--http", "httptools", "--workers", "1"' in dockerfile
     images = (ROOT / "scripts/images.sh").read_text()
     assert 'wheelhouse "$name" "references/$name/requirements.lock"' in images
-    assert "references/uvicorn/requirements.lock" in (ROOT / "Makefile").read_text()  # make lock resolves it
