@@ -12,7 +12,7 @@ from pathlib import Path
 from . import containers
 
 CSV = "points.csv"
-POINT_FIELDS = ("scenario", "target", "python", "step", "base", "x", "repeat", "client")
+POINT_FIELDS = ("scenario", "target", "python", "protocol", "step", "base", "x", "repeat", "client")
 # What each image's Python holds that can change a figure; read, not assumed.
 PACKAGES = {"server": ("prometheus_client", "psutil"), "loadgen": ("locust", "gevent", "greenlet", "hiredis")}
 ROOT = Path(__file__).resolve().parents[2]

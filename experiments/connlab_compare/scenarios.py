@@ -51,7 +51,7 @@ class Scenario:
     columns: list = field(default_factory=list)  # its own figures, as columns of its table
     plot: str = "auto"  # "top": the headline at the top of the sweep, in bars (else a sweep or bars per step)
     x_label: str | None = None  # what its sweep's x is, on the figure
-    protocol: str = "resp"  # what its load speaks: it runs on the targets that speak it
+    protocols: tuple | None = None  # the only protocols its load may speak (None: each one asked, PROTOCOLS=)
 
     def warmup(self, quick):
         return self.timing["quick_warmup" if quick else "warmup"]
@@ -104,8 +104,17 @@ def load(path, quick=False):
         sweep=next(iter(sweeps)) if len(sweeps) == 1 else None, policies=data.get("policies", False),
         theory=data.get("theory", {}), designs=data.get("designs", []), server_cpus=data.get("server_cpus"),
         reference=data.get("reference", True), threads=data.get("threads", []), columns=data.get("columns", []),
-        plot=data.get("plot", "auto"), x_label=data.get("x_label"), protocol=data.get("protocol", "resp"),
+        plot=data.get("plot", "auto"), x_label=data.get("x_label"), protocols=protocols_of(data, path.name),
     )  # fmt: skip
+
+
+def protocols_of(data, where):
+    """The protocols a file restricts its scenario to (`protocols = [...]`, or one
+    `protocol`), or None: it runs on every protocol asked that can express it."""
+    found = data.get("protocols", [data["protocol"]] if "protocol" in data else None)
+    if found is not None and not (isinstance(found, list) and found and all(isinstance(p, str) for p in found)):
+        raise ScenarioError(f"{where}: protocols is a list of protocol names (e.g. [\"resp\"]), not {found!r}")
+    return tuple(found) if found is not None else None
 
 
 def expand(raw, quick, where):

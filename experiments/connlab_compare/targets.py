@@ -71,11 +71,11 @@ class Target:
             return f"http://{host}:{self.metrics_port}/metrics"
         return f"tcp://{host}:{self.port} {self.probe}" if self.probe else None
 
-    def runs(self, scenario, step):
-        """Whether it can run `step` of `scenario`: it speaks the scenario's protocol, every
-        command the step sends has an equivalent, and the figures the scenario reads of
-        the server exist."""
-        if scenario.protocol not in self.protocols:
+    def runs(self, scenario, step, protocol="resp"):
+        """Whether it can run `step` of `scenario` in `protocol`: it speaks the protocol,
+        every command the step sends has an equivalent, and the figures the scenario
+        reads of the server exist."""
+        if protocol not in self.protocols:
             return False
         if scenario.server_figures == "spread" and not self.per_worker:
             return False

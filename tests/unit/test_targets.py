@@ -84,19 +84,19 @@ def test_a_protocol_module_and_a_reference_folder_are_all_they_take(lines_protoc
     (tmp_path / "scenarios").mkdir()
     (tmp_path / "scenarios/lines.toml").write_text(SCENARIO)
     monkeypatch.setattr(runner, "load_all", lambda names, quick: scenarios.load_all(names, quick, tmp_path / "scenarios"))
-    loaded, cells = runner.plan(["lines"], [], ["3.13"], 1, True)
+    loaded, cells = runner.plan(["lines"], [], ["3.13"], 1, True, ["lines"])
     planned = {cell.target for cell in cells}
     assert "liner" in planned and "redis" not in planned
     assert set(targets.design_targets()) - {name for name, t in targets.design_targets().items() if t.policy} <= planned
     assert targets.get("single-thread").protocols == ("resp", "lines")
     # In the report, beside a design.
-    points = [{"scenario": "lines", "target": name, "python": build, "step": "PING", "base": "PING", "x": None,
+    points = [{"scenario": "lines", "target": name, "python": build, "protocol": "lines", "step": "PING", "base": "PING", "x": None,
                "repeat": 1, "client": "locust", "metrics": {"rps": 1000.0, "p50_ms": 1.0, "p99_ms": 2.0,
                "p999_ms": 2.0, "max_ms": 2.0, "errors": 0, "loadgen_cpu": 40.0, "loadgen_bound": False}}
               for name, build in (("single-thread", "3.13"), ("liner", "C"))]  # fmt: skip
     results = {"schema": journal.SCHEMA, "started": "now", "finished": "now", "partial": None, "points": points,
-               "machine": constructed_results()[0]["machine"] | {"scenarios": ["lines"]},
-               "verdicts": verdict.verdicts(loaded, points, ["3.13"], lambda python: {})}  # fmt: skip
+               "machine": constructed_results()[0]["machine"] | {"scenarios": ["lines"], "protocols": ["lines"]},
+               "verdicts": verdict.verdicts(loaded, points, ["3.13"], lambda python: {}, ["lines"])}  # fmt: skip
     report.write(tmp_path / "run", results, loaded)
     section = (tmp_path / "run/report.md").read_text().split("## Lines")[1]
     assert "liner" in section and "single-thread" in section and "| redis" not in section
@@ -143,7 +143,7 @@ def test_a_cell_round_trips_through_the_journal_and_run_json(tmp_path):
     assert Cell.from_json(json.loads(json.dumps(cell.to_json()))) == cell
     assert Cell.from_json([2, "throughput", "redis", "C"]) == cell  # run.json before cells had names
     point = {"scenario": "throughput", "target": "redis", "python": "C", "repeat": 2, "step": "s", "client": "locust"}
-    assert journal.cell_of(point) == cell
+    assert journal.cell_of(journal.upgraded(point)) == cell  # a point from before protocols spoke RESP
     asked = {"scenarios": ["throughput"], "archs": ["single-thread", "redis"], "pythons": ["3.13"], "repeat": 1,
              "quick": True}  # fmt: skip
     new, by_name = run.planned({"arguments": asked, "cells": [cell.to_json()]})
