@@ -1,9 +1,10 @@
-"""connlab's locustfile: RESP over raw TCP against one connlab architecture.
+"""connlab's locustfile: RESP or HTTP/1.1 over raw TCP against one connlab architecture.
 
-    locust -f loadgen/locustfile.py --host tcp://multi-acceptor:7000
+    locust -f loadgen/locustfile.py --host tcp://multi-acceptor:7000 [--protocol http]
 
-Parameters (web UI "custom parameters" or command line): --mix, --echo-bytes, --work-us,
---sleep-ms, --connection-mode, --idle-interval, --pipeline, --rate, --request-timeout.
+Parameters (web UI "custom parameters" or command line): --protocol (default: PROTOCOL,
+else resp), --mix, --echo-bytes, --work-us, --sleep-ms, --connection-mode,
+--idle-interval, --pipeline, --rate, --request-timeout.
 """
 
 import logging

@@ -1,4 +1,4 @@
-"""connlab's load generator: a Locust custom client speaking RESP over raw TCP."""
+"""connlab's load generator: a Locust custom client speaking RESP or HTTP/1.1 over raw TCP."""
 
 # What starts each answer of the experiments' agent (agent.py) on its stdout.
 AGENT_MARK = "@@connlab-agent@@"

@@ -13,7 +13,8 @@ prefixed with `@@connlab-agent@@` (anything else on stdout is not an answer):
   request name's Locust statistics (StatsEntry.serialize), this process's CPU over the
   measurement, the open-loop schedule, and, when asked, a /metrics or INFO text taken
   before and after.
-- {"probe": "tcp://host:port", "command": ["INFO", "memory"]}: one command's reply.
+- {"probe": "tcp://host:port", "command": ["INFO", "memory"]}: one command's raw reply
+  (its bytes as they came), in RESP, or in the request's "protocol" ("http": INFO).
 
 Like the locustfile's processes, it serves its connlab_loadgen_* metrics on
 LOADGEN_METRICS_PORT (9646; 0: none), for the Prometheus that scrapes the run.
@@ -31,12 +32,13 @@ from gevent import socket
 from gevent.fileobject import FileObjectPosix
 from locust.env import Environment
 
-from . import AGENT_MARK, PHASE_MARK, exposition, metrics, precision, resp, schedule
+from . import AGENT_MARK, PHASE_MARK, exposition, metrics, precision, protocols, schedule
 from .recorder import Recorder
 from .users import ConnlabUser, parse_host
 
 DEFAULTS = dict(mix="PING:1", echo_bytes=16, work_us=100, sleep_ms=10, connection_mode="persistent",
-                idle_interval=10.0, pipeline=1, rate=0.0, request_timeout=5.0, dialect="connlab")  # fmt: skip
+                idle_interval=10.0, pipeline=1, rate=0.0, request_timeout=5.0, dialect="connlab",
+                protocol="resp")  # fmt: skip
 
 
 def user_class(host, index, group):
@@ -100,11 +102,12 @@ def fetch(source):
     return probe(address, command)
 
 
-def probe(address, command, timeout=5.0):
-    """The raw reply to one command (a bulk string's text, for INFO)."""
-    with socket.create_connection(parse_host(address), timeout=timeout) as sock:
-        sock.sendall(resp.encode(*command))
-        decoder, reply = resp.Decoder(), b""
+def probe(address, command, timeout=5.0, protocol="resp"):
+    """The raw reply to one command (for INFO: a bulk string's text, or an HTTP response)."""
+    codec, (host, port) = protocols.codec(protocol), parse_host(address)
+    with socket.create_connection((host, port), timeout=timeout) as sock:
+        sock.sendall(codec.request(command, f"{host}:{port}"))
+        decoder, reply = codec.Decoder(), b""
         while chunk := sock.recv(65536):
             reply += chunk
             if decoder.decode(chunk):  # the raw bytes are the answer; the decoder says where they end
@@ -114,7 +117,7 @@ def probe(address, command, timeout=5.0):
 
 def answer(request):
     if "probe" in request:
-        return {"reply": probe(request["probe"], request["command"])}
+        return {"reply": probe(request["probe"], request["command"], protocol=request.get("protocol", "resp"))}
     return run_step(request["step"])
 
 

@@ -24,7 +24,7 @@ def describe(environment):
     options = environment.parsed_options
     parts = [f"arch={arch_of(environment.host)}", f"host={environment.host}"]
     if options is not None:
-        for key in ("num_users", "spawn_rate", "mix", "connection_mode", "pipeline", "rate",
+        for key in ("protocol", "num_users", "spawn_rate", "mix", "connection_mode", "pipeline", "rate",
                     "echo_bytes", "work_us", "sleep_ms"):
             parts.append(f"{key}={getattr(options, key, None)}")
     return " ".join(parts)

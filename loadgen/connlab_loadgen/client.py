@@ -1,4 +1,5 @@
-"""RespClient: Locust's custom-client pattern for RESP over raw TCP.
+"""TcpClient: Locust's custom-client pattern for a protocol over raw TCP, RESP or HTTP
+(its codec, protocols.py, encodes and decodes; the client only moves bytes and times).
 
 Every request is recorded once, with its own latency, also when several are pipelined
 on one write: successes in bulk through the recorder (recorder.py), failures by firing
@@ -59,10 +60,11 @@ class Watchdog:
 WATCHDOG = Watchdog()
 
 
-class RespClient:
-    def __init__(self, environment, host, port, timeout=5.0):
+class TcpClient:
+    def __init__(self, environment, host, port, timeout=5.0, codec=resp):
         self.environment = environment
         self.host, self.port, self.timeout = host, port, timeout
+        self.codec = codec
         self.recorder = Recorder.of(environment)
         self.sock = None
         self.reader = None
@@ -75,7 +77,7 @@ class RespClient:
 
     def _fire(self, name, started, exception):
         self.environment.events.request.fire(
-            request_type="RESP",
+            request_type=self.codec.METHOD,
             name=name,
             response_time=(time.perf_counter() - started) * 1000.0,
             response_length=0,
@@ -115,7 +117,7 @@ class RespClient:
         self._readable = hub.loop.io(sock.fileno(), _READ)
         self._writable = writable
         self.sock = sock
-        self.reader = resp.Decoder()
+        self.reader = self.codec.Decoder()
         metrics.OPEN_CONNECTIONS.inc()
         WATCHDOG.watch(self)
 
@@ -142,7 +144,7 @@ class RespClient:
         started = clock() if started is None else started
         if self.sock is None:
             self.connect(started)
-        ok, index = 0, 0
+        ok, index, codec = 0, 0, self.codec
         self.waiting_since, self._waiter = clock(), gevent.getcurrent()
         try:
             self._send(wire if wire is not None else b"".join(command.wire for command in commands))
@@ -150,16 +152,16 @@ class RespClient:
                 reply = self._read_reply()
                 now = clock()
                 if reply == command.expected:
-                    self.recorder.ok(command.name, (now - started) * 1000.0, len(reply), now)
+                    self.recorder.ok(command.name, (now - started) * 1000.0, len(reply), now, codec.METHOD)
                     ok += 1
-                elif isinstance(reply, resp.ReplyError):
+                elif isinstance(reply, codec.ReplyError):
                     self._fire(command.name, started, errors.ServerError(str(reply)))
                 else:
                     self._fire(command.name, started, errors.UnexpectedReply(reply))
         except errors.LoadgenFailure as failure:
             self._fail_rest(commands[index:], started, failure)
-        except resp.ProtocolError as exc:
-            self._fail_rest(commands[index:], started, errors.ProtocolError(exc))
+        except codec.ProtocolError as exc:
+            self._fail_rest(commands[index:], started, errors.ProtocolError(exc, codec.METHOD))
         except OSError as exc:
             self._fail_rest(commands[index:], started, errors.from_io_error(exc))
         finally:

@@ -52,6 +52,10 @@ class ReplyTimeout(LoadgenFailure):
 class ProtocolError(LoadgenFailure):
     message = "reply: RESP protocol error"
 
+    def __init__(self, detail=None, protocol="RESP"):
+        super().__init__(detail)
+        self.message = f"reply: {protocol} protocol error"
+
 
 class ServerError(LoadgenFailure):
     message = "reply: server error"

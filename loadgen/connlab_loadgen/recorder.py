@@ -21,7 +21,7 @@ from . import metrics
 # Fold at least this often, and at every whole second of wall time (Locust counts
 # requests per second by the second they are logged in).
 FLUSH_SECONDS = 0.25
-METHOD = "RESP"
+METHOD = "RESP"  # Locust's request type when none is given (the protocol's METHOD)
 
 
 class Batch:
@@ -47,9 +47,9 @@ class Batch:
         key = locust_stats.bucket_response_time(milliseconds)
         self.rounded[key] = self.rounded.get(key, 0) + 1
 
-    def entry(self, request_stats, name, wall):
+    def entry(self, request_stats, name, method, wall):
         """A StatsEntry holding this batch, as StatsEntry.log would have made it."""
-        entry = locust_stats.StatsEntry(request_stats, name, METHOD)
+        entry = locust_stats.StatsEntry(request_stats, name, method)
         entry.start_time = self.first
         entry.last_request_timestamp = wall
         entry.num_requests = sum(self.rounded.values())
@@ -65,7 +65,7 @@ class Recorder:
     def __init__(self, environment, clock=time.perf_counter, wall=time.time):
         self.environment = environment
         self.clock, self.wall = clock, wall
-        self._batches = {}  # name -> Batch
+        self._batches = {}  # (name, method) -> Batch
         self.due = 0.0  # clock() at which the next request folds the batches in
 
     @classmethod
@@ -76,11 +76,12 @@ class Recorder:
             recorder = environment.connlab_recorder = cls(environment)
         return recorder
 
-    def ok(self, name, milliseconds, length, now):
+    def ok(self, name, milliseconds, length, now, method=METHOD):
         """A request that succeeded; `now` is clock() when its reply was read."""
-        batch = self._batches.get(name)
+        key = name, method
+        batch = self._batches.get(key)
         if batch is None:
-            batch = self._batches[name] = Batch(self.wall())
+            batch = self._batches[key] = Batch(self.wall())
         batch.add(milliseconds, length)
         if now >= self.due:
             self.flush()
@@ -89,9 +90,9 @@ class Recorder:
         """Fold what was recorded into Locust's statistics and our metrics."""
         wall = self.wall()
         request_stats = self.environment.stats
-        for name, batch in self._batches.items():
-            entry = batch.entry(request_stats, name, wall)
-            request_stats.get(name, METHOD).extend(entry)
+        for (name, method), batch in self._batches.items():
+            entry = batch.entry(request_stats, name, method, wall)
+            request_stats.get(name, method).extend(entry)
             request_stats.total.extend(entry)
             metrics.record_successes(name, batch.rounded, batch.total)
         self._batches.clear()

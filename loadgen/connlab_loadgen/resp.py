@@ -1,15 +1,12 @@
-"""RESP2, the client's side: requests encoded, replies decoded, and the lab's commands
-with the replies they expect. The load generator, the tests, fuzz, soak and the
-benchmarks all speak RESP through this module (the server has its own, in services/).
-
-A protocol's client codec is `encode(*args) -> bytes` and a `Decoder` with feed(data),
-gets() (the next complete reply, or False) and decode(data) (every reply `data`
-completes).
+"""RESP2, the client's side: requests encoded, replies decoded. The load generator, the
+tests, fuzz, soak and the benchmarks all speak RESP through this module (the server has
+its own, in services/). What a codec module has: protocols.py.
 """
 
-from dataclasses import dataclass
-
 import hiredis
+
+NAME = "resp"
+METHOD = "RESP"  # the request type in Locust's tables
 
 # What a reply can be besides bytes, int, None and lists; hiredis raises ProtocolError
 # on bytes that are no reply at all.
@@ -45,30 +42,7 @@ class Decoder(hiredis.Reader):
         return replies
 
 
-@dataclass(frozen=True)
-class Command:
-    """A request in the mix: its Locust name, its bytes on the wire, the reply it needs."""
-
-    name: str
-    wire: bytes
-    expected: object  # the decoded reply that counts as success
-
-    @classmethod
-    def ping(cls):
-        return cls("PING", encode("PING"), b"PONG")
-
-    @classmethod
-    def echo(cls, size):
-        payload = b"x" * size
-        return cls(f"ECHO {size}B", encode("ECHO", payload), payload)
-
-    @classmethod
-    def work(cls, microseconds):
-        return cls(f"WORK {microseconds}us", encode("WORK", microseconds), b"OK")
-
-    @classmethod
-    def sleep(cls, milliseconds, dialect="connlab"):
-        """SLEEP; to redis-server, DEBUG SLEEP (it needs --enable-debug-command yes)."""
-        if dialect == "redis":
-            return cls(f"SLEEP {milliseconds}ms", encode("DEBUG", "SLEEP", milliseconds / 1000), b"OK")
-        return cls(f"SLEEP {milliseconds}ms", encode("SLEEP", milliseconds), b"OK")
+def request(args, host=None, close=False):
+    """`args` as this protocol's request bytes. RESP names no host, and has no way to
+    announce a connection's last request: the client just closes after its reply."""
+    return encode(*args)

@@ -1,5 +1,6 @@
-"""The Locust users: RespUser owns a RespClient (Locust's custom-client pattern);
-ConnlabUser runs the configured mix, connection mode, pipeline and rate."""
+"""The Locust users: TcpUser owns a TcpClient (Locust's custom-client pattern) that
+speaks the --protocol; ConnlabUser runs the configured mix, connection mode, pipeline
+and rate, the same in every protocol."""
 
 import time
 from urllib.parse import urlsplit
@@ -7,8 +8,8 @@ from urllib.parse import urlsplit
 import gevent
 from locust import User, constant, task
 
-from . import errors, metrics
-from .client import RespClient
+from . import errors, metrics, protocols
+from .client import TcpClient
 from .options import Mix
 from .schedule import Pacer, user_interval
 
@@ -30,7 +31,7 @@ def parse_host(host):
     return parts.hostname, parts.port or DEFAULT_PORT
 
 
-class RespUser(User):
+class TcpUser(User):
     abstract = True
     # This class's own parameters (a Namespace like Locust's parsed options), for users
     # of several kinds in one test (the experiments' agent); None: Locust's.
@@ -40,14 +41,15 @@ class RespUser(User):
         super().__init__(environment)
         host, port = parse_host(self.host)
         timeout = getattr(self.parameters, "request_timeout", 5.0)
-        self.client = RespClient(environment, host, port, timeout=timeout)
+        codec = protocols.codec(getattr(self.parameters, "protocol", "resp"))
+        self.client = TcpClient(environment, host, port, timeout=timeout, codec=codec)
 
     @property
     def parameters(self):
         return self.options or self.environment.parsed_options
 
 
-class ConnlabUser(RespUser):
+class ConnlabUser(TcpUser):
     # The task loops by itself (see send): Locust's scheduler never waits between calls.
     # Closed loop: the next request goes as soon as its reply is in. Open loop and idle
     # mode pace themselves (Pacer) inside the task.
@@ -55,7 +57,7 @@ class ConnlabUser(RespUser):
 
     def on_start(self):
         options = self.parameters
-        self.mix = Mix.from_options(options)
+        self.mix = Mix.from_options(options, host=f"{self.client.host}:{self.client.port}")
         self.mode = options.connection_mode
         self.depth = 1 if self.mode == "idle" else max(1, options.pipeline)
         if self.mode == "idle":

@@ -5,7 +5,7 @@ from locust import stats
 
 from connlab_loadgen import precision, schedule
 from connlab_loadgen.options import Mix
-from connlab_loadgen.resp import Command
+from connlab_loadgen.commands import Command
 from connlab_loadgen.users import parse_host
 
 

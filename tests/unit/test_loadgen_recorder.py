@@ -63,3 +63,13 @@ def test_requests_are_folded_in_when_due_and_counted_in_their_second(recorder):
     assert entry.num_requests == 1  # not yet
     recorder.ok("ECHO y", 1.0, 3, now=recorder.due)
     assert entry.num_requests == 3
+
+
+def test_each_protocol_has_its_own_row(recorder):
+    recorder.ok("PING z", 1.0, 4, now=0.0)
+    recorder.ok("PING z", 2.0, 4, now=0.0, method="HTTP")
+    recorder.ok("PING z", 3.0, 4, now=0.0, method="HTTP")
+    recorder.flush()
+    stats = recorder.environment.stats
+    assert stats.get("PING z", "RESP").num_requests == 1 and stats.get("PING z", "HTTP").num_requests == 2
+    assert stats.get("PING z", "HTTP").max_response_time == 3.0 and stats.total.num_requests == 3

@@ -1,10 +1,11 @@
-"""A user whose server is gone keeps running, and Grafana annotations are optional."""
+"""A user whose server is gone keeps running, a user speaks HTTP in each connection mode,
+and Grafana annotations are optional."""
 
 import json
 import logging
 import threading
 from argparse import Namespace
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import BaseHTTPRequestHandler, HTTPServer, ThreadingHTTPServer
 
 import pytest
 from locust.env import Environment
@@ -39,6 +40,62 @@ def unused_port():
 
     with socket.create_server(("127.0.0.1", 0)) as probe:
         return probe.getsockname()[1]
+
+
+class LabRoutes(BaseHTTPRequestHandler):
+    """/ping and /echo as connlab's HTTP answers them; counts connections and requests."""
+
+    protocol_version = "HTTP/1.1"  # persistent connections, pipelined requests read in turn
+    connections, requests = [], []
+
+    def setup(self):
+        super().setup()
+        LabRoutes.connections.append(self.client_address)
+
+    def do_GET(self):
+        self.answer(b"PONG" if self.path == "/ping" else None)
+
+    def do_POST(self):
+        self.answer(self.rfile.read(int(self.headers["Content-Length"])) if self.path == "/echo" else None)
+
+    def answer(self, body):
+        LabRoutes.requests.append((self.command, self.path, self.headers.get("Connection")))
+        self.send_response(200 if body is not None else 404)
+        body = body if body is not None else b"no route"
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.mark.parametrize(("mode", "pipeline", "connections"), [("persistent", 4, 1), ("per-request", 2, 3)])
+def test_a_user_speaks_http_in_each_connection_mode(monkeypatch, mode, pipeline, connections):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), LabRoutes)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    LabRoutes.connections, LabRoutes.requests = [], []
+    environment = Environment(user_classes=[users.ConnlabUser], parsed_options=options(
+        protocol="http", mix="PING:1,ECHO:1", connection_mode=mode, pipeline=pipeline))
+    failures = []
+    environment.events.request.add_listener(lambda exception, **_: failures.append(str(exception)))
+    monkeypatch.setattr(users.ConnlabUser, "host", f"tcp://127.0.0.1:{server.server_port}")
+    try:
+        user = users.ConnlabUser(environment)
+        user.on_start()
+        for _ in range(3):
+            user.send_once()
+        user.on_stop()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert failures == []
+    assert environment.stats.total.num_requests == 3 * pipeline
+    assert {method for _, method in environment.stats.entries} == {"HTTP"}
+    assert len(LabRoutes.connections) == connections
+    closing = [connection == "close" for *_, connection in LabRoutes.requests]
+    # per-request: each connection's last request asks the server to close it; persistent: none
+    assert closing == ([False] * (pipeline - 1) + [True]) * 3 if mode == "per-request" else not any(closing)
 
 
 class FakeGrafana(BaseHTTPRequestHandler):
