@@ -2,13 +2,15 @@
 (a module each in services/connlab/protocols/), and what a scenario cannot say in one.
 
 A scenario's steps are commands (PING, ECHO, SLEEP, WORK, INFO) that the load generator
-sends in whichever protocol the cell speaks. A step is left out of a protocol where its
-file restricts it to others, or where it sends a command the protocol has no request
-for; a scenario none of whose steps is left is not run in that protocol, and the report
-says why.
+sends in whichever protocol the cell speaks (its codec, connlab_loadgen/protocols.py). A
+step is left out of a protocol where its file restricts it to others, or where the load
+generator cannot say it there (a command with no request in that protocol, or no codec
+for the protocol at all); a scenario none of whose steps is left is not run in that
+protocol, and the report says why.
 """
 
 from connlab import protocols
+from connlab_loadgen.options import Mix
 
 from .scenarios import ScenarioError
 
@@ -29,28 +31,25 @@ def check(names):
     return list(names)
 
 
-def commands(protocol):
-    """The commands `protocol` has a request for (its module's COMMANDS), or None where
-    its module does not say: then every command."""
-    found = getattr(protocols.PROTOCOLS[protocol], "COMMANDS", None)
-    return None if found is None else {str(command).upper() for command in found}
-
-
-def sent(step):
-    """The commands a step's users send."""
-    mixes = (group.get("parameters", {}).get("mix", "PING:1") for group in step.groups)
-    return {item.split(":")[0].strip().upper() for mix in mixes for item in mix.split(",") if item.strip()}
+def unsayable(step, protocol):
+    """What the load generator says when asked for `step`'s mixes in `protocol` (its
+    ValueError), or None where it can send them."""
+    for group in step.groups:
+        parameters = group.get("parameters", {})
+        try:
+            Mix.parse(parameters.get("mix", "PING:1"), parameters.get("echo_bytes", 16), parameters.get("work_us", 100),
+                      parameters.get("sleep_ms", 10), protocol=protocol)  # fmt: skip
+        except ValueError as exc:
+            return str(exc)
+    return None
 
 
 def why_not(scenario, step, protocol):
     """Why `step` of `scenario` cannot be said in `protocol`, or None where it can."""
     if scenario.protocols is not None and protocol not in scenario.protocols:
         return f"its file restricts it to {', '.join(scenario.protocols)}"
-    spoken = commands(protocol)
-    missing = sorted(sent(step) - spoken) if spoken is not None else []
-    if missing:
-        return f"{protocol} has no request for {', '.join(missing)} (step {step.base!r})"
-    return None
+    refusal = unsayable(step, protocol)
+    return f"step {step.base!r}: the load generator cannot say it in {protocol}: {refusal}" if refusal else None
 
 
 def unsaid(scenario, protocol):

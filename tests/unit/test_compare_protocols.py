@@ -6,16 +6,34 @@ differ, and the C client picked by the protocol. The test-only protocol `lines`
 
 import csv
 import sys
+import types
 
 import jsonschema
 import pytest
 from connlab_compare import exports, journal, reference_client, report, runner, scrape, speaking, verdict
 from connlab_compare.clients import RedisBenchmark
 from connlab_compare.journal import Cell
+from connlab_loadgen import protocols as codecs
 from test_experiments import constructed_results, point
 
 
-def test_the_plan_runs_each_scenario_in_each_protocol_on_the_targets_that_speak_it(lines_protocol):
+@pytest.fixture
+def lines_codec(lines_protocol, monkeypatch):
+    """The test-only protocol `lines` on both sides: the server's module (conftest.py)
+    and a load generator codec for it (connlab_loadgen/protocols.py), which has a request
+    for the commands in its COMMANDS (a test may take some away)."""
+
+    def request(args, host=None, close=False):
+        if str(args[0]) not in codec.COMMANDS:
+            raise ValueError(f"lines has no request for {args[0]!r}")
+        return b" ".join(a if isinstance(a, bytes) else str(a).encode() for a in args) + b"\n"
+
+    codec = types.SimpleNamespace(NAME="lines", COMMANDS=["PING", "ECHO", "SLEEP", "WORK", "INFO"], request=request)
+    monkeypatch.setitem(codecs.CODECS, "lines", codec)
+    return codec
+
+
+def test_the_plan_runs_each_scenario_in_each_protocol_on_the_targets_that_speak_it(lines_codec):
     chosen, cells = runner.plan(["throughput", "cpu-bound"], ["single-thread", "redis"], ["3.13"], 1, True,
                                 ["resp", "lines"])  # fmt: skip
     assert {(c.scenario, c.target, c.protocol) for c in cells} == {
@@ -28,15 +46,16 @@ def test_the_plan_runs_each_scenario_in_each_protocol_on_the_targets_that_speak_
     assert runner.plan(["throughput"], ["single-thread"], ["3.13"], 1, True)[1] == [Cell(1, "throughput", "single-thread", "3.13")]
 
 
-def test_a_scenario_a_protocol_cannot_say_is_left_out_with_its_reason(lines_protocol, monkeypatch):
-    monkeypatch.setattr(lines_protocol, "COMMANDS", ("PING", "ECHO"), raising=False)  # no request for WORK
+def test_a_scenario_a_protocol_cannot_say_is_left_out_with_its_reason(lines_codec):
+    lines_codec.COMMANDS = ["PING", "ECHO"]  # no request for WORK
     chosen, cells = runner.plan(["throughput", "cpu-bound"], ["single-thread"], ["3.13"], 1, True, ["resp", "lines"])
     assert {(c.scenario, c.protocol) for c in cells} == {("throughput", "resp"), ("cpu-bound", "resp"), ("throughput", "lines")}
     (left,) = runner.not_run(chosen, ["single-thread"], ["resp", "lines"])
     assert left == {"scenario": "cpu-bound", "protocol": "lines", "target": None,
-                    "reason": "lines has no request for WORK (step 'WORK 200us')"}  # fmt: skip
+                    "reason": "step 'WORK 200us': the load generator cannot say it in lines: lines has no "
+                              "request for 'WORK'"}  # fmt: skip
     # A step a protocol cannot say is left out of that protocol alone.
-    monkeypatch.setattr(lines_protocol, "COMMANDS", ("PING",))
+    lines_codec.COMMANDS = ["PING"]
     throughput = chosen[0]
     assert not any("ECHO" in step.label for step, _ in runner.steps_of(throughput, "single-thread", "lines"))
     assert any("ECHO" in step.label for step, _ in runner.steps_of(throughput, "single-thread", "resp"))
@@ -67,7 +86,7 @@ def test_a_bad_protocol_lists_the_servers_protocols(monkeypatch, capsys):
     assert main.arguments().protocols == ["resp"]
 
 
-def test_the_c_client_is_the_protocols(lines_protocol, monkeypatch):
+def test_the_c_client_is_the_protocols(lines_codec, monkeypatch):
     assert reference_client.client("resp") is RedisBenchmark and reference_client.client("lines") is None
     throughput = runner.load_all(["throughput"], quick=True)[0]
     assert {client for _, client in runner.steps_of(throughput, "single-thread", "resp")} == {"locust", "redis-benchmark"}
@@ -89,7 +108,7 @@ def test_the_c_client_is_the_protocols(lines_protocol, monkeypatch):
     assert verdict_clients == ("locust", "lines-bench") and verdict.clients("resp") == ("locust", "redis-benchmark")
 
 
-def test_a_cell_speaks_its_protocol_to_the_server_and_the_load_generator(lines_protocol, monkeypatch):
+def test_a_cell_speaks_its_protocol_to_the_server_and_the_load_generator(lines_codec, monkeypatch):
     throughput = runner.load_all(["throughput"], quick=True)[0]
     throughput.steps = throughput.steps[:1]
     started, asked = [], []

@@ -9,6 +9,7 @@ import pytest
 from connlab_compare import journal, report, run, runner, scenarios, targets, verdict
 from connlab_compare.clients import RedisBenchmark
 from connlab_compare.journal import Cell
+from test_compare_protocols import lines_codec  # noqa: F401 (a fixture)
 from test_experiments import constructed_results
 
 DATA = Path(__file__).parent / "data"
@@ -71,7 +72,7 @@ similar = ["single-thread", "liner"]
 """
 
 
-def test_a_protocol_module_and_a_reference_folder_are_all_they_take(lines_protocol, tmp_path, monkeypatch):
+def test_a_protocol_module_and_a_reference_folder_are_all_they_take(lines_codec, tmp_path, monkeypatch):
     """A test-only protocol module and a test-only reference that speaks it (and RESP):
     the plan runs a scenario in that protocol on every design and on that reference
     alone of the references, the report shows them, bench-server lists the reference."""
