@@ -39,7 +39,7 @@ def every_cpu():
 def server_alias(cell):
     """The server's name on the lab's network in one cell: a new name for every cell, so
     that what scrapes it by that name never reaches the server of another cell."""
-    return re.sub(r"[^a-z0-9-]+", "-", f"{cell.scenario}-{cell.target}-{cell.python}-r{cell.repeat}".lower())
+    return re.sub(r"[^a-z0-9-]+", "-", f"{cell.scenario}-{cell.target}-{cell.python}-{cell.protocol}-r{cell.repeat}".lower())
 
 
 class Agent:
