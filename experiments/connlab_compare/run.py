@@ -60,7 +60,7 @@ def images(args):
     chosen = [targets.get(name) for name in split(args.targets)] or targets.references().values()
     c_clients = {RedisBenchmark, *filter(None, map(reference_client.client, args.protocols))}
     own = {target.image for target in chosen if target.reference} | {client.image for client in c_clients}
-    return [*python_images(args), *map(targets.image, sorted(own))]
+    return list(dict.fromkeys([*python_images(args), *map(targets.image, sorted(own))]))  # a C client may be in connlab's
 
 
 def context(results):
