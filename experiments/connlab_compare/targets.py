@@ -79,6 +79,8 @@ class Target:
             return False
         if scenario.server_figures == "spread" and not self.per_worker:
             return False
+        if scenario.server_figures == "resources" and not self.scrape_source():  # nothing tells what it holds
+            return False
         mixes = (group.get("parameters", {}).get("mix", "PING:1") for group in step.groups)
         sent = {item.split(":")[0] for mix in mixes for item in mix.split(",")}
         return not sent & set(self.cannot)

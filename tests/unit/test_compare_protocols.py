@@ -213,3 +213,19 @@ def test_an_old_cell_and_point_speak_resp():
     assert Cell.from_json([1, "throughput", "redis", "C"]).protocol == journal.OLD_PROTOCOL == "resp"
     assert journal.upgraded({"arch": "hybrid"}) == {"target": "hybrid", "protocol": "resp"}
     assert journal.protocols_asked({"scenarios": []}) == ["resp"]
+
+
+def test_a_reference_that_cannot_say_what_it_holds_runs_no_resources_scenario(tmp_path, monkeypatch):
+    """idle-connections reads the memory a server holds: from /metrics, or a reference's
+    probe. A reference with neither (as an HTTP server may be) is left out of it."""
+    from connlab_compare import targets
+
+    record = (targets.DIRECTORY / "redis/reference.toml").read_text()
+    (tmp_path / "mute").mkdir()
+    (tmp_path / "mute/reference.toml").write_text(
+        "\n".join(line for line in record.replace('"redis"', '"mute"', 1).splitlines() if not line.startswith("probe")))
+    monkeypatch.setenv("CONNLAB_REFERENCES", str(tmp_path))
+    idle = runner.load_all(["idle-connections"], quick=True)[0]
+    assert targets.get("mute").probe is None and not any(targets.get("mute").runs(idle, step) for step in idle.steps)
+    assert runner.plan(["idle-connections"], ["single-thread", "mute"], ["3.13"], 1, True)[1] == [
+        Cell(1, "idle-connections", "single-thread", "3.13")]
