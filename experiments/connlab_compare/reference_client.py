@@ -11,6 +11,7 @@ capacity at that step. Its own CPU is read with the shell's `times`: a point whe
 client used ≥ 90 % of its cores measured the client, and is marked so like Locust's.
 """
 
+import inspect
 import math
 from collections import defaultdict
 
@@ -51,18 +52,21 @@ def expressible(step, protocol="resp"):
     (argv,) = Decoder().decode(mix.commands[0].wire)  # an array of bulk strings decodes as the argv (RESP's, any protocol's)
     argv = [part.decode() for part in argv]
     try:
-        arguments(step, argv, "target", 1, MIN_REQUESTS, 1, protocol)
+        arguments(step, argv, "target", 1, 1, protocol)
     except ValueError:
         return None
     return argv
 
 
-def arguments(step, argv, host, port, requests, threads, protocol="resp"):
-    """The protocol's C client's command line for `step` against host:port."""
-    parameters = step.groups[0].get("parameters", {})
-    return client(protocol).command(host, port, argv, clients=step.groups[0]["users"], requests=requests,
-                                    pipeline=parameters.get("pipeline", 1), threads=threads,
-                                    keepalive=parameters.get("connection_mode") != "per-request")  # fmt: skip
+def arguments(step, argv, host, port, threads, protocol="resp", seconds=1.0, locust_rps=None):
+    """The protocol's C client's command line for `step` against host:port, about
+    `seconds` long: a client that counts requests (redis-benchmark -n) is given a count
+    (requests_for), one that runs for a time (wrk -d) the seconds."""
+    kind, parameters = client(protocol), step.groups[0].get("parameters", {})
+    counts = "requests" in inspect.signature(kind.command).parameters
+    length = {"requests": requests_for(seconds, locust_rps)} if counts else {"seconds": max(1, math.ceil(seconds))}
+    return kind.command(host, port, argv, clients=step.groups[0]["users"], pipeline=parameters.get("pipeline", 1),
+                        threads=threads, keepalive=parameters.get("connection_mode") != "per-request", **length)  # fmt: skip
 
 
 def requests_for(seconds, locust_rps):

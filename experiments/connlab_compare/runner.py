@@ -154,10 +154,9 @@ def locust_point(lab, scenario, step, address, target, quick, baseline, on_phase
 def reference_point(lab, scenario, step, address, quick, locust_rps, protocol="resp"):
     """The same step replayed by the protocol's C client: its figures."""
     host, port = address.removeprefix("tcp://").split(":")
-    requests = reference_client.requests_for(scenario.reference_duration(quick), locust_rps)
     threads = len(lab.loadgen_cpus)
-    argv = reference_client.arguments(step, reference_client.expressible(step, protocol), host, port, requests, threads,
-                                      protocol)  # fmt: skip
+    argv = reference_client.arguments(step, reference_client.expressible(step, protocol), host, port, threads, protocol,
+                                      scenario.reference_duration(quick), locust_rps)  # fmt: skip
     ok, output = lab.run_reference(reference_client.client(protocol), argv)
     try:
         if ok:

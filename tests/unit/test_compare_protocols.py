@@ -229,3 +229,25 @@ def test_a_reference_that_cannot_say_what_it_holds_runs_no_resources_scenario(tm
     assert targets.get("mute").probe is None and not any(targets.get("mute").runs(idle, step) for step in idle.steps)
     assert runner.plan(["idle-connections"], ["single-thread", "mute"], ["3.13"], 1, True)[1] == [
         Cell(1, "idle-connections", "single-thread", "3.13")]
+
+
+def test_resp_and_http_every_scenario_in_both_on_the_designs_and_each_reference_in_its_own():
+    """PROTOCOLS=resp,http over every scenario file: the designs run each in both (HTTP
+    has a request for every command), each reference in what its record lists, and the
+    C twin of an HTTP step is wrk's (keep-alive, pipelined, or Connection: close)."""
+    chosen, cells = runner.plan([], [], ["3.13"], 1, True, ["resp", "http"])
+    for scenario in chosen:
+        ran = {(c.target, c.protocol) for c in cells if c.scenario == scenario.name}
+        assert ("single-thread", "http") in ran and ("single-thread", "resp") in ran, scenario.name
+    spoken = {c.target: set() for c in cells}
+    for c in cells:
+        spoken[c.target].add(c.protocol)
+    for name, target in runner.targets.references().items():
+        assert spoken.get(name, set()) <= set(target.protocols), name
+    assert {row["target"] for row in runner.not_run(chosen, [], ["resp", "http"])} == {
+        name for name, t in runner.targets.references().items() if set(t.protocols) != {"resp", "http"}}
+    throughput, accept = (next(s for s in chosen if s.name == name) for name in ("throughput", "accept-storm"))
+    assert {client for _, client in runner.steps_of(throughput, "single-thread", "http")} == {"locust", "wrk"}
+    closed, client = runner.steps_of(accept, "single-thread", "http")[-1]
+    argv = reference_client.arguments(closed, reference_client.expressible(closed, "http"), "target", 7000, 1, "http")
+    assert client == "wrk" and argv[0] == "wrk" and "Connection: close" in argv and argv[argv.index("-d") + 1] == "1s"

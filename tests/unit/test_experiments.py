@@ -374,15 +374,16 @@ def test_the_c_client_replays_what_it_can_express():
     throughput, accept, head = scenarios.load_all(["throughput", "accept-storm", "head-of-line"], quick=True)
     pipelined = next(step for step in throughput.steps if step.base == "PING, pipeline 16")
     assert reference_client.expressible(pipelined) == ["PING"]
-    argv = reference_client.arguments(pipelined, ["PING"], "target", 7000, 5000, 1)
+    argv = reference_client.arguments(pipelined, ["PING"], "target", 7000, 1, seconds=2.0, locust_rps=2000.0)
     assert argv[argv.index("-c") + 1] == "64" and argv[argv.index("-P") + 1] == "16" and argv[-1] == "PING"
+    assert argv[argv.index("-n") + 1] == "6000"  # 1.5 × what Locust served over the seconds
     echo = next(step for step in throughput.steps if step.base == "ECHO 1 KiB")
     assert reference_client.expressible(echo) == ["ECHO", "x" * 1024]  # the bytes Locust sends
     plan = runner.steps_of(throughput, "single-thread")
     assert [client for _, client in plan] == ["locust", "redis-benchmark"] * len(throughput.steps)
     # An open-loop sweep of new connections: one closed loop of its users, -k 0, after the last rate.
     *_, (closed, client) = runner.steps_of(accept, "single-thread")
-    argv = reference_client.arguments(closed, reference_client.expressible(closed), "target", 7000, 5000, 1)
+    argv = reference_client.arguments(closed, reference_client.expressible(closed), "target", 7000, 1)
     assert client == "redis-benchmark" and closed.x is None and argv[argv.index("-k") + 1] == "0"
     assert sum(c == "redis-benchmark" for _, c in runner.steps_of(accept, "single-thread")) == 1
     assert {client for _, client in runner.steps_of(head, "single-thread")} == {"locust"}  # two groups of users
