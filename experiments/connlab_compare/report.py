@@ -12,7 +12,7 @@ import statistics
 from collections import defaultdict
 from pathlib import Path
 
-from . import exports, noise, plots, runner, theory, verdict
+from . import agreement, exports, noise, plots, runner, theory, verdict
 
 SCHEMA = Path(__file__).resolve().parent.parent / "results.schema.json"
 COLUMNS = {"rps": "req/s", "p50_ms": "p50 ms", "p99_ms": "p99 ms", "p999_ms": "p99.9 ms", "max_ms": "max ms",
@@ -190,6 +190,7 @@ def document(results, scenarios, figures):
            v["measured"] + (f" — {v['why']}" if v["why"] else ""), _interval(v), v["verdict"], v["client"]]
           for v in results["verdicts"]]),
     ]  # fmt: skip
+    blocks += real_system_blocks(scenarios, points, machine)
     if len(machine.get("protocols", ["resp"])) > 1:
         blocks += [("h2", "Where the protocol changes a verdict"),
                    ("list", protocol_changes(results["verdicts"]) or ["none: every prediction has the same verdict in each protocol"]),
@@ -233,6 +234,30 @@ def document(results, scenarios, figures):
             blocks += theory_blocks(scenario, [p for p in mine if p["protocol"] == protocol], protocol)
             blocks += thread_blocks(scenario, [p for p in mine if p["protocol"] == protocol], protocol)
         blocks += [("img", name, scenario.title) for name in figures.get(scenario.name, [])]
+    return blocks
+
+
+def real_system_blocks(scenarios, points, machine):
+    """The models against the real systems configured the same way, and published
+    results beside the lab's (agreement.py); nothing where the run measured none."""
+    blocks = []
+    rows = agreement.rows(scenarios, points, machine["pythons"], machine.get("protocols", ["resp"]))
+    if rows:
+        blocks += [("h2", "Models against the real systems"),
+                   ("p", "Each of the seed's patterns in connlab's model and in a real system configured the same way: "
+                         "which of its two variants is ahead, round by round, as a prediction is judged. They agree when "
+                         "both orderings are decided and the same; where they disagree, why (docs/references.md)."),
+                   ("table", ["pattern", "protocol", "model (build)", "its ratio [interval]", "real system",
+                              "its ratio [interval]", "agree?"],
+                    [[r["pattern"] + f" ({r['metric']})", r["protocol"], f"{r['model']} ({r['python']})",
+                      f"{_interval(r['model_row'])} {r['model_row']['verdict']}", r["real"],
+                      f"{_interval(r['real_row'])} {r['real_row']['verdict']}",
+                      r["agrees"] + (f" — {r['why']}" if r["why"] else "")] for r in rows])]  # fmt: skip
+    for source, setup, scaled, lines in agreement.published_rows(scenarios, points):
+        if any(ours for *_, ours in lines):
+            blocks += [("h2", f"Reproduced: {source}"), ("p", " ".join(filter(None, (setup, scaled)))),
+                       ("table", ["target", "figure", "theirs", "ours, median [min–max]"],
+                        [[target, metric, theirs if isinstance(theirs, str) else f"{theirs:g}", agreement.spread_text(ours)] for target, metric, theirs, ours in lines])]
     return blocks
 
 

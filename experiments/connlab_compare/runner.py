@@ -26,7 +26,7 @@ def plan(names, archs, pythons, repeat, quick, protocols=speaking.DEFAULT):
     """(scenarios, cells): every repetition of every scenario on every target and
     build, in each protocol, in rounds (repetition 1 of everything, then 2, ...).
     Without `archs`: the classic designs, and the balancing policies where a scenario
-    asks for them, and every reference; a target is left out of a scenario (in a
+    asks for them, the anchor references and those the scenario names; a target is left out of a scenario (in a
     protocol) none of whose steps it can run there."""
     scenarios = load_all(names or None, quick=quick)
     known = targets.all_targets()
@@ -46,8 +46,14 @@ def plan(names, archs, pythons, repeat, quick, protocols=speaking.DEFAULT):
 
 
 def chosen_targets(scenario, archs, known):
-    chosen = archs or scenario.designs or [name for name, t in known.items() if not t.policy or scenario.policies]
-    return [known[a] for a in chosen if not scenario.designs or a in scenario.designs]
+    """`archs`, else the scenario's designs, else the classic designs (and the balancing
+    policies where it asks for them) with the anchor references (redis-server) and the
+    references it names (a prediction's, an agreement's, a published figure's)."""
+    named = scenario.named()
+    chosen = archs or scenario.designs or [
+        name for name, t in known.items()
+        if (t.reference and (t.anchor or name in named)) or (not t.reference and (not t.policy or scenario.policies))]
+    return [known[a] for a in chosen if not scenario.designs or a in scenario.designs or known[a].reference and a in named]
 
 
 def runs(target, scenario, step, protocol):

@@ -50,6 +50,7 @@ class Target:
     cannot: tuple = ()  # connlab commands it has no equivalent of (a step that sends one is not run)
     per_worker: bool = False  # counts per worker, as a `spread` scenario reads them
     settings: tuple = ()  # a reference's: the lab's settings it takes (WORKERS: its worker count)
+    anchor: bool = False  # a reference run in every scenario by default (redis-server, for scale), not only where named
     traced: bool = False  # its threads' scheduler counters mean something (connlab's named threads)
     policy: bool = False  # a balancing policy: run where a scenario asks for policies
 
