@@ -100,7 +100,28 @@ lock: venv ## Resolve every dependency again, with hashes, into the .lock files 
 images: check-python check-docker ## Build every image (official bases, or the offline fallback by itself) [PYTHON=3.13t|3.14t]
 	@scripts/images.sh
 
-up: check-arch check-python check-settings check-docker images $(if $(findstring $(VENV),$(COMPOSE_BIN)),venv) | build/grafana-admin-password build/prometheus/targets ## Start ARCH (default single-thread), Prometheus, node exporter (and Grafana where its image exists)
+.PHONY: check-reference
+check-reference:
+	@PYTHONPATH=services:experiments $(HOST_PYTHON) scripts/reference.py --check "$(REFERENCE)"
+
+ifdef REFERENCE
+# make up REFERENCE=<name>: a reference server instead of a design (scripts/reference.py).
+up: check-reference check-docker images $(if $(findstring $(VENV),$(COMPOSE_BIN)),venv) | build/grafana-admin-password build/prometheus/targets
+	@set -e; vars=$$(PYTHONPATH=services:experiments $(HOST_PYTHON) scripts/reference.py "$(REFERENCE)") || exit 2; eval "$$vars"; \
+	 scripts/images.sh "$$REFERENCE_FOLDER"; \
+	 echo "connlab: starting $$REFERENCE_LABEL ($(REFERENCE)) on server CPUs $(SERVER_CPUS)"; \
+	 LOADGEN_ARCH=reference GRAFANA_ADMIN_PASSWORD="$(grafana_password)" $(COMPOSE) --profile reference $(grafana_profile) up -d --wait --remove-orphans || { \
+	   echo "connlab: ERROR: the stack did not come up; the last lines of the reference's log (make down stops what started):" >&2; \
+	   $(COMPOSE) --profile reference logs --no-color --tail 20 reference >&2; exit 1; }; \
+	 echo "connlab: $(REFERENCE) is up"; \
+	 case "$$PROTOCOL" in \
+	   http) echo "  HTTP:       curl http://$${BIND_ADDRESS:-127.0.0.1}:7010/ping";; \
+	   *) echo "  RESP:       redis-cli -p 7010 PING";; esac; \
+	 echo "  Locust:     http://$${BIND_ADDRESS:-127.0.0.1}:8089 (host tcp://$$LOADGEN_HOST, protocol $$PROTOCOL, $(LOADGEN_WORKERS) worker(s) on CPUs $(LOADGEN_CPUS))"; \
+	 echo "  Prometheus: http://$${BIND_ADDRESS:-127.0.0.1}:9090/targets"
+else
+up: check-arch check-python check-settings check-docker images $(if $(findstring $(VENV),$(COMPOSE_BIN)),venv) | build/grafana-admin-password build/prometheus/targets ## Start ARCH (default single-thread) or REFERENCE=<name>, Prometheus, node exporter (and Grafana where its image exists)
+	@rm -f build/prometheus/targets/reference.json
 	@echo "connlab: starting $(ARCH) on Python $(PYTHON) (server CPUs $(SERVER_CPUS))"
 	@LOADGEN_ARCH=$(ARCH) GRAFANA_ADMIN_PASSWORD="$(grafana_password)" $(COMPOSE) --profile $(ARCH) $(grafana_profile) up -d --wait --remove-orphans || { \
 	  echo "connlab: ERROR: the stack did not come up; the last lines of $(ARCH)'s log (make down stops what started):" >&2; \
@@ -121,6 +142,7 @@ up: check-arch check-python check-settings check-docker images $(if $(findstring
 	  echo "  Grafana:    not started: image $(GRAFANA_IMAGE) is not here and cannot be pulled."; \
 	  echo "              Look at Prometheus instead: http://$${BIND_ADDRESS:-127.0.0.1}:9090/graph (the dashboards' queries are in grafana/dashboards/*.json)"; \
 	fi
+endif
 
 down: $(if $(findstring $(VENV),$(COMPOSE_BIN)),venv) ## Stop and remove every connlab container
 	@COMPOSE_PROFILES='*' $(COMPOSE) down --remove-orphans
@@ -147,10 +169,12 @@ RATE ?= 0
 LOAD_ARGS ?=
 RESULTS ?= results
 .PHONY: load bench-loadgen
-load: up venv ## Headless load on ARCH through the stack's Locust workers: USERS=10 DURATION=30s [RATE=req/s] [PROTOCOL=http] [LOAD_ARGS='--pipeline 16 ...']
-	@$(VENV)/bin/python scripts/load.py --url http://$$(h=$${BIND_ADDRESS:-127.0.0.1}; [ "$$h" = 0.0.0.0 ] && h=127.0.0.1; echo $$h):8089 \
-	  --host tcp://$(ARCH):7000 --users $(USERS) --spawn-rate $(SPAWN_RATE) --duration $(DURATION) --rate $(RATE) \
-	  --results $(RESULTS)/load --name $(ARCH) --protocol $(or $(PROTOCOL),resp) $(LOAD_ARGS)
+load: up venv ## Headless load on ARCH (or REFERENCE=<name>) through the stack's Locust workers: USERS=10 DURATION=30s [RATE=req/s] [PROTOCOL=http] [LOAD_ARGS='--pipeline 16 ...']
+	@host=tcp://$(ARCH):7000; PROTOCOL=$(or $(PROTOCOL),resp); \
+	 $(if $(REFERENCE),eval "$$(PYTHONPATH=services:experiments $(HOST_PYTHON) scripts/reference.py "$(REFERENCE)")"; host=tcp://$$LOADGEN_HOST;) \
+	 $(VENV)/bin/python scripts/load.py --url http://$$(h=$${BIND_ADDRESS:-127.0.0.1}; [ "$$h" = 0.0.0.0 ] && h=127.0.0.1; echo $$h):8089 \
+	  --host $$host --users $(USERS) --spawn-rate $(SPAWN_RATE) --duration $(DURATION) --rate $(RATE) \
+	  --results $(RESULTS)/load --name $(or $(REFERENCE),$(ARCH)) --protocol $$PROTOCOL $(LOAD_ARGS)
 
 bench-loadgen: check-docker venv images ## Benchmark: one Locust worker vs redis-benchmark on one CPU against redis-server
 	@scripts/images.sh references
@@ -182,13 +206,14 @@ bench: bench-server bench-loadgen bench-scaling bench-handoff ## Every benchmark
 SCENARIOS ?=
 QUICK ?=
 PYTHONS ?=
+PROTOCOLS ?=
 .PHONY: compare
-compare: check-python-run check-docker venv images | build/prometheus/targets ## Every scenario on every architecture: results/compare/<UTC>/ [SCENARIOS= TARGETS= REPEAT=3 QUICK=1 BUDGET=minutes PYTHONS=3.13,3.13t SETTINGS=KEY=VALUE,... RESUME=<run> PROMETHEUS=auto|off]
+compare: check-python-run check-docker venv images | build/prometheus/targets ## Every scenario on every architecture: results/compare/<UTC>/ [SCENARIOS= TARGETS= PROTOCOLS=resp,http REPEAT=3 QUICK=1 BUDGET=minutes PYTHONS=3.13,3.13t SETTINGS=KEY=VALUE,... RESUME=<run> PROMETHEUS=auto|off]
 	@$(if $(RESUME),test -f "$(RESUME)/run.json" || { echo "connlab: RESUME=$(RESUME) is not a run that make compare started (it has no run.json); give results/compare/<UTC stamp>" >&2; exit 2; })
 	@scripts/images.sh references
 	@for build in $(filter-out $(PYTHON),$(subst $(comma), ,$(PYTHONS))); do PYTHON=$$build scripts/images.sh server || exit; done
 	@LOCUST_SKIP_MONKEY_PATCH=1 PYTHONPATH=services:loadgen:experiments $(VENV)/bin/python -m connlab_compare \
-	  $(if $(RESUME),--resume "$(RESUME)",--scenarios "$(SCENARIOS)" --targets "$(TARGETS)" $(if $(QUICK),--quick) \
+	  $(if $(RESUME),--resume "$(RESUME)",--scenarios "$(SCENARIOS)" --targets "$(TARGETS)" --protocols "$(PROTOCOLS)" $(if $(QUICK),--quick) \
 	  $(if $(filter command line environment,$(origin REPEAT)),--repeat $(REPEAT)) \
 	  $(if $(BUDGET),--budget "$(BUDGET)") \
 	  --pythons "$(or $(PYTHONS),$(PYTHON))" --set "$(SETTINGS)" --server-cpus $(SERVER_CPUS) --loadgen-cpus $(LOADGEN_CPUS)) \

@@ -4,8 +4,8 @@ the C reference client; then results.json, figures, report.md and index.html in
 results/compare/<UTC stamp>/. Points are journaled as they are measured: an interrupted
 run draws as a partial report and can be resumed.
 
-    python -m connlab_compare [--scenarios a,b] [--targets x,y] [--repeat 3] [--quick] [--budget MIN]
-                              [--pythons 3.13,3.13t] [--set KEY=VALUE,...] [--out results/compare]
+    python -m connlab_compare [--scenarios a,b] [--targets x,y] [--protocols resp,http] [--repeat 3] [--quick]
+                              [--budget MIN] [--pythons 3.13,3.13t] [--set KEY=VALUE,...] [--out results/compare]
     python -m connlab_compare --resume results/compare/<stamp>
     python -m connlab_compare --redraw results/compare/<stamp>
     python -m connlab_compare --diff results/compare/<A> results/compare/<B>
@@ -22,7 +22,8 @@ import sys  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from . import diff, journal, run, targets  # noqa: E402
+from . import diff, journal, run, speaking, targets  # noqa: E402
+from .scenarios import ScenarioError  # noqa: E402
 
 QUICK_REPEAT = 2  # the least that shows a spread
 QUICK_BUDGET, BUDGET = 4.0, 20.0  # minutes of further rounds for predictions still inconclusive
@@ -34,6 +35,8 @@ def arguments():
     parser.add_argument("--scenarios", default="", help="comma-separated; default: every file in experiments/")
     parser.add_argument("--targets", "--archs", dest="targets", default="",
                         help=f"designs and references, comma-separated, from: {', '.join(targets.all_targets())}")
+    parser.add_argument("--protocols", default="", help="what the load speaks, comma-separated (default "
+                        f"{','.join(speaking.DEFAULT)}), from the server's: {', '.join(speaking.known())}")
     parser.add_argument("--repeat", type=int, help=f"repetitions (default 3; {QUICK_REPEAT} with --quick)")
     parser.add_argument("--quick", action="store_true", help="short steps, fewer sweep points")
     parser.add_argument("--budget", type=minutes, help=f"minutes for further rounds of the cells of predictions still "
@@ -58,6 +61,10 @@ def arguments():
     if args.budget is None:
         args.budget = QUICK_BUDGET if args.quick else BUDGET
     args.pythons = [p for p in args.pythons.replace(" ", ",").split(",") if p]
+    try:
+        args.protocols = speaking.check(run.split(args.protocols.replace(" ", ",")) or list(speaking.DEFAULT))
+    except ScenarioError as exc:
+        parser.exit(2, f"connlab: compare: PROTOCOLS: {exc}\n")
     args.settings = settings(args.set)
     return args
 
@@ -93,6 +100,7 @@ def resume(args):
         sys.exit(f"connlab: compare: cannot resume {folder}: {exc!r}; give a folder that `make compare` started")
     for key in ("repeat", "quick", "pythons", "server_cpus", "loadgen_cpus"):
         setattr(args, key, started[key])
+    args.protocols = journal.protocols_asked(started)
     args.budget = started.get("budget", 0.0)  # a run started before budgets had none
     args.scenarios, args.targets = ",".join(started["scenarios"]), ",".join(journal.targets_asked(started))
     args.settings = started.get("settings", {})

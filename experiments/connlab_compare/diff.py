@@ -1,5 +1,5 @@
 """`make compare-diff A=<run> B=<run>`: two runs side by side. Per scenario, step,
-design and client, the headline figure of B over A's, with an interval from the
+design, protocol and client, the headline figure of B over A's, with an interval from the
 repetitions (the lowest and highest ratio of any repetition of B to any of A: the runs
 are not paired round by round); "changed" where the whole interval lies beyond
 `MARGIN` either way. Then every verdict that differs. Where the two runs measured
@@ -22,19 +22,19 @@ MARGIN = 1.2
 
 
 def values(results, metric_of, across_builds):
-    """{(scenario, step, arch, client, python or None): [value of each repetition]}."""
+    """{(scenario, step, arch, protocol, client, python or None): [value of each repetition]}."""
     found = defaultdict(list)
     for point in results["points"]:
         value = point["metrics"].get(metric_of(point["scenario"]))
         if value is not None and not point["metrics"]["loadgen_bound"]:
             python = None if across_builds else point["python"]
-            found[point["scenario"], point["step"], point["target"], point["client"], python].append(value)
+            found[point["scenario"], point["step"], point["target"], point["protocol"], point["client"], python].append(value)
     return found
 
 
 def compare(a, b, metric_of, across_builds):
-    """Rows [scenario, step, arch, client, python, metric, A median, B median, ratio,
-    low, high, verdict] for every cell both runs measured."""
+    """Rows [scenario, step, arch, protocol, client, python, metric, A median, B median,
+    ratio, low, high, verdict] for every cell both runs measured."""
     left, right = values(a, metric_of, across_builds), values(b, metric_of, across_builds)
     rows = []
     for key in [k for k in left if k in right]:
@@ -49,12 +49,12 @@ def compare(a, b, metric_of, across_builds):
 
 
 def verdict_changes(a, b, across_builds):
-    """[(scenario, build, claim, design or "", verdict in A, verdict in B)] that differ."""
+    """[(scenario, build, protocol, claim, design or "", verdict in A, verdict in B)] that differ."""
     def keyed(results):
         found = {}
         for row in results["verdicts"]:
             build = None if across_builds else row["python"]
-            found[row["scenario"], build, row["claim"], row.get("design", "")] = row["verdict"]
+            found[row["scenario"], build, row["protocol"], row["claim"], row.get("design", "")] = row["verdict"]
         return found
 
     left, right = keyed(a), keyed(b)
@@ -63,13 +63,13 @@ def verdict_changes(a, b, across_builds):
 
 def figure(path, title, rows):
     """Each (step, design) of a scenario: B / A on a log axis, with its interval."""
-    labels = [f"{step} · {arch}" + (f" · {python}" if python else "") + (f" ({client})" if client != "locust" else "")
-              for _, step, arch, client, python, *_ in rows]  # fmt: skip
+    labels = [f"{step} · {arch}" + (f" · {python}" if python else "") + (f" · {protocol}" if protocol != "resp" else "")
+              + (f" ({client})" if client != "locust" else "") for _, step, arch, protocol, client, python, *_ in rows]  # fmt: skip
     fig, ax = plt.subplots(figsize=(10, 0.28 * len(rows) + 1.6))
     y = range(len(rows))
-    ratios = [row[8] for row in rows]
-    errors = [[r - row[9] for r, row in zip(ratios, rows)], [row[10] - r for r, row in zip(ratios, rows)]]
-    colours = ["#c62828" if row[11] == "changed" else "#607d8b" for row in rows]
+    ratios = [row[9] for row in rows]
+    errors = [[r - row[10] for r, row in zip(ratios, rows)], [row[11] - r for r, row in zip(ratios, rows)]]
+    colours = ["#c62828" if row[12] == "changed" else "#607d8b" for row in rows]
     ax.errorbar(ratios, y, xerr=errors, fmt="none", ecolor="#999", capsize=2)
     ax.scatter(ratios, y, c=colours, zorder=3, s=18)
     ax.axvline(1, color="black", linewidth=0.8)
@@ -78,7 +78,7 @@ def figure(path, title, rows):
     ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_yticks(list(y), labels, fontsize=7)
     ax.invert_yaxis()
-    ax.set_xlabel(f"B / A ({rows[0][5]}); red: changed beyond {MARGIN:g}× either way")
+    ax.set_xlabel(f"B / A ({rows[0][6]}); red: changed beyond {MARGIN:g}× either way")
     ax.set_title(title, fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
@@ -153,18 +153,19 @@ def write(out, a, b, names, scenarios):
                     "Points where the load generator was the bottleneck are left out."),
               *machines(a, b),
               ("h2", "Verdicts that changed"),
-              ("list", [f"{s} · {py or 'matched builds'} · {claim}{f' ({d})' if d else ''}: {va} → {vb}"
-                        + moved_with(a, b) for s, py, claim, d, va, vb in verdict_changes(a, b, across)] or ["none"])]  # fmt: skip
+              ("list", [f"{s} · {py or 'matched builds'} · {pr} · {claim}{f' ({d})' if d else ''}: {va} → {vb}"
+                        + moved_with(a, b) for s, py, pr, claim, d, va, vb in verdict_changes(a, b, across)] or ["none"])]  # fmt: skip
     for scenario in dict.fromkeys(row[0] for row in rows):
         mine = [row for row in rows if row[0] == scenario]
         name = f"{scenario}-diff.png"
         figure(out / name, scenario, mine)
-        metric = report.COLUMNS.get(mine[0][5], mine[0][5])
+        metric = report.COLUMNS.get(mine[0][6], mine[0][6])
         blocks += [("h2", scenario),
-                   ("table", ["step", "architecture", "client", "build", f"A {metric}", f"B {metric}", "B / A [interval]",
-                              ""], [[step, arch, client, python or "matched", report._number(before, ""),
-                                    report._number(after, ""), f"{ratio:.2f}× [{low:.2f}–{high:.2f}]", verdict]
-                                   for _, step, arch, client, python, _, before, after, ratio, low, high, verdict in mine]),
+                   ("table", ["step", "architecture", "protocol", "client", "build", f"A {metric}", f"B {metric}",
+                              "B / A [interval]", ""],
+                    [[step, arch, protocol, client, python or "matched", report._number(before, ""),
+                      report._number(after, ""), f"{ratio:.2f}× [{low:.2f}–{high:.2f}]", verdict]
+                     for _, step, arch, protocol, client, python, _, before, after, ratio, low, high, verdict in mine]),
                    ("img", name, scenario)]  # fmt: skip
     (out / "report.md").write_text(report.markdown(blocks))
     (out / "index.html").write_text(report.page(blocks, out))

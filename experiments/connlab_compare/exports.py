@@ -12,7 +12,7 @@ from pathlib import Path
 from . import containers
 
 CSV = "points.csv"
-POINT_FIELDS = ("scenario", "target", "python", "step", "base", "x", "repeat", "client")
+POINT_FIELDS = ("scenario", "target", "python", "protocol", "step", "base", "x", "repeat", "client")
 # What each image's Python holds that can change a figure; read, not assumed.
 PACKAGES = {"server": ("prometheus_client", "psutil"), "loadgen": ("locust", "gevent", "greenlet", "hiredis")}
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,10 +65,11 @@ def write_index(root):
         commit = machine.get("commit") or "–"
         rows.append([f"<a href='{html.escape(results_file.parent.name)}/index.html'>{html.escape(results_file.parent.name)}</a>",
                      results.get("started", ""), f"{machine.get('cpu_model', '')}, {machine.get('cpus', '')} CPUs",
-                     ", ".join(machine.get("pythons", [])), ", ".join(machine.get("scenarios", [])),
+                     ", ".join(machine.get("pythons", [])), ", ".join(machine.get("protocols", ["resp"])),
+                     ", ".join(machine.get("scenarios", [])),
                      commit[:10] + (" (dirty)" if machine.get("dirty") else ""),
                      ", ".join(f"{n} {v}" for v, n in sorted(counts.items())), "partial" if results.get("partial") else ""])  # fmt: skip
-    header = ["run", "started", "machine", "builds", "scenarios", "commit", "verdicts", ""]
+    header = ["run", "started", "machine", "builds", "protocols", "scenarios", "commit", "verdicts", ""]
     page = ["<!doctype html><html lang='en'><head><meta charset='utf-8'><title>connlab runs</title><style>",
             "body{font:14px/1.45 system-ui,sans-serif;margin:2em}table{border-collapse:collapse}",
             "td,th{border:1px solid #ccc;padding:3px 6px;text-align:left}</style></head><body><h1>connlab: every run</h1>",

@@ -13,33 +13,39 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 RUN, POINTS, RESULTS = "run.json", "points.jsonl", "results.json"
-# results.json's format: 2 names a point's design or reference `target` (1, unversioned,
-# called it `arch`, which elsewhere means the ARCH setting). Older runs are read as 2.
-SCHEMA = 2
+# results.json's format: 3 gives every point the `protocol` its load spoke; 2 named a
+# point's design or reference `target` (1, unversioned, called it `arch`, which elsewhere
+# means the ARCH setting). Older runs are read as 3: they all spoke RESP.
+SCHEMA = 3
+OLD_PROTOCOL = "resp"  # what every run before protocols spoke
 
 
 def upgraded(point):
-    """A point in today's format, whichever format wrote it."""
+    """A point (or a verdict row) in today's format, whichever format wrote it."""
     if "arch" in point:
         point["target"] = point.pop("arch")
+    point.setdefault("protocol", OLD_PROTOCOL)
     return point
 
 
 @dataclass(frozen=True)
 class Cell:
-    """One repetition of one scenario on one target and build, on a fresh server."""
+    """One repetition of one scenario on one target and build, in one protocol, on a
+    fresh server."""
 
     repeat: int
     scenario: str  # the scenario's name
     target: str  # a design's or a reference's name
     python: str  # the server build, or the reference's own build ("C")
+    protocol: str = OLD_PROTOCOL  # what its load speaks (the server's PROTOCOL)
 
     def to_json(self):
         return asdict(self)
 
     @classmethod
     def from_json(cls, value):
-        """A cell as run.json keeps it; before cells had names, [repeat, scenario, arch, python]."""
+        """A cell as run.json keeps it; before cells had names, [repeat, scenario, arch, python];
+        before protocols, without one (RESP)."""
         return cls(**value) if isinstance(value, dict) else cls(*value)
 
 
@@ -60,6 +66,11 @@ class Journal:
     def keep(self, points):
         """Rewrite the points file with `points` only (a resumed run drops its unfinished cells)."""
         (self.folder / POINTS).write_text("".join(json.dumps(point) + "\n" for point in points))
+
+
+def protocols_asked(arguments):
+    """The protocols a run's arguments name (runs started before protocols spoke RESP)."""
+    return arguments.get("protocols", [OLD_PROTOCOL])
 
 
 def targets_asked(arguments):
@@ -83,7 +94,7 @@ def read(folder):
 
 
 def cell_of(point):
-    return Cell(point["repeat"], point["scenario"], point["target"], point["python"])
+    return Cell(point["repeat"], point["scenario"], point["target"], point["python"], point["protocol"])
 
 
 def finished_cells(points, expected):

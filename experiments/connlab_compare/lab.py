@@ -19,7 +19,7 @@ from connlab_loadgen import AGENT_MARK as MARK
 from connlab_loadgen import PHASE_MARK
 
 from . import containers, noise, schedstat, targets
-from .clients import CPU_MARK, RedisBenchmark
+from .clients import CPU_MARK
 # A client that opens thousands of connections a second holds each local port in
 # TIME_WAIT for a minute after closing; without reuse the kernel's search for a free
 # port soon costs more CPU than the load (the load generator measured itself).
@@ -39,7 +39,7 @@ def every_cpu():
 def server_alias(cell):
     """The server's name on the lab's network in one cell: a new name for every cell, so
     that what scrapes it by that name never reaches the server of another cell."""
-    return re.sub(r"[^a-z0-9-]+", "-", f"{cell.scenario}-{cell.target}-{cell.python}-r{cell.repeat}".lower())
+    return re.sub(r"[^a-z0-9-]+", "-", f"{cell.scenario}-{cell.target}-{cell.python}-{cell.protocol}-r{cell.repeat}".lower())
 
 
 class Agent:
@@ -90,7 +90,7 @@ class Lab:
         self.logs = logs  # a folder: one log file per load generator
         self.agents = []
         self._log_files = []
-        self._reference = None  # the C client's container, once started
+        self._references = {}  # {C client's name: its container}, each started on first use
         self.server_id = None  # the running server's container id
         self._clients = None  # (their names, {container id: CPU accounting file}) of the agents and the C client
 
@@ -123,14 +123,16 @@ class Lab:
         containers.wait_ready(server, target.ready, READY_SECONDS, f"{target.name} on {python}")
         return f"tcp://target:{target.port}"
 
-    def run_reference(self, argv, timeout=300):
-        """redis-benchmark `argv` in the C client's container (started on first use, on the
-        load generator CPUs): (finished, its output and then its CPU times)."""
-        container = f"{self.name}-cclient"
-        if not self._reference:
-            containers.run(targets.image(RedisBenchmark.image), ["infinity"], name=container, network=self.network,
+    def run_reference(self, client, argv, timeout=300):
+        """The C client `client` (a class of clients.py) with `argv` in its container
+        (started on first use, from the image its class names, on the load generator
+        CPUs): (finished, its output and then its CPU times)."""
+        container = self._references.get(client.name)
+        if not container:
+            container = f"{self.name}-cclient-{client.name}"
+            containers.run(targets.image(client.image), ["infinity"], name=container, network=self.network,
                            cpus=cpu_list(self.loadgen_cpus), sysctls=CLIENT_SYSCTLS, entrypoint="sleep")  # fmt: skip
-            self._reference = container
+            self._references[client.name] = container
         script = f'"$@"; status=$?; echo {CPU_MARK}; times; exit $status'
         status, output = containers.execute(container, ["sh", "-c", script, "sh", *argv], timeout=timeout)
         return status == 0, output
@@ -141,8 +143,8 @@ class Lab:
         files = {self.server_id: noise.usage_file(self.server_id)}
         if not set(self.loadgen_cpus) <= set(cpus):
             return files
-        names = tuple(agent.name for agent in self.agents) + ((self._reference,) if self._reference else ())
-        if not self._clients or self._clients[0] != names:  # the C client starts on first use
+        names = tuple(agent.name for agent in self.agents) + tuple(self._references.values())
+        if not self._clients or self._clients[0] != names:  # a C client starts on first use
             ids = [containers.get(name).id for name in names]
             self._clients = names, {cid: noise.usage_file(cid) for cid in ids}
         return {**files, **self._clients[1]}

@@ -170,7 +170,7 @@ def derive(points, scenarios):
     cells = defaultdict(list)
     for point in points:
         if point["scenario"] in sweeps:
-            cells[point["scenario"], point["target"], point["python"], point["repeat"], point["base"],
+            cells[point["scenario"], point["target"], point["python"], point["protocol"], point["repeat"], point["base"],
                   point["client"]].append(point)  # fmt: skip
     for (scenario, *_, client), mine in cells.items():
         if client == "locust":

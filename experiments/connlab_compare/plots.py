@@ -23,7 +23,7 @@ HATCHES = {"3.13": "", "3.13t": "//", "C": ""}
 LABELS = {"rps": "successful requests/s", "p99_ms": "p99 latency (ms)", "max_ms": "max latency (ms)",
           "memory_per_connection": "KiB per connection", "cv_requests": "coefficient of variation",
           "threads_per_connection": "threads per connection"}  # fmt: skip
-CLIENTS = {"locust": "Locust", "redis-benchmark": "redis-benchmark (C client)"}
+LOCUST = "locust"  # the other client of a figure is its protocol's C client (redis-benchmark, wrk)
 LIGHT = 0.35  # the C client's bars: its design's colour, this opaque, edged
 
 
@@ -32,7 +32,7 @@ def colours(archs):
     return {arch: palette[i % len(palette)] for i, arch in enumerate(archs)}
 
 
-def summarize(points, metric, client="locust"):
+def summarize(points, metric, client=LOCUST):
     """{(arch, python, x or step): (median, min, max, any loadgen bound, [every value])}
     of `metric`, over one client's points."""
     groups = defaultdict(list)
@@ -48,6 +48,12 @@ def summarize(points, metric, client="locust"):
     return summary
 
 
+def c_client(points):
+    """The C client that measured some of `points` (a figure is drawn for one protocol,
+    whose C client is one), or None."""
+    return next((p["client"] for p in points if p["client"] != LOCUST), None)
+
+
 def _repetitions(ax, x, found, colour, offset=0.0):
     """Every repetition, a small dot beside its median."""
     if len(found) > 1:
@@ -55,16 +61,16 @@ def _repetitions(ax, x, found, colour, offset=0.0):
 
 
 def _legend(fig, archs, palette, pythons, lines=True, bars=False, reference=False, hollow=True):
-    """`lines` and `bars`: the marks the figure has; `reference`: both clients are drawn;
-    `hollow`: the bound points' entry (its text, when a string)."""
+    """`lines` and `bars`: the marks the figure has; `reference`: the C client drawn
+    beside Locust (its name), if any; `hollow`: the bound points' entry (its text, when a string)."""
     handles = [Patch(color=palette[a], label=a) for a in archs]
     if reference and lines:
-        handles += [Line2D([], [], color="grey", marker="o", linestyle="-", label=CLIENTS["locust"]),
-                    Line2D([], [], color="grey", marker="s", linestyle="-.", label=CLIENTS["redis-benchmark"])]
+        handles += [Line2D([], [], color="grey", marker="o", linestyle="-", label="Locust"),
+                    Line2D([], [], color="grey", marker="s", linestyle="-.", label=f"{reference} (C client)")]
     if reference and bars:
-        handles += [Patch(facecolor="grey", edgecolor="grey", label=f"{CLIENTS['locust']}: solid bar, above"),
+        handles += [Patch(facecolor="grey", edgecolor="grey", label="Locust: solid bar, above"),
                     Patch(facecolor=to_rgba("grey", LIGHT), edgecolor="grey",
-                          label=f"{CLIENTS['redis-benchmark']}: light bar, below")]  # fmt: skip
+                          label=f"{reference} (C client): light bar, below")]  # fmt: skip
     builds = [p for p in pythons if p != "C"]
     if len(builds) > 1:
         handles += [Line2D([], [], color="black", linestyle=STYLES[p], label=f"Python {p}") for p in builds if lines]
@@ -92,7 +98,7 @@ def ranking(points, metric):
     (the most requests/s; the least latency, memory or spread)."""
     higher = metric in ("rps", "sustained_rate")
     medians = defaultdict(list)
-    for client in CLIENTS:
+    for client in dict.fromkeys(p["client"] for p in points):
         for (arch, python, _), (median, *_) in summarize(points, metric, client).items():
             medians[arch, python].append(median)
     return sorted(medians, key=lambda design: -max(medians[design]) if higher else min(medians[design]))
@@ -116,7 +122,7 @@ def sweep_figure(path, title, panels, metric, archs, pythons, xlabel, log_y=Fals
             _sweep_panel(ax, points, metric, archs, pythons, palette, xlabel, log_y)
             ax.set_title(base, fontsize=10)
     present = {point["target"] for points in panels.values() for point in points}
-    reference = any(p["client"] == "redis-benchmark" for points in panels.values() for p in points)
+    reference = c_client([p for points in panels.values() for p in points])
     _legend(fig, [a for a in archs if a in present], palette, pythons, lines=len(ranked) < len(panels),
             bars=bool(ranked), reference=reference,
             hollow="hollow, †: load generator bound (not compared)" if ranked else True)  # fmt: skip
@@ -130,8 +136,8 @@ def _sweep_panel(ax, points, metric, archs, pythons, palette, xlabel, log_y):
     """A line per design (and build) over the swept values."""
     figures = summarize(points, metric)
     # The C client's squares a little to the right of Locust's circles at the same x.
-    for client, marker, style, shift in (("locust", "o", None, 1.0), ("redis-benchmark", "s", "-.", 1.04)):
-        mine = figures if client == "locust" else summarize(points, metric, client)
+    for client, marker, style, shift in ((LOCUST, "o", None, 1.0), (c_client(points), "s", "-.", 1.04)):
+        mine = figures if client == LOCUST else summarize(points, metric, client)
         for arch in archs:
             for python in pythons:
                 keys = sorted(k for k in mine if k[0] == arch and k[1] == python and not isinstance(k[2], str))
@@ -141,7 +147,7 @@ def _sweep_panel(ax, points, metric, archs, pythons, palette, xlabel, log_y):
                 med, low, high, bound, every = zip(*(mine[k] for k in keys))
                 ax.errorbar(xs, med, yerr=[[m - lo for m, lo in zip(med, low)], [h - m for m, h in zip(med, high)]],
                             color=palette[arch], linestyle=style or STYLES[python], capsize=3,
-                            linewidth=1.4 if client == "locust" else 1.0)  # fmt: skip
+                            linewidth=1.4 if client == LOCUST else 1.0)  # fmt: skip
                 for x, m, b, found in zip(xs, med, bound, every):
                     ax.plot(x, m, marker, color=palette[arch], markerfacecolor="white" if b else palette[arch])
                     _repetitions(ax, x, found, palette[arch])
@@ -159,7 +165,7 @@ def _ranked_panel(ax, points, metric, palette, pythons, log_x):
     """One value's `metric` as horizontal bars, the best design at the top: each design's
     Locust bar solid, the C client's light beside it, every repetition a dot on its bar."""
     order = ranking(points, metric)
-    clients = [c for c in CLIENTS if any(p["client"] == c for p in points)]
+    clients = [c for c in (LOCUST, c_client(points)) if any(p["client"] == c for p in points)]
     height = 0.8 / len(clients)
     for i, client in enumerate(clients):
         figures = {k[:2]: v for k, v in summarize(points, metric, client).items()}
@@ -168,7 +174,7 @@ def _ranked_panel(ax, points, metric, palette, pythons, log_x):
                 continue
             med, _, _, bound, found = figures[design]
             y, colour = row + (i - (len(clients) - 1) / 2) * height, palette[design[0]]
-            face = "white" if bound else colour if client == "locust" else to_rgba(colour, LIGHT)
+            face = "white" if bound else colour if client == LOCUST else to_rgba(colour, LIGHT)
             ax.barh(y, med, height, color=face, edgecolor=colour, hatch=HATCHES[design[1]], hatchcolor="black",
                     linewidth=1.2)  # fmt: skip
             ax.scatter(found, [y] * len(found), s=9, color="black", alpha=0.55, zorder=3, linewidths=0)
@@ -183,7 +189,7 @@ def _ranked_panel(ax, points, metric, palette, pythons, log_x):
     ax.grid(axis="x", alpha=0.3)
 
 
-def bar_figure(path, title, panels, metric, archs, pythons, scale=1.0, log_y=False, client="locust"):
+def bar_figure(path, title, panels, metric, archs, pythons, scale=1.0, log_y=False, client=LOCUST):
     """One panel per scenario: `metric` of each architecture (and build) at one step."""
     palette = colours(archs)
     drawn = set()  # the architectures with a bar, for the legend
@@ -241,7 +247,7 @@ def spectrum_figure(path, title, panels, archs, pythons):
             for python in pythons:
                 merged = defaultdict(int)
                 for point in points:
-                    if point["target"] == arch and point["python"] == python and point["client"] == "locust":
+                    if point["target"] == arch and point["python"] == python and point["client"] == LOCUST:
                         for ms, count in point["metrics"].get("histogram", {}).items():
                             merged[ms] += count
                 if sum(merged.values()) < 2:

@@ -12,7 +12,7 @@ import statistics
 from collections import defaultdict
 from pathlib import Path
 
-from . import exports, noise, plots, runner, theory, verdict
+from . import agreement, exports, noise, plots, runner, theory, verdict
 
 SCHEMA = Path(__file__).resolve().parent.parent / "results.schema.json"
 COLUMNS = {"rps": "req/s", "p50_ms": "p50 ms", "p99_ms": "p99 ms", "p999_ms": "p99.9 ms", "max_ms": "max ms",
@@ -50,54 +50,80 @@ def per_step(scenario, points):
     return {label: group for label, group in steps.items() if group}
 
 
+def protocols_in(points):
+    """The protocols of `points`, RESP (the default) first."""
+    found = dict.fromkeys(p["protocol"] for p in points)
+    return sorted(found, key=lambda protocol: protocol != "resp")
+
+
+def spoken(protocol, protocols):
+    """How a figure or a table says its protocol: nothing in a run of RESP alone."""
+    return "" if protocols == ["resp"] else f" ({protocol.upper()})"
+
+
 def draw(out, results, scenarios):
-    """{scenario name: [figure file names]} (and "" for the overview)."""
+    """{scenario name: [figure file names]} (and "" for the overview): a scenario's
+    figures once per protocol it ran in, the protocol in their titles and (but RESP's)
+    in their names."""
     points, pythons = results["points"], results["machine"]["pythons"]
     every_python = [*pythons, *({p["python"] for p in points} - set(pythons))]
     archs, figures = archs_in_order(points), defaultdict(list)
-    by = lambda name: [p for p in points if p["scenario"] == name]  # noqa: E731
+    protocols = protocols_in(points)
+    latency = {}
     for scenario in scenarios:
-        mine = by(scenario.name)
-        if not mine:
-            continue
-        file = f"{scenario.name}.png"
-        x_label = scenario.x_label or ("users" if scenario.sweep == "users" else "target rate (requests/s)")
-        if scenario.sweep and scenario.plot == "top":  # the headline at the top of the sweep, in bars
-            drawn = [p for p in mine if p["metrics"].get(scenario.headline) is not None]
-            if not drawn:
+        for protocol in protocols:
+            mine = [p for p in points if p["scenario"] == scenario.name and p["protocol"] == protocol]
+            if not mine:
                 continue
-            last = max(p["x"] for p in drawn)
-            plots.bar_figure(out / file, scenario.title, {f"{last:g} {x_label}": [p for p in drawn if p["x"] == last]},
-                             scenario.headline, archs, every_python, scale=SCALE.get(scenario.headline, 1.0))  # fmt: skip
-        elif scenario.sweep:
-            panels = {base: [p for p in mine if p["base"] == base] for base in dict.fromkeys(p["base"] for p in mine)}
-            metric = "rps" if scenario.headline in ("rps", "sustained_rate") else scenario.headline
-            plots.sweep_figure(out / file, scenario.title, panels, metric, archs, every_python, x_label,
-                               log_y=metric.endswith("_ms"))  # fmt: skip
-        else:
-            plots.bar_figure(out / file, scenario.title, per_step(scenario, mine), scenario.headline, archs,
-                             every_python, log_y=scenario.headline.endswith("_ms"))
-        figures[scenario.name].append(file)
-        tops = {base: max(group, key=lambda p: p["x"] if p["x"] is not None else 0)["step"]
-                for base, group in _by_base(mine, "locust").items()}  # fmt: skip
-        spectra = {step: [p for p in mine if p["step"] == step] for step in tops.values()}
-        if any(p["metrics"].get("histogram") for group in spectra.values() for p in group):
-            plots.spectrum_figure(out / f"{scenario.name}-spectrum.png", f"{scenario.title}: latency by percentile",
-                                  spectra, archs, every_python)  # fmt: skip
-            figures[scenario.name].append(f"{scenario.name}-spectrum.png")
-        closed = {p["step"]: [q for q in mine if q["step"] == p["step"]] for p in mine
-                  if p["client"] == "redis-benchmark" and p["x"] is None}  # fmt: skip
-        if closed:
-            plots.bar_figure(out / f"{scenario.name}-capacity.png", f"{scenario.title}: capacity (redis-benchmark)",
-                             closed, "rps", archs, every_python, client="redis-benchmark")  # fmt: skip
-            figures[scenario.name].append(f"{scenario.name}-capacity.png")
-    latency = {f"{s.name}: {step}": group for s in scenarios if not s.sweep and s.headline.endswith("_ms")
-               for step, group in per_step(s, by(s.name)).items()}  # fmt: skip
+            stem = scenario.name + ("" if protocol == "resp" else f"-{protocol}")
+            title = scenario.title + spoken(protocol, protocols)
+            figures[scenario.name] += draw_scenario(out, scenario, mine, stem, title, archs, every_python)
+            if not scenario.sweep and scenario.headline.endswith("_ms"):
+                latency.update({f"{scenario.name}{spoken(protocol, protocols)}: {step}": group
+                                for step, group in per_step(scenario, mine).items()})  # fmt: skip
     if latency:
         plots.bar_figure(out / "p99-by-architecture.png", "p99 latency by architecture", latency, "p99_ms", archs,
                          every_python, log_y=True)
         figures[""].append("p99-by-architecture.png")
     return figures
+
+
+def draw_scenario(out, scenario, mine, stem, title, archs, every_python):
+    """The figures of one scenario's points in one protocol: [file names]."""
+    drawn = []
+    file = f"{stem}.png"
+    x_label = scenario.x_label or ("users" if scenario.sweep == "users" else "target rate (requests/s)")
+    if scenario.sweep and scenario.plot == "top":  # the headline at the top of the sweep, in bars
+        shown = [p for p in mine if p["metrics"].get(scenario.headline) is not None]
+        if not shown:
+            return drawn
+        last = max(p["x"] for p in shown)
+        plots.bar_figure(out / file, title, {f"{last:g} {x_label}": [p for p in shown if p["x"] == last]},
+                         scenario.headline, archs, every_python, scale=SCALE.get(scenario.headline, 1.0))  # fmt: skip
+    elif scenario.sweep:
+        panels = {base: [p for p in mine if p["base"] == base] for base in dict.fromkeys(p["base"] for p in mine)}
+        metric = "rps" if scenario.headline in ("rps", "sustained_rate") else scenario.headline
+        plots.sweep_figure(out / file, title, panels, metric, archs, every_python, x_label,
+                           log_y=metric.endswith("_ms"))  # fmt: skip
+    else:
+        plots.bar_figure(out / file, title, per_step(scenario, mine), scenario.headline, archs,
+                         every_python, log_y=scenario.headline.endswith("_ms"))
+    drawn.append(file)
+    tops = {base: max(group, key=lambda p: p["x"] if p["x"] is not None else 0)["step"]
+            for base, group in _by_base(mine, "locust").items()}  # fmt: skip
+    spectra = {step: [p for p in mine if p["step"] == step] for step in tops.values()}
+    if any(p["metrics"].get("histogram") for group in spectra.values() for p in group):
+        plots.spectrum_figure(out / f"{stem}-spectrum.png", f"{title}: latency by percentile",
+                              spectra, archs, every_python)  # fmt: skip
+        drawn.append(f"{stem}-spectrum.png")
+    c_client = plots.c_client(mine)
+    closed = {p["step"]: [q for q in mine if q["step"] == p["step"]] for p in mine
+              if p["client"] == c_client and p["x"] is None}  # fmt: skip
+    if closed:
+        plots.bar_figure(out / f"{stem}-capacity.png", f"{title}: capacity ({c_client})",
+                         closed, "rps", archs, every_python, client=c_client)  # fmt: skip
+        drawn.append(f"{stem}-capacity.png")
+    return drawn
 
 
 def _by_base(points, client):
@@ -148,24 +174,34 @@ def document(results, scenarios, figures):
               "three, three of four), no when the rounds against it do, inconclusive otherwise; a prediction still "
               "inconclusive after the planned rounds is measured in further rounds while the run's budget lasts. "
               "Throughput verdicts stand on the client that served the most at the step; others on Locust's points, "
-              "or redis-benchmark's where Locust could not judge (bound, or a rate sweep whose knee lies beyond its "
-              "last rate)."),
+              "or the C client's (redis-benchmark for RESP, wrk for HTTP) where Locust could not judge (bound, or a "
+              "rate sweep whose knee lies beyond its last rate). Each protocol's points are judged on their own: a "
+              "prediction has a verdict per build and per protocol."),
+        ("p", "Protocols: " + ", ".join(machine.get("protocols", ["resp"])) + ". "
+              + ("Not run: " + "; ".join(map(not_run_text, results["not_run"])) + "." if results.get("not_run")
+                 else "Every scenario and target asked ran in each.")),  # fmt: skip
         *([("p", "Every server ran with " + ", ".join(f"{k}={v}" for k, v in machine["settings"].items()) + ".")]
           if machine.get("settings") else []),
         ("h2", "The machine during the run"),
         ("p", machine_noise(machine, points)),
         ("h2", "What the literature predicts, what was measured"),
-        ("table", ["scenario", "build", "prediction", "measured", "ratio [interval]", "agrees?", "client"],
-         [[v["scenario"], v["python"], f"{v['claim']} ({v['source']})", v["measured"] + (f" — {v['why']}" if v["why"] else ""),
-           _interval(v), v["verdict"], v["client"]] for v in results["verdicts"]]),
+        ("table", ["scenario", "build", "protocol", "prediction", "measured", "ratio [interval]", "agrees?", "client"],
+         [[v["scenario"], v["python"], v["protocol"], f"{v['claim']} ({v['source']})",
+           v["measured"] + (f" — {v['why']}" if v["why"] else ""), _interval(v), v["verdict"], v["client"]]
+          for v in results["verdicts"]]),
     ]  # fmt: skip
-    bound = sorted({(p["scenario"], p["target"], p["python"], p["step"], p["client"],
+    blocks += real_system_blocks(scenarios, points, machine)
+    if len(machine.get("protocols", ["resp"])) > 1:
+        blocks += [("h2", "Where the protocol changes a verdict"),
+                   ("list", protocol_changes(results["verdicts"]) or ["none: every prediction has the same verdict in each protocol"]),
+                   *io_thread_blocks(points)]  # fmt: skip
+    bound = sorted({(p["scenario"], p["target"], p["python"], p["protocol"], p["step"], p["client"],
                      p["metrics"].get("bound_by", f"{p['metrics']['loadgen_cpu']:.0f} % CPU"))
                     for p in points if p["metrics"]["loadgen_bound"]})  # fmt: skip
     blocks.append(("h2", "Points where the load generator was the bottleneck"))
-    blocks.append(("list", [f"{s} · {a} ({py}) · {st} · {c}: {why}" for s, a, py, st, c, why in bound] or ["none"]))
+    blocks.append(("list", [f"{s} · {a} ({py}, {pr}) · {st} · {c}: {why}" for s, a, py, pr, st, c, why in bound] or ["none"]))
     blocks.append(("h2", "Points measured again for noise"))
-    blocks.append(("list", [f"{p['scenario']} · {p['target']} ({p['python']}) · {p['step']} · {p['client']} · round "
+    blocks.append(("list", [f"{p['scenario']} · {p['target']} ({p['python']}, {p['protocol']}) · {p['step']} · {p['client']} · round "
                             f"{p['repeat']}: {p['metrics']['remeasured_from_noise']:.0%} of its CPUs to noise, then "
                             f"{p['metrics']['noise']:.0%}" + (" ‡ still noisy: not compared" if p["metrics"].get("noisy") else "")
                             for p in points if p["metrics"].get("remeasured_from_noise") is not None] or ["none"]))  # fmt: skip
@@ -183,19 +219,77 @@ def document(results, scenarios, figures):
             blocks.append(("p", f"Servers on all {machine['cpus']} CPUs, the load generator sharing them."))
         metrics = [*COLUMNS, *scenario.columns]
         rows = []
-        for step in dict.fromkeys(p["step"] for p in mine):
-            for client in dict.fromkeys(p["client"] for p in mine):
-                for arch in archs_in_order(mine):
-                    for python in dict.fromkeys(p["python"] for p in mine):
-                        cell = [p for p in mine if p["step"] == step and p["target"] == arch and p["python"] == python
-                                and p["client"] == client]  # fmt: skip
-                        if cell:
-                            rows.append([step, client, arch, python, *(median_cell(cell, m) for m in metrics)])
-        blocks.append(("table", ["step", "client", "architecture", "build", *(COLUMNS.get(m, m) for m in metrics)], rows))
-        blocks += theory_blocks(scenario, mine)
-        blocks += thread_blocks(scenario, mine)
+        for protocol in protocols_in(mine):
+            for step in dict.fromkeys(p["step"] for p in mine):
+                for client in dict.fromkeys(p["client"] for p in mine):
+                    for arch in archs_in_order(mine):
+                        for python in dict.fromkeys(p["python"] for p in mine):
+                            cell = [p for p in mine if p["step"] == step and p["target"] == arch and p["python"] == python
+                                    and p["client"] == client and p["protocol"] == protocol]  # fmt: skip
+                            if cell:
+                                rows.append([step, client, arch, python, protocol, *(median_cell(cell, m) for m in metrics)])
+        blocks.append(("table", ["step", "client", "architecture", "build", "protocol",
+                                 *(COLUMNS.get(m, m) for m in metrics)], rows))  # fmt: skip
+        for protocol in protocols_in(mine):
+            blocks += theory_blocks(scenario, [p for p in mine if p["protocol"] == protocol], protocol)
+            blocks += thread_blocks(scenario, [p for p in mine if p["protocol"] == protocol], protocol)
         blocks += [("img", name, scenario.title) for name in figures.get(scenario.name, [])]
     return blocks
+
+
+def real_system_blocks(scenarios, points, machine):
+    """The models against the real systems configured the same way, and published
+    results beside the lab's (agreement.py); nothing where the run measured none."""
+    blocks = []
+    rows = agreement.rows(scenarios, points, machine["pythons"], machine.get("protocols", ["resp"]))
+    if rows:
+        blocks += [("h2", "Models against the real systems"),
+                   ("p", "Each of the seed's patterns in connlab's model and in a real system configured the same way: "
+                         "which of its two variants is ahead, round by round, as a prediction is judged. They agree when "
+                         "both orderings are decided and the same; where they disagree, why (docs/references.md)."),
+                   ("table", ["pattern", "protocol", "model (build)", "its ratio [interval]", "real system",
+                              "its ratio [interval]", "agree?"],
+                    [[r["pattern"] + f" ({r['metric']})", r["protocol"], f"{r['model']} ({r['python']})",
+                      f"{_interval(r['model_row'])} {r['model_row']['verdict']}", r["real"],
+                      f"{_interval(r['real_row'])} {r['real_row']['verdict']}",
+                      r["agrees"] + (f" — {r['why']}" if r["why"] else "")] for r in rows])]  # fmt: skip
+    for source, setup, scaled, lines in agreement.published_rows(scenarios, points):
+        if any(ours for *_, ours in lines):
+            blocks += [("h2", f"Reproduced: {source}"), ("p", " ".join(filter(None, (setup, scaled)))),
+                       ("table", ["target", "figure", "theirs", "ours, median [min–max]"],
+                        [[target, metric, theirs if isinstance(theirs, str) else f"{theirs:g}", agreement.spread_text(ours)] for target, metric, theirs, ours in lines])]
+    return blocks
+
+
+def not_run_text(row):
+    """What a run left out in a protocol, and why (runner.not_run)."""
+    return f"{row['scenario'] or row['target']} in {row['protocol']} ({row['reason']})"
+
+
+def protocol_changes(rows):
+    """A line for each prediction whose verdict differs between protocols."""
+    return [f"{scenario} · {python} · {claim.rstrip('.')}" + (f" ({design})" if design else "") + ": "
+            + ", ".join(f"{protocol} {row['verdict']} ({_interval(row)}, {row['client']})" for protocol, row in by.items())
+            for scenario, python, claim, design, by in verdict.changed_by_protocol(rows)]  # fmt: skip
+
+
+def io_thread_blocks(points):
+    """Where a design has one I/O thread (message balancing): its time on a CPU in each
+    protocol, at every traced step: near 1000 ms/s it is the bottleneck (it parses every
+    request for the workers)."""
+    found = defaultdict(dict)
+    for point in points:
+        io = point["metrics"].get("threads", {}).get("I/O thread")
+        if io and point["client"] == "locust":
+            found[point["scenario"], point["step"], point["target"], point["python"]].setdefault(
+                point["protocol"], []).append(io["cpu_ms"])
+    lines = [f"{scenario} · {step} · {arch} ({python}): the I/O thread on a CPU "
+             + ", ".join(f"{_spread(ms)} ms/s in {protocol}" for protocol, ms in by.items())
+             for (scenario, step, arch, python), by in found.items() if len(by) > 1]  # fmt: skip
+    if not lines:
+        return []
+    return [("p", "The one I/O thread of a message-balancing design reads and parses every request for the workers; "
+                  "near 1000 ms/s on a CPU it is the bottleneck, whatever the workers could do:"), ("list", lines)]
 
 
 def machine_noise(machine, points):
@@ -232,8 +326,9 @@ def speed_change(first, last):
     return change, apart and max(change, 1 / change) > verdict.MARGIN
 
 
-def theory_blocks(scenario, points):
-    """What M/M/c and c × M/M/1 predict for each step's measured load (theory.py)."""
+def theory_blocks(scenario, points, protocol="resp"):
+    """What M/M/c and c × M/M/1 predict for each step's measured load (theory.py), in
+    one protocol."""
     if not scenario.theory:
         return []
     rows, inputs = [], []
@@ -251,13 +346,13 @@ def theory_blocks(scenario, points):
             inputs.append(f"{step}: " + ", ".join(f"{c} {rate:,.0f}/s × {1000 * s:.3g} ms" for c, (rate, s) in classes.items()))
     if not rows:
         return []
-    return [("p", f"Queueing theory for the load the servers measured ({scenario.theory['workers']} workers; "
+    return [("p", f"Queueing theory for the load the servers measured in {protocol} ({scenario.theory['workers']} workers; "
                   "docs/experiments.md): " + "; ".join(inputs) + "."),
             ("table", ["step", "request", "model", "mean ms", "p99 ms"], rows)]  # fmt: skip
 
 
-def thread_blocks(scenario, points):
-    """Where each design's server threads spent the traced steps (schedstat.py)."""
+def thread_blocks(scenario, points, protocol="resp"):
+    """Where each design's server threads spent the traced steps (schedstat.py), in one protocol."""
     rows = []
     for step in scenario.threads:
         mine = [p for p in points if p["base"] == step and "threads" in p["metrics"]]
@@ -270,7 +365,7 @@ def thread_blocks(scenario, points):
                                  *(_spread([f[k] for f in figures]) for k in ("cpu_ms", "runq_ms", "delay_us"))])  # fmt: skip
     if not rows:
         return []
-    return [("p", "Where the server's threads spent the step (the kernel's schedstat, read before and after it, "
+    return [("p", f"Where the server's threads spent the step in {protocol} (the kernel's schedstat, read before and after it, "
                   "warm-up included; median [min–max] over the repetitions). Waiting for a CPU is time runnable "
                   "in a run queue; a thread off the CPU and not runnable waits for a socket, a queue or the GIL."),
             ("table", ["step", "architecture", "build", "threads", "count", "nice", "on a CPU ms/s",
@@ -298,18 +393,18 @@ def placements(points, scenarios, pythons):
     for scenario in scenarios:
         for prediction in scenario.predictions:
             metric = prediction["metric"]
-            for python in pythons:
-                read = verdict.at_step(points, scenario, prediction, python, "locust")
+            for python, protocol in ((python, protocol) for python in pythons for protocol in protocols_in(points)):
+                read = verdict.at_step(points, scenario, prediction, python, "locust", protocol=protocol)
                 for arch in dict.fromkeys(p["target"] for p in read):
                     found = [p["metrics"].get(metric) for p in read if p["target"] == arch]
                     found = [v for v in found if v is not None]
                     split = verdict.outcomes(found)
-                    key = (scenario.name, read[0]["step"] if read else "", arch, python, metric)
+                    key = (scenario.name, read[0]["step"] if read else "", arch, python, protocol, metric)
                     if not split or key in seen:
                         continue
                     seen.add(key)
                     (low_n, low), (high_n, high) = split
-                    where = f"{scenario.name} · {key[1]} · {arch} ({python}): {COLUMNS.get(metric, metric)}"
+                    where = f"{scenario.name} · {key[1]} · {arch} ({python}, {protocol}): {COLUMNS.get(metric, metric)}"
                     if len(found) == 2:  # two values cannot tell two outcomes from noise
                         lines.append(f"{where} {_number(low, metric)} and {_number(high, metric)} in its two repetitions, "
                                      f"{high / low:.1f}× apart (REPEAT ≥ 3 tells outcomes from noise)")  # fmt: skip

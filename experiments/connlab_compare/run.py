@@ -14,7 +14,7 @@ from pathlib import Path
 import jsonschema
 from connlab.config import cpu_set, server_image
 
-from . import containers, exports, journal, measure, report, runner, targets, verdict
+from . import containers, exports, journal, measure, reference_client, report, runner, targets, verdict
 from .annotate import Annotations
 from .clients import RedisBenchmark
 from .journal import Cell
@@ -39,7 +39,7 @@ def machine(args, scenarios, pythons_found, scraped_by):
         "images": {image: containers.image_id(image) for image in images(args)},
         "packages": {image: exports.packages(image) for image in python_images(args)},
         **exports.provenance(scenario_files(scenarios)),
-        "pythons": args.pythons, "python_versions": pythons_found,
+        "pythons": args.pythons, "python_versions": pythons_found, "protocols": args.protocols,
         "quick": args.quick, "repeat": args.repeat, "scenarios": [s.name for s in scenarios],
         "settings": args.settings, "scraped_by": scraped_by,
     }  # fmt: skip
@@ -55,10 +55,12 @@ def python_images(args):
 
 
 def images(args):
-    """Every image a run needs: connlab's, every reference's it runs, the C client's."""
+    """Every image a run needs: connlab's, every reference's it runs, the C clients'
+    (redis-benchmark's for the calibration, whatever the protocols)."""
     chosen = [targets.get(name) for name in split(args.targets)] or targets.references().values()
-    own = {target.image for target in chosen if target.reference} | {RedisBenchmark.image}
-    return [*python_images(args), *map(targets.image, sorted(own))]
+    c_clients = {RedisBenchmark, *filter(None, map(reference_client.client, args.protocols))}
+    own = {target.image for target in chosen if target.reference} | {client.image for client in c_clients}
+    return list(dict.fromkeys([*python_images(args), *map(targets.image, sorted(own))]))  # a C client may be in connlab's
 
 
 def context(results):
@@ -74,22 +76,26 @@ def results_of(folder):
         if (folder / journal.RUN).exists():
             run, points = journal.read(folder)
             results = {"schema": journal.SCHEMA, "started": run["started"], "finished": run.get("finished"), "machine": run["machine"],
-                       "points": points}  # fmt: skip
+                       "points": points, "not_run": run.get("not_run", [])}  # fmt: skip
+            results["machine"].setdefault("protocols", journal.protocols_asked(run["arguments"]))
             cells, by_name = planned(run)
-            done = journal.finished_cells(points, lambda cell: runner.expected(by_name[cell.scenario], cell.target))
+            done = journal.finished_cells(points, lambda cell: runner.expected(by_name[cell.scenario], cell))
             missing = [cell for cell in cells if cell not in done]
             results["partial"] = f"{len(missing)} of {len(cells)} cells not measured" if missing else None
         else:
             results = json.loads((folder / journal.RESULTS).read_text())
             results.setdefault("partial", None)
             results["schema"] = journal.SCHEMA  # its points are upgraded below
+            results["machine"].setdefault("protocols", [journal.OLD_PROTOCOL])
+            results.setdefault("not_run", [])
             for point in results["points"]:
                 journal.upgraded(point).setdefault("client", runner.LOCUST)
         scenarios = load_all(results["machine"]["scenarios"], quick=results["machine"]["quick"])
     except (OSError, ValueError, KeyError, ScenarioError) as exc:
         sys.exit(f"connlab: compare: cannot draw {folder}: {exc!r}; give a folder that `make compare` wrote")
     measure.derive(results["points"], scenarios)
-    results["verdicts"] = verdict.verdicts(scenarios, results["points"], results["machine"]["pythons"], context(results))
+    results["verdicts"] = verdict.verdicts(scenarios, results["points"], results["machine"]["pythons"], context(results),
+                                           results["machine"]["protocols"])  # fmt: skip
     return results, scenarios
 
 
@@ -97,7 +103,8 @@ def planned(run):
     """(cells, {name: scenario}) a run planned, as it planned them (run.json keeps them)."""
     asked = run["arguments"]
     if "cells" not in run:  # a run journaled before run.json kept its cells
-        scenarios, cells = runner.plan(asked["scenarios"], journal.targets_asked(asked), asked["pythons"], asked["repeat"], asked["quick"])
+        scenarios, cells = runner.plan(asked["scenarios"], journal.targets_asked(asked), asked["pythons"], asked["repeat"],
+                                       asked["quick"], journal.protocols_asked(asked))  # fmt: skip
     else:
         scenarios = load_all(asked["scenarios"], quick=asked["quick"])
         cells = [Cell.from_json(cell) for cell in run["cells"]]
@@ -124,8 +131,10 @@ def measure_run(args, folder, resumed):
             cells, by_name = planned(json.loads((folder / journal.RUN).read_text()))
             scenarios = list(by_name.values())
         else:
-            scenarios, cells = runner.plan(split(args.scenarios), split(args.targets), args.pythons, args.repeat, args.quick)
+            scenarios, cells = runner.plan(split(args.scenarios), split(args.targets), args.pythons, args.repeat, args.quick,
+                                           args.protocols)  # fmt: skip
             by_name = {scenario.name: scenario for scenario in scenarios}
+            left_out = runner.not_run(scenarios, split(args.targets), args.protocols)
     except (ScenarioError, KeyError) as exc:
         sys.exit(f"connlab: compare: {exc}")
     try:
@@ -136,22 +145,22 @@ def measure_run(args, folder, resumed):
         sys.exit(f"connlab: compare: image {missing[0]} is missing; `make compare` builds it")
     log = journal.Journal(folder)
     points = journal.read(folder)[1] if resumed else []
-    done = journal.finished_cells(points, lambda cell: runner.expected(by_name[cell.scenario], cell.target))
+    done = journal.finished_cells(points, lambda cell: runner.expected(by_name[cell.scenario], cell))
     log.keep([point for mine in done.values() for point in mine])  # a cell cut short is measured again
     todo = [cell for cell in cells if cell not in done]
-    progress = Progress(sum(len(runner.steps_of(by_name[cell.scenario], cell.target)) for cell in todo))
+    progress = Progress(sum(len(runner.steps_of(by_name[cell.scenario], cell.target, cell.protocol)) for cell in todo))
     annotations = Annotations()
     stopped = None
-    took = {}  # (scenario, arch, build): seconds its last cell took
+    took = {}  # (scenario, arch, build, protocol): seconds its last cell took
 
     def measure_cell(lab, scrape, cell):
-        annotations.add(f"connlab compare: {cell.scenario} on {cell.target} ({cell.python}), repetition {cell.repeat}",
-                        ["connlab", "compare", cell.scenario, cell.target])
+        annotations.add(f"connlab compare: {cell.scenario} on {cell.target} ({cell.python}, {cell.protocol}), "
+                        f"repetition {cell.repeat}", ["connlab", "compare", cell.scenario, cell.target, cell.protocol])
         scrape.describe(cell)
         started = time.monotonic()
         runner.run_cell(lab, cell, by_name[cell.scenario], args.quick, progress, log, args.settings)
         scrape.wait_seen()
-        took[cell.scenario, cell.target, cell.python] = time.monotonic() - started
+        took[cell.scenario, cell.target, cell.python, cell.protocol] = time.monotonic() - started
 
     try:
         with Lab(args.server_cpus, cpu_set(args.loadgen_cpus), folder / "logs") as lab, \
@@ -159,7 +168,7 @@ def measure_run(args, folder, resumed):
             if not resumed:
                 archs = sorted({cell.target for cell in cells}, key=list(targets.all_targets()).index)
                 run = {"started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "arguments": asked(args, cells),
-                       "cells": [cell.to_json() for cell in cells],
+                       "cells": [cell.to_json() for cell in cells], "not_run": left_out,
                        "machine": machine(args, scenarios, runner.versions(lab, archs, args.pythons), scrape.container)}  # fmt: skip
                 log.start(run)
             calibrate(lab, folder, log, "resumed" if resumed else "start")
@@ -201,7 +210,7 @@ def more_rounds(folder, log, cells, by_name, took, budget, progress):
     deadline = time.monotonic() + budget
     builds = defaultdict(set)
     for cell in cells:
-        builds[cell.scenario, cell.target].add(cell.python)
+        builds[cell.scenario, cell.target, cell.protocol].add(cell.python)
     rounds = max((cell.repeat for cell in cells), default=0)
     while budget > 0:
         results, _ = results_of(folder)
@@ -210,10 +219,10 @@ def more_rounds(folder, log, cells, by_name, took, budget, progress):
             if row["verdict"] != "inconclusive":
                 continue
             for arch, python in verdict.reads(row, by_name[row["scenario"]]):
-                found = builds.get((row["scenario"], arch), set())
+                found = builds.get((row["scenario"], arch, row["protocol"]), set())
                 for build in [python] if python in found else sorted(found - set(targets.PYTHONS)):  # a reference's own
-                    if (row["scenario"], arch, build) not in wanted:
-                        wanted.append((row["scenario"], arch, build))
+                    if (row["scenario"], arch, build, row["protocol"]) not in wanted:
+                        wanted.append((row["scenario"], arch, build, row["protocol"]))
         if not wanted:
             return
         left = deadline - time.monotonic()
@@ -224,7 +233,7 @@ def more_rounds(folder, log, cells, by_name, took, budget, progress):
         rounds += 1
         round_cells = [Cell(rounds, *key) for key in wanted]
         progress.note(f"round {rounds}: {len(round_cells)} cells of predictions still inconclusive")
-        progress.add(sum(len(runner.steps_of(by_name[cell.scenario], cell.target)) for cell in round_cells))
+        progress.add(sum(len(runner.steps_of(by_name[cell.scenario], cell.target, cell.protocol)) for cell in round_cells))
         cells += round_cells
         update_run(folder, log, lambda run: run["cells"].extend(cell.to_json() for cell in round_cells))
         yield from round_cells
@@ -235,5 +244,6 @@ def asked(args, cells):
     of designs or scenario folder may hold more, and RESUME must measure the same)."""
     return {"scenarios": list(dict.fromkeys(cell.scenario for cell in cells)),
             "targets": list(dict.fromkeys(cell.target for cell in cells)), "pythons": args.pythons,
+            "protocols": args.protocols,
             "repeat": args.repeat, "budget": args.budget, "quick": args.quick, "server_cpus": args.server_cpus,
             "loadgen_cpus": args.loadgen_cpus, "settings": args.settings, "command": " ".join(["python -m connlab_compare", *sys.argv[1:]])}  # fmt: skip

@@ -1,7 +1,8 @@
 """Running the cells of a comparison: a cell (journal.Cell) is one repetition of one
-scenario on one target (a design or a reference) and build, on a fresh server; each of its steps is measured by Locust and,
-where redis-benchmark can replay it, by the C reference client right after; each point
-goes to the journal as soon as it is measured."""
+scenario on one target (a design or a reference) and build, in one protocol, on a fresh
+server; each of its steps is measured by Locust and, where the protocol's C reference
+client (redis-benchmark, wrk) can replay it, by that client right after; each point goes
+to the journal as soon as it is measured."""
 
 import dataclasses
 import statistics
@@ -9,7 +10,7 @@ import time
 
 from connlab.config import cpu_set
 
-from . import measure, noise, reference_client, schedstat, targets, theory
+from . import measure, noise, reference_client, schedstat, speaking, targets, theory
 from .clients import RedisBenchmark
 from .journal import Cell
 from .lab import LabError, every_cpu, server_alias
@@ -21,54 +22,89 @@ CALIBRATION_READINGS = 5
 CALIBRATION_REQUESTS = 15_000  # about a second at one PING in flight
 
 
-def plan(names, archs, pythons, repeat, quick):
+def plan(names, archs, pythons, repeat, quick, protocols=speaking.DEFAULT):
     """(scenarios, cells): every repetition of every scenario on every target and
-    build, in rounds (repetition 1 of everything, then 2, ...). Without `archs`: the
-    classic designs, and the balancing policies where a scenario asks for them, and
-    every reference; a target is left out of a scenario none of whose steps it can run."""
+    build, in each protocol, in rounds (repetition 1 of everything, then 2, ...).
+    Without `archs`: the classic designs, and the balancing policies where a scenario
+    asks for them, the anchor references and those the scenario names; a target is left out of a scenario (in a
+    protocol) none of whose steps it can run there."""
     scenarios = load_all(names or None, quick=quick)
     known = targets.all_targets()
     bad = [a for a in archs if a not in known] + [p for p in pythons if p not in targets.PYTHONS]
     if bad:
         raise ScenarioError(f"unknown {', '.join(bad)}; targets (designs and references): {', '.join(known)}; "
                             f"pythons: {', '.join(targets.PYTHONS)}")  # fmt: skip
+    speaking.check(protocols)
     cells = []
     for r in range(1, repeat + 1):
         for scenario in scenarios:
-            chosen = archs or scenario.designs or [name for name, t in known.items() if not t.policy or scenario.policies]
-            for target in [known[a] for a in chosen if not scenario.designs or a in scenario.designs]:
-                if any(target.runs(scenario, step) for step in scenario.steps):
-                    cells += [Cell(r, scenario.name, target.name, build) for build in target.builds(pythons)]
+            for protocol in protocols:
+                for target in chosen_targets(scenario, archs, known):
+                    if any(runs(target, scenario, step, protocol) for step in scenario.steps):
+                        cells += [Cell(r, scenario.name, target.name, build, protocol) for build in target.builds(pythons)]
     return scenarios, cells
 
 
-def steps_of(scenario, arch):
+def chosen_targets(scenario, archs, known):
+    """`archs`, else the scenario's designs, else the classic designs (and the balancing
+    policies where it asks for them) with the anchor references (redis-server) and the
+    references it names (a prediction's, an agreement's, a published figure's)."""
+    named = scenario.named()
+    chosen = archs or scenario.designs or [
+        name for name, t in known.items()
+        if (t.reference and (t.anchor or name in named)) or (not t.reference and (not t.policy or scenario.policies))]
+    return [known[a] for a in chosen if not scenario.designs or a in scenario.designs or known[a].reference and a in named]
+
+
+def runs(target, scenario, step, protocol):
+    """Whether `target` runs `step` of `scenario` in `protocol` (the step can be said in
+    it, and the target can run it there)."""
+    return speaking.why_not(scenario, step, protocol) is None and target.runs(scenario, step, protocol)
+
+
+def not_run(scenarios, archs, protocols):
+    """[{scenario, protocol, target, reason}] of what a plan leaves out for a protocol: a
+    scenario that cannot be said in it (target None), and a target asked for (or a
+    reference) that does not speak it (scenario None)."""
+    known = targets.all_targets()
+    left = [{"scenario": scenario.name, "protocol": protocol, "target": None, "reason": reason}
+            for protocol in protocols for scenario in scenarios
+            if (reason := speaking.unsaid(scenario, protocol))]  # fmt: skip
+    named = [known[a] for a in archs] if archs else [t for t in known.values() if t.reference]
+    left += [{"scenario": None, "protocol": protocol, "target": target.name,
+              "reason": f"it speaks {', '.join(target.protocols)} only"}
+             for protocol in protocols for target in named if protocol not in target.protocols]  # fmt: skip
+    return left
+
+
+def steps_of(scenario, arch, protocol="resp"):
     """[(step, client)] of a cell, in the order measured: each step by Locust, then its C
-    twin where redis-benchmark can replay it (a closed loop at once; an open-loop sweep
-    of new connections once, as a closed loop of its users, after its last rate)."""
+    twin where the protocol's C client can replay it (a closed loop at once; an open-loop
+    sweep of new connections once, as a closed loop of its users, after its last rate)."""
     target = targets.get(arch)
-    steps = [step for step in scenario.steps if target.runs(scenario, step)]
+    steps = [step for step in scenario.steps if runs(target, scenario, step, protocol)]
+    c_client = reference_client.client(protocol)
     order = []
     for i, step in enumerate(steps):
         order.append((step, LOCUST))
-        if not (scenario.reference and reference_client.expressible(step)):
+        if not (scenario.reference and reference_client.expressible(step, protocol)):
             continue
         parameters = step.groups[0].get("parameters", {})
         if not parameters.get("rate"):
-            order.append((step, reference_client.NAME))
+            order.append((step, c_client.name))
         elif parameters.get("connection_mode") == "per-request" and (i + 1 == len(steps) or steps[i + 1].base != step.base):
             users = step.groups[0]["users"]
             closed = dataclasses.replace(step, label=f"{step.base}: closed loop, {users} connections", x=None,
                                          groups=[{"users": users, "parameters": {**parameters, "rate": 0}}])  # fmt: skip
-            order.append((closed, reference_client.NAME))
+            order.append((closed, c_client.name))
     return order
 
 
-def expected(scenario, arch):
-    return {(step.label, client) for step, client in steps_of(scenario, arch)}
+def expected(scenario, cell):
+    return {(step.label, client) for step, client in steps_of(scenario, cell.target, cell.protocol)}
 
 
-def step_requests(lab, scenario, step, address, target, quick):
+def step_requests(lab, scenario, step, address, target, quick, protocol="resp"):
     """The step as each agent's share: users (and rates) split over the agents."""
     count = len(lab.agents)
     requests = []
@@ -81,6 +117,7 @@ def step_requests(lab, scenario, step, address, target, quick):
                 parameters["rate"] = parameters["rate"] * users / group["users"]
             if target.dialect:
                 parameters["dialect"] = target.dialect
+            parameters["protocol"] = protocol  # what the load generator speaks (its --protocol)
             groups.append({"users": users, "parameters": parameters})
         requests.append({"step": {
             "host": address, "groups": groups, "warmup": scenario.warmup(quick), "duration": scenario.duration(quick),
@@ -97,12 +134,12 @@ def scrape_source(scenario, target):
     return target.scrape_source()
 
 
-def locust_point(lab, scenario, step, address, target, quick, baseline, on_phase=None):
+def locust_point(lab, scenario, step, address, target, quick, baseline, on_phase=None, protocol="resp"):
     """One step measured by the load generator's agents: its figures (and the server's own).
     `on_phase("measuring")` and `on_phase("measured")` mark its measurement."""
     traced = step.base in scenario.threads and target.traced
     before, started = (schedstat.parse(lab.server_threads()), time.monotonic()) if traced else (None, None)
-    replies = lab.ask_all(step_requests(lab, scenario, step, address, target, quick), on_phase)
+    replies = lab.ask_all(step_requests(lab, scenario, step, address, target, quick, protocol), on_phase)
     figures = measure.point_metrics(replies, scenario.measure)
     if traced:  # the whole step, warm-up included: the threads' roles do not change within it
         figures["threads"] = schedstat.per_role(before, schedstat.parse(lab.server_threads()), time.monotonic() - started)
@@ -120,15 +157,16 @@ def locust_point(lab, scenario, step, address, target, quick, baseline, on_phase
     return figures
 
 
-def reference_point(lab, scenario, step, address, quick, locust_rps):
-    """The same step replayed by redis-benchmark: its figures."""
+def reference_point(lab, scenario, step, address, quick, locust_rps, protocol="resp"):
+    """The same step replayed by the protocol's C client: its figures."""
     host, port = address.removeprefix("tcp://").split(":")
-    requests = reference_client.requests_for(scenario.reference_duration(quick), locust_rps)
-    argv = reference_client.arguments(step, reference_client.expressible(step), host, port, requests, len(lab.loadgen_cpus))
-    ok, output = lab.run_reference(argv)
+    threads = len(lab.loadgen_cpus)
+    argv = reference_client.arguments(step, reference_client.expressible(step, protocol), host, port, threads, protocol,
+                                      scenario.reference_duration(quick), locust_rps)  # fmt: skip
+    ok, output = lab.run_reference(reference_client.client(protocol), argv)
     try:
         if ok:
-            return reference_client.parse(output, len(lab.loadgen_cpus))
+            return reference_client.parse(output, threads, protocol)
     except AttributeError:  # finished without its summary: say what it printed
         pass
     return reference_client.failed(output)
@@ -141,11 +179,11 @@ def run_cell(lab, cell, scenario, quick, progress, journal, settings=None):
     it stays noisy."""
     target = targets.get(cell.target)
     cpus = every_cpu() if scenario.server_cpus == "all" else None
-    settings = {"PROTOCOL": scenario.protocol, **scenario.server_settings, **(settings or {})}
+    settings = {**scenario.server_settings, **(settings or {}), "PROTOCOL": cell.protocol}
     address = lab.start_server(target, cell.python, settings, cpus, server_alias(cell))
     server_cpus = cpu_set(cpus or lab.server_cpus)
     baseline, served = {}, {}
-    for step, client in steps_of(scenario, target.name):
+    for step, client in steps_of(scenario, target.name, cell.protocol):
         progress.show(scenario.name, target.name, cell.python, step.label + ("" if client == LOCUST else f" ({client})"),
                       cell.repeat)  # fmt: skip
         first = not baseline  # a resources scenario's first step is its baseline: measured again, it is again
@@ -156,9 +194,11 @@ def run_cell(lab, cell, scenario, quick, progress, journal, settings=None):
             marks = {"measuring": noise.snapshot(server_cpus, files)}  # Locust's agent marks its own
             if client == LOCUST:
                 mark = lambda phase: marks.__setitem__(phase, noise.snapshot(server_cpus, files))  # noqa: E731
-                figures, loaded = locust_point(lab, scenario, step, address, target, quick, baseline, mark), None
+                figures = locust_point(lab, scenario, step, address, target, quick, baseline, mark, cell.protocol)
+                loaded = None
             else:  # the C client has no warm-up: its window is the container's run, its load its own seconds
-                figures = reference_point(lab, scenario, step, address, quick, served.get(step.label) or served.get(step.base))
+                figures = reference_point(lab, scenario, step, address, quick, served.get(step.label) or served.get(step.base),
+                                          cell.protocol)  # fmt: skip
                 loaded = figures["requests"] / figures["rps"] if figures["rps"] else None
             after = marks.get("measured") or noise.snapshot(server_cpus, files)
             figures.update(noise.between(marks["measuring"], after, server_cpus, lab.server_id, loaded))
@@ -174,8 +214,9 @@ def run_cell(lab, cell, scenario, quick, progress, journal, settings=None):
         if client == LOCUST:
             served[step.label] = figures["rps"]
             served[step.base] = max(figures["rps"], served.get(step.base, 0))
-        journal.append({"scenario": cell.scenario, "target": cell.target, "python": cell.python, "step": step.label,
-                        "base": step.base, "x": step.x, "repeat": cell.repeat, "client": client, "metrics": figures})  # fmt: skip
+        journal.append({"scenario": cell.scenario, "target": cell.target, "python": cell.python, "protocol": cell.protocol,
+                        "step": step.label, "base": step.base, "x": step.x, "repeat": cell.repeat, "client": client,
+                        "metrics": figures})  # fmt: skip
         progress.done()
 
 
@@ -192,8 +233,8 @@ def calibrate(lab, when, readings=CALIBRATION_READINGS):
     for _ in range(readings):
         files = lab.noise_files(cpus)
         before = noise.snapshot(cpus, files)
-        ok, output = lab.run_reference(RedisBenchmark.command(host, port, ["PING"], clients=1,
-                                                              requests=CALIBRATION_REQUESTS))  # fmt: skip
+        ok, output = lab.run_reference(RedisBenchmark, RedisBenchmark.command(host, port, ["PING"], clients=1,
+                                                                              requests=CALIBRATION_REQUESTS))  # fmt: skip
         shares.append(noise.between(before, noise.snapshot(cpus, files), cpus, lab.server_id)["noise"])
         if not ok:
             raise LabError(f"the calibration step failed: {output.strip()[-200:]}")

@@ -10,6 +10,8 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import agreement
+
 DIRECTORY = Path(__file__).resolve().parent.parent
 TIMING = {"warmup": 2.0, "duration": 8.0, "quick_warmup": 1.0, "quick_duration": 2.0, "spawn_rate": 1000,
           "reference": 4.0, "quick_reference": 1.0}  # about how long the C client runs per step
@@ -51,7 +53,15 @@ class Scenario:
     columns: list = field(default_factory=list)  # its own figures, as columns of its table
     plot: str = "auto"  # "top": the headline at the top of the sweep, in bars (else a sweep or bars per step)
     x_label: str | None = None  # what its sweep's x is, on the figure
-    protocol: str = "resp"  # what its load speaks: it runs on the targets that speak it
+    protocols: tuple | None = None  # the only protocols its load may speak (None: each one asked, PROTOCOLS=)
+    agreements: list = field(default_factory=list)  # a pattern in the model and in real systems (agreement.py)
+    published: list = field(default_factory=list)  # published figures set beside the lab's (agreement.py)
+
+    def named(self):
+        """The targets its predictions, agreements and published figures name."""
+        groups = [*self.predictions, *(pair for a in self.agreements for pair in (a["model"], *a["real"]))]
+        found = {name for group in groups for key in ("better", "worse", "similar") for name in group.get(key, [])}
+        return found | {name for published in self.published for name in published.get("figures", {})}
 
     def warmup(self, quick):
         return self.timing["quick_warmup" if quick else "warmup"]
@@ -95,6 +105,16 @@ def load(path, quick=False):
         raise ScenarioError(f"{path.name}: threads names steps that are not steps ({', '.join(sorted(labels))})")
     for prediction in data.get("predictions", []):
         check_prediction(prediction, labels, path.name)
+    for agreement_ in data.get("agreements", []):
+        try:
+            agreement.check(agreement_, path.name)
+        except ValueError as exc:
+            raise ScenarioError(str(exc)) from None
+        if agreement_.get("step") and agreement_["step"] not in labels:
+            raise ScenarioError(f"{path.name}: agreement step {agreement_['step']!r} is not a step ({', '.join(sorted(labels))})")
+    for published in data.get("published", []):
+        if not published.get("source") or not isinstance(published.get("figures"), dict):
+            raise ScenarioError(f"{path.name}: a published result needs `source` and `figures` ({{target: {{metric: value}}}})")
     return Scenario(
         name=path.stem, title=data["title"], description=data["description"].strip(),
         look_for=data["look_for"].strip(), measure=data["measure"], headline=data["headline"], steps=steps,
@@ -104,8 +124,18 @@ def load(path, quick=False):
         sweep=next(iter(sweeps)) if len(sweeps) == 1 else None, policies=data.get("policies", False),
         theory=data.get("theory", {}), designs=data.get("designs", []), server_cpus=data.get("server_cpus"),
         reference=data.get("reference", True), threads=data.get("threads", []), columns=data.get("columns", []),
-        plot=data.get("plot", "auto"), x_label=data.get("x_label"), protocol=data.get("protocol", "resp"),
+        plot=data.get("plot", "auto"), x_label=data.get("x_label"), protocols=protocols_of(data, path.name),
+        agreements=data.get("agreements", []), published=data.get("published", []),
     )  # fmt: skip
+
+
+def protocols_of(data, where):
+    """The protocols a file restricts its scenario to (`protocols = [...]`, or one
+    `protocol`), or None: it runs on every protocol asked that can express it."""
+    found = data.get("protocols", [data["protocol"]] if "protocol" in data else None)
+    if found is not None and not (isinstance(found, list) and found and all(isinstance(p, str) for p in found)):
+        raise ScenarioError(f"{where}: protocols is a list of protocol names (e.g. [\"resp\"]), not {found!r}")
+    return tuple(found) if found is not None else None
 
 
 def expand(raw, quick, where):

@@ -1,8 +1,9 @@
 """Prometheus sees every run: while cells run, it scrapes the run's server and its load
 generator agents, each series labelled `run` (the run's folder name), `scenario`,
-`arch`, `design` (the architecture and its mode) and `build` (3.13, 3.13t; not `python`:
-connlab_server_info has its own, the full version), so the dashboards can show a
-comparison as it happens and afterwards.
+`target` (the design or reference), `arch` (the ARCH setting), `build` (3.13, 3.13t; not
+`python`: connlab_server_info has its own, the full version) and `protocol` (resp,
+http: what the load spoke), so the dashboards can show a comparison as it happens and
+afterwards.
 
 Which Prometheus: the stack's (`make up`), if it runs; else one started here on the
 stack's data volume, stopped at the end (a later `make up` shows the run). The lab's
@@ -51,7 +52,7 @@ def targets_folder(container):
 def cell_labels(run, cell):
     target = targets.get(cell.target)
     return {"run": run, "scenario": cell.scenario, "target": cell.target, "build": cell.python,
-            "arch": target.arch or target.name}  # fmt: skip
+            "protocol": cell.protocol, "arch": target.arch or target.name}  # fmt: skip
 
 
 def target_groups(lab, run, cell):

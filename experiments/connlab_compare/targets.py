@@ -50,6 +50,7 @@ class Target:
     cannot: tuple = ()  # connlab commands it has no equivalent of (a step that sends one is not run)
     per_worker: bool = False  # counts per worker, as a `spread` scenario reads them
     settings: tuple = ()  # a reference's: the lab's settings it takes (WORKERS: its worker count)
+    anchor: bool = False  # a reference run in every scenario by default (redis-server, for scale), not only where named
     traced: bool = False  # its threads' scheduler counters mean something (connlab's named threads)
     policy: bool = False  # a balancing policy: run where a scenario asks for policies
 
@@ -72,13 +73,15 @@ class Target:
             return f"http://{host}:{self.metrics_port}/metrics"
         return f"tcp://{host}:{self.port} {self.probe}" if self.probe else None
 
-    def runs(self, scenario, step):
-        """Whether it can run `step` of `scenario`: it speaks the scenario's protocol, every
-        command the step sends has an equivalent, and the figures the scenario reads of
-        the server exist."""
-        if scenario.protocol not in self.protocols:
+    def runs(self, scenario, step, protocol="resp"):
+        """Whether it can run `step` of `scenario` in `protocol`: it speaks the protocol,
+        every command the step sends has an equivalent, and the figures the scenario
+        reads of the server exist."""
+        if protocol not in self.protocols:
             return False
         if scenario.server_figures == "spread" and not self.per_worker:
+            return False
+        if scenario.server_figures == "resources" and not self.scrape_source():  # nothing tells what it holds
             return False
         mixes = (group.get("parameters", {}).get("mix", "PING:1") for group in step.groups)
         sent = {item.split(":")[0] for mix in mixes for item in mix.split(",")}

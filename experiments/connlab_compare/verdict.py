@@ -22,18 +22,26 @@ evidence filled in from the run (its {fields}).
 
 import statistics
 
+from . import reference_client
+
 MARGIN = 1.2
 DECIDES = 2  # rounds one side must lead by: Wald's SPRT, a round's chance of clearing 0.2 against 0.8
 BIMODAL_GAP = 2.0  # repetitions this far apart are different outcomes, not noise
-CLIENTS = ("locust", "redis-benchmark")
+LOCUST = "locust"
 
 
-def at_step(points, scenario, prediction, python, client, x=None):
+def clients(protocol):
+    """Locust, then the protocol's C client (where it has one)."""
+    c_client = reference_client.client(protocol)
+    return (LOCUST, c_client.name) if c_client else (LOCUST,)
+
+
+def at_step(points, scenario, prediction, python, client, x=None, protocol="resp"):
     """The points a prediction reads: its step (else the scenario's last) at the highest
-    value of its sweep (or at `x`), one build, one client."""
+    value of its sweep (or at `x`), one build, one client, one protocol."""
     base = prediction.get("step") or scenario.steps[-1].base
     mine = [p for p in points if p["scenario"] == scenario.name and p["python"] == python and p["base"] == base
-            and p["client"] == client and (x is None or p["x"] == x)]  # fmt: skip
+            and p["client"] == client and p["protocol"] == protocol and (x is None or p["x"] == x)]  # fmt: skip
     last = max(mine, key=lambda p: -float("inf") if p["x"] is None else p["x"], default=None)
     return [p for p in mine if p["step"] == last["step"]] if last else []
 
@@ -188,61 +196,72 @@ def _figure(value):
     return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
 
 
-def verdicts(scenarios, points, pythons, context):
-    """One row per prediction and server build: claim, source, measured, verdict (with
-    its ratio and interval), the client whose points it stands on, and why."""
+def verdicts(scenarios, points, pythons, context, protocols=("resp",)):
+    """One row per prediction, server build and protocol, each judged on that protocol's
+    points alone: claim, source, measured, verdict (with its ratio and interval), the
+    client whose points it stands on, and why. A protocol in which a scenario has no
+    point (it could not be said there) has no rows; a scenario with none at all has the
+    first protocol's (not comparable)."""
     rows = []
     for scenario in scenarios:
-        for prediction in scenario.predictions:
-            if "designs" in prediction:
-                rows += change_rows(scenario, prediction, points, pythons)
-                continue
-            for python in pythons:
-                judged = None
-                order = clients_for(points, scenario, prediction, python)
-                for client in order:
-                    found, bound, left_out = values(at_step(points, scenario, prediction, python, client),
-                                                    prediction["metric"], prediction.get("busy"))
-                    if not found:
-                        continue
-                    attempt = _left_out(judge(prediction, found), left_out)
-                    if bound:
-                        attempt = {**attempt, "verdict": "not comparable", "measured": attempt["measured"]
-                                   + f" ({client}: load generator bound, or the knee beyond its sweep)"}  # fmt: skip
-                    judged = judged or {**attempt, "client": client}
-                    if attempt["verdict"] != "not comparable":
-                        judged = {**attempt, "client": client}
-                        if client != CLIENTS[0]:
-                            judged["measured"] += f" — judged on {client}'s points: " + (
-                                "the fastest client at this step" if client == order[0] else
-                                f"{'Locust' if order[0] == CLIENTS[0] else order[0]} could not judge")
-                        break
-                judged = judged or {**judge(prediction, {}), "client": CLIENTS[0]}
-                why = ""
-                if judged["verdict"] == "no" and prediction.get("why_not"):
-                    why = prediction["why_not"].format(**context(python))
-                rows.append({"scenario": scenario.name, "python": python, "claim": prediction["claim"],
-                             "source": prediction["source"], "metric": prediction["metric"], "why": why,
-                             **judged})  # fmt: skip
+        ran = [protocol for protocol in protocols
+               if any(p["scenario"] == scenario.name and p["protocol"] == protocol for p in points)]  # fmt: skip
+        for protocol in ran or list(protocols)[:1]:
+            for prediction in scenario.predictions:
+                found = change_rows if "designs" in prediction else prediction_rows
+                rows += [{**row, "protocol": protocol} for row in found(scenario, prediction, points, pythons, context, protocol)]
     return rows
 
 
-def clients_for(points, scenario, prediction, python):
+def prediction_rows(scenario, prediction, points, pythons, context, protocol):
+    """The rows of a prediction that compares designs, one per build."""
+    rows = []
+    for python in pythons:
+        judged = None
+        order = clients_for(points, scenario, prediction, python, protocol)
+        for client in order:
+            found, bound, left_out = values(at_step(points, scenario, prediction, python, client, protocol=protocol),
+                                            prediction["metric"], prediction.get("busy"))
+            if not found:
+                continue
+            attempt = _left_out(judge(prediction, found), left_out)
+            if bound:
+                attempt = {**attempt, "verdict": "not comparable", "measured": attempt["measured"]
+                           + f" ({client}: load generator bound, or the knee beyond its sweep)"}  # fmt: skip
+            judged = judged or {**attempt, "client": client}
+            if attempt["verdict"] != "not comparable":
+                judged = {**attempt, "client": client}
+                if client != LOCUST:
+                    judged["measured"] += f" — judged on {client}'s points: " + (
+                        "the fastest client at this step" if client == order[0] else
+                        f"{'Locust' if order[0] == LOCUST else order[0]} could not judge")
+                break
+        judged = judged or {**judge(prediction, {}), "client": LOCUST}
+        why = ""
+        if judged["verdict"] == "no" and prediction.get("why_not"):
+            why = prediction["why_not"].format(**context(python))
+        rows.append({"scenario": scenario.name, "python": python, "claim": prediction["claim"],
+                     "source": prediction["source"], "metric": prediction["metric"], "why": why,
+                     **judged})  # fmt: skip
+    return rows
+
+
+def clients_for(points, scenario, prediction, python, protocol="resp"):
     """The clients in the order a prediction reads them: Locust first (its latencies are
     an open loop's where a step has a rate), except for throughput, where a closed loop
     measures its client's time per request as well as the server's: there the client
     that served the most at the step (the median of its points) comes first."""
     if prediction["metric"] != "rps":
-        return CLIENTS
+        return clients(protocol)
 
     def served(client):
-        rates = [p["metrics"]["rps"] for p in at_step(points, scenario, prediction, python, client)]
+        rates = [p["metrics"]["rps"] for p in at_step(points, scenario, prediction, python, client, protocol=protocol)]
         return statistics.median(rates) if rates else 0.0
 
-    return sorted(CLIENTS, key=served, reverse=True)
+    return sorted(clients(protocol), key=served, reverse=True)
 
 
-def change_rows(scenario, prediction, points, pythons):
+def change_rows(scenario, prediction, points, pythons, context=None, protocol="resp"):
     """The rows of a prediction about designs against themselves, one per design and
     build where `from` and `to` name no build (a change over the sweep, on each build),
     else one per design."""
@@ -253,7 +272,7 @@ def change_rows(scenario, prediction, points, pythons):
         ends = [(side.get("python", python), side.get("x")) for side in (start, end)]
         if any(build not in pythons for build, _ in ends):
             continue
-        read = [values(at_step(points, scenario, prediction, build, CLIENTS[0], x), prediction["metric"],
+        read = [values(at_step(points, scenario, prediction, build, LOCUST, x, protocol), prediction["metric"],
                        prediction.get("busy")) for build, x in ends]  # fmt: skip
         bound = any(held for _, held, _ in read)
         for arch in prediction["designs"]:
@@ -263,8 +282,17 @@ def change_rows(scenario, prediction, points, pythons):
                 judged = {**judged, "verdict": "not comparable", "measured": judged["measured"] + " (load generator bound)"}
             rows.append({"scenario": scenario.name, "python": python or " → ".join(dict.fromkeys(b for b, _ in ends)),
                          "claim": prediction["claim"], "source": prediction["source"], "metric": prediction["metric"],
-                         "why": "", "client": CLIENTS[0], "design": arch, **judged})  # fmt: skip
+                         "why": "", "client": LOCUST, "design": arch, **judged})  # fmt: skip
     return rows
+
+
+def changed_by_protocol(rows):
+    """[(scenario, build, claim, design or "", {protocol: row})] of the predictions whose
+    verdict differs between protocols (same build, same design)."""
+    found = {}
+    for row in rows:
+        found.setdefault((row["scenario"], row["python"], row["claim"], row.get("design", "")), {})[row["protocol"]] = row
+    return [(*key, by) for key, by in found.items() if len({row["verdict"] for row in by.values()}) > 1]
 
 
 def reads(row, scenario):

@@ -18,12 +18,13 @@ REDIS = REFERENCE.name
 KNOWN = {*variants(), REDIS}
 
 
-def point(arch, value, step="s", x=None, bound=False, scenario="demo", python="3.13", repeat=1, base=None, **extra):
+def point(arch, value, step="s", x=None, bound=False, scenario="demo", python="3.13", repeat=1, base=None,
+          protocol="resp", **extra):
     metrics = {"rps": value, "p50_ms": value / 2, "p99_ms": value, "p999_ms": value, "max_ms": value, "errors": 0,
                "loadgen_cpu": 95.0 if bound else 40.0, "loadgen_bound": bound,
                "histogram": {f"{value / 2:g}": 98, f"{value:g}": 2}, **extra}  # fmt: skip
-    return {"scenario": scenario, "target": arch, "python": python, "step": step, "base": base or step, "x": x,
-            "repeat": repeat, "client": "locust", "metrics": metrics}  # fmt: skip
+    return {"scenario": scenario, "target": arch, "python": python, "protocol": protocol, "step": step,
+            "base": base or step, "x": x, "repeat": repeat, "client": "locust", "metrics": metrics}  # fmt: skip
 
 
 @pytest.mark.parametrize("quick", [True, False])
@@ -249,7 +250,7 @@ def test_throughput_verdicts_read_the_fastest_client_and_say_which():
     assert row["client"] == "redis-benchmark" and row["verdict"] == "yes"
     assert "the fastest client at this step" in row["measured"]
     latency = {**LOWER, "metric": "p99_ms"}  # latency: Locust's points first, as before
-    assert verdict.clients_for(points, demo, latency, "3.13") == verdict.CLIENTS
+    assert verdict.clients_for(points, demo, latency, "3.13") == ("locust", "redis-benchmark")
 
 
 def metrics_text(requests, workers):
@@ -373,15 +374,16 @@ def test_the_c_client_replays_what_it_can_express():
     throughput, accept, head = scenarios.load_all(["throughput", "accept-storm", "head-of-line"], quick=True)
     pipelined = next(step for step in throughput.steps if step.base == "PING, pipeline 16")
     assert reference_client.expressible(pipelined) == ["PING"]
-    argv = reference_client.arguments(pipelined, ["PING"], "target", 7000, 5000, 1)
+    argv = reference_client.arguments(pipelined, ["PING"], "target", 7000, 1, seconds=2.0, locust_rps=2000.0)
     assert argv[argv.index("-c") + 1] == "64" and argv[argv.index("-P") + 1] == "16" and argv[-1] == "PING"
+    assert argv[argv.index("-n") + 1] == "6000"  # 1.5 × what Locust served over the seconds
     echo = next(step for step in throughput.steps if step.base == "ECHO 1 KiB")
     assert reference_client.expressible(echo) == ["ECHO", "x" * 1024]  # the bytes Locust sends
     plan = runner.steps_of(throughput, "single-thread")
     assert [client for _, client in plan] == ["locust", "redis-benchmark"] * len(throughput.steps)
     # An open-loop sweep of new connections: one closed loop of its users, -k 0, after the last rate.
     *_, (closed, client) = runner.steps_of(accept, "single-thread")
-    argv = reference_client.arguments(closed, reference_client.expressible(closed), "target", 7000, 5000, 1)
+    argv = reference_client.arguments(closed, reference_client.expressible(closed), "target", 7000, 1)
     assert client == "redis-benchmark" and closed.x is None and argv[argv.index("-k") + 1] == "0"
     assert sum(c == "redis-benchmark" for _, c in runner.steps_of(accept, "single-thread")) == 1
     assert {client for _, client in runner.steps_of(head, "single-thread")} == {"locust"}  # two groups of users
@@ -551,9 +553,9 @@ def test_a_diff_of_two_runs_says_what_changed(tmp_path):
             point["metrics"]["rps"] *= 2  # twice as fast in every repetition: changed
     b["verdicts"] = verdict.verdicts(chosen, b["points"], ["3.13"], lambda python: {})
     rows = diff.write(tmp_path, a, b, ["A", "B"], chosen)
-    changed = {(r[1], r[2]) for r in rows if r[11] == "changed"}
+    changed = {(r[1], r[2]) for r in rows if r[12] == "changed"}
     assert changed and all(arch == "message-balancing" for _, arch in changed)
-    assert all(r[8] == 1.0 and r[11] == "within noise" for r in rows if r[2] != "message-balancing")
+    assert all(r[9] == 1.0 and r[12] == "within noise" for r in rows if r[2] != "message-balancing")
     markdown = (tmp_path / "report.md").read_text()
     assert "## Verdicts that changed" in markdown and (tmp_path / "throughput-diff.png").stat().st_size > 5_000
     # One build in each run (3.13 in A, 3.13t in B): matched across builds.
@@ -561,7 +563,7 @@ def test_a_diff_of_two_runs_says_what_changed(tmp_path):
         point["python"] = "3.13t"
     b["machine"]["pythons"] = ["3.13t"]
     across = diff.write(tmp_path / "across", a, b, ["A", "B"], chosen)
-    assert len(across) == len(rows) and {r[4] for r in across} == {None}
+    assert len(across) == len(rows) and {r[5] for r in across} == {None}
     assert "matched across builds" in (tmp_path / "across" / "report.md").read_text()
 
 

@@ -77,3 +77,20 @@ def test_every_design_passes(monkeypatch, env):
 
 def test_the_check_reads_every_setting_that_compose_passes():
     assert check_settings.server_env_names((ROOT / "compose/compose.yaml").read_text()) == list(SERVER_ENV)
+
+
+def test_an_unknown_reference_stops_make_up_before_docker(make):
+    result = make("up", "REFERENCE=nginx/fastest")
+    assert result.returncode == 2, result.stderr
+    assert "connlab: ERROR: unknown REFERENCE 'nginx/fastest'. Valid: " in result.stderr and " redis" in result.stderr
+    assert set(result.docker_calls) <= {"compose version"}
+
+
+def test_a_reference_s_settings_go_to_its_container_and_its_port_to_the_load_generator(tmp_path):
+    env = {**os.environ, "PYTHONPATH": f"{ROOT / 'services'}:{ROOT / 'experiments'}", "WORKERS": "3"}
+    result = subprocess.run(["python3", "scripts/reference.py", "redis"], cwd=ROOT, env=env, capture_output=True,
+                            text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert "export LOADGEN_HOST=reference:6379\n" in result.stdout and "export PROTOCOL=resp\n" in result.stdout
+    assert "export LOADGEN_DIALECT=redis\n" in result.stdout
+    assert "WORKERS" not in (ROOT / "build/reference.env").read_text()  # redis takes no WORKERS

@@ -132,7 +132,7 @@ def test_further_rounds_measure_the_designs_of_inconclusive_predictions_until_de
     points += points_of(scenario, 2, {"single-thread": 10_000, "message-balancing": 10_000, "hybrid": 10_000})
     journaled_run(tmp_path, cells, points)
     log = run.journal.Journal(tmp_path)
-    took = {("throughput", arch, "3.13"): 10.0 for arch in ("single-thread", "message-balancing", "hybrid")}
+    took = {("throughput", arch, "3.13", "resp"): 10.0 for arch in ("single-thread", "message-balancing", "hybrid")}
     rounds = run.more_rounds(tmp_path, log, list(cells), {scenario.name: scenario}, took, 60.0, Quiet())
     third = [next(rounds) for _ in range(3)]
     assert set(third) == {Cell(3, "throughput", arch, "3.13") for arch in ("single-thread", "message-balancing", "hybrid")}
@@ -155,7 +155,7 @@ def test_no_further_round_when_it_does_not_fit_the_budget(tmp_path):
     journaled_run(tmp_path, cells, points_of(scenarios[0], 1, {"single-thread": 20_000, "message-balancing": 10_000,
                                                                "hybrid": 10_000}))  # one round: inconclusive
     quiet = Quiet()
-    took = {("throughput", arch, "3.13"): 100.0 for arch in ("single-thread", "message-balancing", "hybrid")}
+    took = {("throughput", arch, "3.13", "resp"): 100.0 for arch in ("single-thread", "message-balancing", "hybrid")}
     by_name = {"throughput": scenarios[0]}
     assert list(run.more_rounds(tmp_path, run.journal.Journal(tmp_path), list(cells), by_name, took, 60.0, quiet)) == []
     assert "do not fit" in quiet.noted

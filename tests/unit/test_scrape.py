@@ -15,19 +15,19 @@ def fake_lab():
     return SimpleNamespace(name="lab-x", network="lab-x", agents=agents, loadgen_cpus={0})
 
 
-def cell(arch, python, repeat=1, scenario="spread"):
-    return Cell(repeat, scenario, arch, python)
+def cell(arch, python, repeat=1, scenario="spread", protocol="resp"):
+    return Cell(repeat, scenario, arch, python, protocol)
 
 
 def test_groups_label_the_server_and_the_agents_with_what_runs():
     groups = scrape.target_groups(fake_lab(), "20261202T000000Z", cell("single-acceptor/pool", "3.13t"))
     by_role = {group["labels"]["role"]: group for group in groups}
-    assert by_role["server"]["targets"] == ["spread-single-acceptor-pool-3-13t-r1:8000"]  # the cell's own name
+    assert by_role["server"]["targets"] == ["spread-single-acceptor-pool-3-13t-resp-r1:8000"]  # the cell's own name
     assert by_role["loadgen"]["targets"] == ["lab-x-agent-0:9646", "lab-x-agent-1:9646"]
     for group in groups:
         assert group["labels"] | {"role": None} == {"run": "20261202T000000Z", "scenario": "spread", "role": None,
                                                       "target": "single-acceptor/pool", "arch": "single-acceptor",
-                                                      "build": "3.13t"}  # fmt: skip
+                                                      "build": "3.13t", "protocol": "resp"}  # fmt: skip
 
 
 def test_a_reference_has_no_server_target():
@@ -36,8 +36,9 @@ def test_a_reference_has_no_server_target():
 
 
 def test_every_cell_has_a_server_name_of_its_own():
-    names = {scrape.server_alias(cell(a, p, r)) for a in ("single-acceptor/pool", "hybrid") for p in ("3.13", "3.13t") for r in (1, 2)}
-    assert len(names) == 8
+    names = {scrape.server_alias(cell(a, p, r, protocol=protocol)) for a in ("single-acceptor/pool", "hybrid")
+             for p in ("3.13", "3.13t") for r in (1, 2) for protocol in ("resp", "http")}  # fmt: skip
+    assert len(names) == 16
 
 
 def test_describe_writes_the_file_whole_and_readable(tmp_path):

@@ -9,6 +9,7 @@ import pytest
 from connlab_compare import journal, report, run, runner, scenarios, targets, verdict
 from connlab_compare.clients import RedisBenchmark
 from connlab_compare.journal import Cell
+from test_compare_protocols import lines_codec  # noqa: F401 (a fixture)
 from test_experiments import constructed_results
 
 DATA = Path(__file__).parent / "data"
@@ -59,9 +60,9 @@ def test_a_reference_folder_is_all_a_new_reference_takes(another_reference):
     _, cells = runner.plan(["throughput", "cpu-bound"], ["single-thread", "valkey"], ["3.13"], 1, True)
     assert Cell(1, "throughput", "valkey", "C") in cells
     assert {cell.target for cell in cells if cell.scenario == "cpu-bound"} == {"single-thread"}
-    # Without ARCHS too, beside the designs and redis.
+    # Without ARCHS only where a scenario names it, as it is no anchor (redis-server is).
     _, cells = runner.plan(["throughput"], [], ["3.13"], 1, True)
-    assert {"redis", "valkey", "single-thread"} <= {cell.target for cell in cells}
+    assert {"redis", "single-thread"} <= {cell.target for cell in cells} and "valkey" not in {cell.target for cell in cells}
     # And in bench-server's anchors, as it runs them.
     anchors = bench_server.groups(["single-thread"], ["3.13"])[0]
     assert [(s.label, s.image, s.port, s.ready) for s in anchors][-1] == (
@@ -85,7 +86,7 @@ similar = ["single-thread", "liner"]
 """
 
 
-def test_a_protocol_module_and_a_reference_folder_are_all_they_take(lines_protocol, tmp_path, monkeypatch):
+def test_a_protocol_module_and_a_reference_folder_are_all_they_take(lines_codec, tmp_path, monkeypatch):
     """A test-only protocol module and a test-only reference that speaks it (and RESP):
     the plan runs a scenario in that protocol on every design and on that reference
     alone of the references, the report shows them, bench-server lists the reference."""
@@ -98,19 +99,19 @@ def test_a_protocol_module_and_a_reference_folder_are_all_they_take(lines_protoc
     (tmp_path / "scenarios").mkdir()
     (tmp_path / "scenarios/lines.toml").write_text(SCENARIO)
     monkeypatch.setattr(runner, "load_all", lambda names, quick: scenarios.load_all(names, quick, tmp_path / "scenarios"))
-    loaded, cells = runner.plan(["lines"], [], ["3.13"], 1, True)
+    loaded, cells = runner.plan(["lines"], [], ["3.13"], 1, True, ["lines"])
     planned = {cell.target for cell in cells}
     assert "liner" in planned and "redis" not in planned
     assert set(targets.design_targets()) - {name for name, t in targets.design_targets().items() if t.policy} <= planned
     assert targets.get("single-thread").protocols == ("resp", "http", "lines")
     # In the report, beside a design.
-    points = [{"scenario": "lines", "target": name, "python": build, "step": "PING", "base": "PING", "x": None,
+    points = [{"scenario": "lines", "target": name, "python": build, "protocol": "lines", "step": "PING", "base": "PING", "x": None,
                "repeat": 1, "client": "locust", "metrics": {"rps": 1000.0, "p50_ms": 1.0, "p99_ms": 2.0,
                "p999_ms": 2.0, "max_ms": 2.0, "errors": 0, "loadgen_cpu": 40.0, "loadgen_bound": False}}
               for name, build in (("single-thread", "3.13"), ("liner", "C"))]  # fmt: skip
     results = {"schema": journal.SCHEMA, "started": "now", "finished": "now", "partial": None, "points": points,
-               "machine": constructed_results()[0]["machine"] | {"scenarios": ["lines"]},
-               "verdicts": verdict.verdicts(loaded, points, ["3.13"], lambda python: {})}  # fmt: skip
+               "machine": constructed_results()[0]["machine"] | {"scenarios": ["lines"], "protocols": ["lines"]},
+               "verdicts": verdict.verdicts(loaded, points, ["3.13"], lambda python: {}, ["lines"])}  # fmt: skip
     report.write(tmp_path / "run", results, loaded)
     section = (tmp_path / "run/report.md").read_text().split("## Lines")[1]
     assert "liner" in section and "single-thread" in section and "| redis" not in section
@@ -157,7 +158,7 @@ def test_a_cell_round_trips_through_the_journal_and_run_json(tmp_path):
     assert Cell.from_json(json.loads(json.dumps(cell.to_json()))) == cell
     assert Cell.from_json([2, "throughput", "redis", "C"]) == cell  # run.json before cells had names
     point = {"scenario": "throughput", "target": "redis", "python": "C", "repeat": 2, "step": "s", "client": "locust"}
-    assert journal.cell_of(point) == cell
+    assert journal.cell_of(journal.upgraded(point)) == cell  # a point from before protocols spoke RESP
     asked = {"scenarios": ["throughput"], "archs": ["single-thread", "redis"], "pythons": ["3.13"], "repeat": 1,
              "quick": True}  # fmt: skip
     new, by_name = run.planned({"arguments": asked, "cells": [cell.to_json()]})
