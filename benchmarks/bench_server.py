@@ -56,9 +56,9 @@ def labelled(name, python, pythons):
 
 
 def anchors(pythons, references):
-    """Every reference that speaks RESP (redis-benchmark's protocol), and the Python floor."""
-    yield [Server(target.label, image, target.port, target.ready, env)  # env: a variant's own (redis/io-threads)
-           for target in references.values() if RedisBenchmark.protocol in target.protocols
+    """Every anchor reference that speaks RESP (redis-benchmark's protocol), and the Python floor."""
+    yield [Server(target.label, image, target.port, target.ready, env)  # env: a variant's own
+           for target in references.values() if RedisBenchmark.protocol in target.protocols and target.anchor
            for image, env in [target.run_spec(None)]]  # fmt: skip
     yield [Server(labelled(FLOOR, python, pythons), server_image(python, TAG), targets.SERVER_PORT, targets.HEALTHCHECK,
                   command=["python", ASYNCIO_PING], volumes={str(ROOT / "benchmarks/asyncio_ping.py"): (ASYNCIO_PING, "ro")})

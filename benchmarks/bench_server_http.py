@@ -1,5 +1,5 @@
 """make bench-server PROTOCOL=http: every design speaking HTTP/1.1 (PROTOCOL=http) on one
-server CPU beside the HTTP references (references/ with "http" in their protocols: nginx,
+server CPU beside the HTTP anchors (references/ with "http" in their protocols and `anchor`: nginx,
 one worker, and uvicorn with httptools, the Python anchor), all driven by wrk.
 
 wrk (Debian's, in the load generator image) runs in a container pinned to another CPU, on
@@ -22,6 +22,11 @@ from connlab_compare.clients import CPU_MARK, Wrk
 POINTS = {"keep-alive": {"clients": 50}, "256 conns": {"clients": 256}, "close": {"clients": 50, "keepalive": False}}
 # wrk's exit status and its CPU seconds (the shell's `times`), as the lab reads them.
 MEASURED = f'"$@"; status=$?; echo {CPU_MARK}; times; exit $status'
+
+
+def http_anchors():
+    """The references every design is set beside: those that speak HTTP and are anchors."""
+    return {name: t for name, t in targets.references().items() if Wrk.protocol in t.protocols and t.anchor}
 
 
 def groups(names, pythons, references):
@@ -51,9 +56,9 @@ def wrk(network, cpu, host, port, seconds, point):
 
 def run(args, names, pythons, network):
     """{label: {point: [figures of each repeat]}} of every server, and the references."""
-    references = {name: t for name, t in targets.references().items() if Wrk.protocol in t.protocols}
+    references = http_anchors()
     if not references:
-        sys.exit("bench-server: no reference speaks HTTP (references/*/reference.toml: protocols)")
+        sys.exit("bench-server: no anchor reference speaks HTTP (references/*/reference.toml: protocols, anchor)")
     print(f"PROTOCOL=http: {', '.join(targets.image(t.image) for t in references.values())} and the designs on CPU "
           f"{args.server_cpu}, wrk on CPU {args.client_cpu}, GET /ping for {args.seconds} s a point, median of {args.repeat}",
           file=sys.stderr)  # fmt: skip

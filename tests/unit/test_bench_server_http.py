@@ -5,8 +5,8 @@ import bench_server_http
 from connlab_compare import targets
 
 
-def test_the_designs_speak_http_beside_the_http_references():
-    references = {name: t for name, t in targets.references().items() if "http" in t.protocols}
+def test_the_designs_speak_http_beside_the_http_anchors():
+    references = bench_server_http.http_anchors()
     anchors, *designs = bench_server_http.groups(["single-thread", "hybrid"], ["3.13"], references)
     assert [s.label for s in anchors] == [t.label for t in references.values()]
     assert {s.image for s in anchors} == {f"connlab/nginx:{targets.tag()}", f"connlab/uvicorn:{targets.tag()}"}
@@ -16,7 +16,7 @@ def test_the_designs_speak_http_beside_the_http_references():
 
 
 def test_the_table_gives_each_servers_ratio_to_each_reference(capsys):
-    references = {name: t for name, t in targets.references().items() if "http" in t.protocols}
+    references = bench_server_http.http_anchors()
     rate = {"nginx (C)": 40_000, "uvicorn + httptools (Python)": 10_000, "single-thread": 20_000}
     runs = {label: {point: [{"rps": r * factor, "errors": 0, "loadgen_cpu": 50.0} for factor in (0.9, 1.0, 1.5)]
                     for point in bench_server_http.POINTS} for label, r in rate.items()}  # fmt: skip

@@ -21,6 +21,7 @@ dialect = "redis"
 probe = "INFO memory"
 ready = ["valkey-cli", "-p", "6380", "ping"]
 cannot = ["WORK", "SLEEP"]
+anchor = true
 """
 
 
@@ -60,9 +61,9 @@ def test_a_reference_folder_is_all_a_new_reference_takes(another_reference):
     _, cells = runner.plan(["throughput", "cpu-bound"], ["single-thread", "valkey"], ["3.13"], 1, True)
     assert Cell(1, "throughput", "valkey", "C") in cells
     assert {cell.target for cell in cells if cell.scenario == "cpu-bound"} == {"single-thread"}
-    # Without ARCHS only where a scenario names it, as it is no anchor (redis-server is).
+    # Without ARCHS too, an anchor as redis-server is, beside the designs and redis.
     _, cells = runner.plan(["throughput"], [], ["3.13"], 1, True)
-    assert {"redis", "single-thread"} <= {cell.target for cell in cells} and "valkey" not in {cell.target for cell in cells}
+    assert {"redis", "valkey", "single-thread"} <= {cell.target for cell in cells}
     # And in bench-server's anchors, as it runs them.
     anchors = bench_server.groups(["single-thread"], ["3.13"])[0]
     assert [(s.label, s.image, s.port, s.ready) for s in anchors][-1] == (
