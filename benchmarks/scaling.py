@@ -14,6 +14,7 @@ or a name on PATH such as `python3.13t`). Without it: the interpreter running th
 """
 
 import argparse
+import json
 import multiprocessing
 import os
 import shutil
@@ -131,6 +132,7 @@ def main():
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--archs", default=",".join(ARCHITECTURES))
     parser.add_argument("--pythons", default=sys.executable, help="3.13, 3.13t, or interpreters, comma-separated")
+    parser.add_argument("--json", help="also write the table here, one per Python, as the model reads it (make model INPUTS=)")
     args = parser.parse_args()
 
     available = sorted(os.sched_getaffinity(0))
@@ -149,6 +151,7 @@ def main():
     columns = " ".join(f"{f'{n} CPU':>9}" for n in counts)
     print(f"{'architecture':<18} {'load':<12} " + " | ".join(f"{Path(p).name + ':':<8}{columns} speed-up" for p in pythons))
     port = 17100
+    table = {python: {} for python in pythons}
     for arch in args.archs.split(","):
         for load, request in loads.items():
             cells = []
@@ -162,9 +165,27 @@ def main():
                         rates.append(measure(port, request, args.seconds, client_cpus, args.connections))
                     finally:
                         server.stop()
+                table[python].setdefault(arch, {})[load] = {str(n): round(rate) for n, rate in zip(counts, rates)}
                 speedup = rates[-1] / rates[0] if rates[0] else float("nan")
                 cells.append(" " * 8 + " ".join(f"{r:>9.0f}" for r in rates) + f" {speedup:>7.2f}x")
             print(f"{arch:<18} {load:<12} " + " | ".join(cells), flush=True)
+    if args.json:
+        write_json(args, table, len(available))
+
+
+def write_json(args, table, cpus):
+    """The table in the form connlab_model's inputs read (experiments/connlab_model/data/)."""
+    for python, rps in table.items():
+        path = Path(args.json if len(table) == 1 else f"{Path(args.json).with_suffix('')}-{Path(python).name}.json")
+        free = python.endswith("t") or subprocess.run([shutil.which(python) or python, "-c", "import sys; print(sys._is_gil_enabled())"],
+                                                      capture_output=True, text=True).stdout.strip() == "False"  # fmt: skip
+        path.write_text(json.dumps({
+            "source": f"make bench-scaling CPUS={args.cpus} on a {cpus}-CPU machine, {Path(python).name}, "
+                      f"{args.seconds:g} s per cell, {args.connections} connections with one request in flight",
+            "python": Path(python).name, "gil": not free, "connections": args.connections,
+            "loads": {f"WORK {args.work_us}us": {"work_us": args.work_us}, f"SLEEP {args.sleep_ms}ms": {"sleep_ms": args.sleep_ms}},
+            "rps": rps}, indent=1))  # fmt: skip
+        print(f"connlab: {path}")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,114 @@
+"""`make model`: the model checked against a bench-scaling table, then its predictions.
+
+    python -m connlab_model [--inputs scaling.json] [--out build/model]
+
+Prints, per design and load, the model's requests/s beside the measured ones at every
+CPU count measured (the one-CPU CPU-bound cell is the input, the rest the check) with
+the error, then the model's requests/s at 4 to 64 cores for each design and load whose
+checked cells all came within the goal; the others are named with their worst miss.
+Writes model.json and model.png (measured points, the model dashed) to --out.
+"""
+
+import argparse
+import json
+from pathlib import Path
+
+from . import inputs, wiring
+
+GOAL = 0.15  # throughput within 15 % of the measurement
+CORES = (4, 8, 16, 32, 64)
+
+
+def check(data, overheads):
+    """[{arch, load, cpus, measured, model, error, input}] for every measured cell."""
+    rows = []
+    for arch, by_load in data["rps"].items():
+        design = inputs.design_of(arch)
+        for load_name, cells in by_load.items():
+            for cpus, measured in sorted(cells.items()):
+                model = wiring.simulate(design, cpus, data["loads"][load_name], overheads[arch], gil=data["gil"],
+                                        connections=data["connections"]).rps  # fmt: skip
+                is_input = cpus == 1 and data["loads"][load_name].work and not data["loads"][load_name].sleep
+                rows.append({"arch": arch, "load": load_name, "cpus": cpus, "measured": measured, "model": model,
+                             "error": model / measured - 1, "input": bool(is_input)})  # fmt: skip
+    return rows
+
+
+def predict(data, overheads, checked):
+    """({(arch, load): {cores: rps}} where every checked cell met the goal, {(arch, load): worst row} where not)."""
+    predictions, missed = {}, {}
+    for arch, by_load in data["rps"].items():
+        for load_name in by_load:
+            mine = [r for r in checked if r["arch"] == arch and r["load"] == load_name and not r["input"]]
+            worst = max(mine, key=lambda r: abs(r["error"]))
+            if abs(worst["error"]) > GOAL:
+                missed[arch, load_name] = worst
+                continue
+            predictions[arch, load_name] = {
+                cores: wiring.simulate(inputs.design_of(arch), cores, data["loads"][load_name], overheads[arch],
+                                       gil=data["gil"], connections=data["connections"]).rps
+                for cores in CORES}  # fmt: skip
+    return predictions, missed
+
+
+def plot(data, predictions, out):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    loads = list(data["loads"])
+    figure, axes = plt.subplots(1, len(loads), figsize=(6 * len(loads), 4.5))
+    for axis, load_name in zip(axes, loads):
+        for index, (arch, by_load) in enumerate(data["rps"].items()):
+            color = f"C{index}"
+            cells = sorted(by_load[load_name].items())
+            axis.plot([c for c, _ in cells], [r for _, r in cells], "o-", color=color, label=f"{arch} (measured)")
+            if (arch, load_name) in predictions:
+                found = sorted(predictions[arch, load_name].items())
+                axis.plot([c for c, _ in found], [r for _, r in found], "--", color=color, alpha=0.7,
+                          label=f"{arch} (model)")
+        axis.set(xscale="log", yscale="log", xlabel="server cores", ylabel="requests/s", title=load_name)
+        axis.legend(fontsize=6)
+    figure.suptitle(f"Measured (Python {data['python']}) and the model's predictions, dashed")
+    figure.tight_layout()
+    figure.savefig(out / "model.png", dpi=110)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--inputs", default=inputs.KEPT, help="a bench-scaling table (make bench-scaling writes one)")
+    parser.add_argument("--out", default="build/model")
+    args = parser.parse_args()
+    data = inputs.read(args.inputs)
+    overheads = inputs.overheads(data)
+    checked = check(data, overheads)
+    predictions, missed = predict(data, overheads, checked)
+    print(f"Inputs: {data['source']}")
+    print("Cost per request beyond the command (µs), from each design's one-CPU CPU-bound figure: "
+          + ", ".join(f"{arch} {seconds * 1e6:.1f}" for arch, seconds in overheads.items()))
+    print(f"\nThe model against the measurement, requests/s (goal: within {GOAL:.0%}; * the input)")
+    print(f"{'design':<18} {'load':<11} " + " ".join(f"{'%d CPU' % c:>18}" for c in sorted({r['cpus'] for r in checked})))
+    for arch, load_name in dict.fromkeys((r["arch"], r["load"]) for r in checked):
+        cells = [r for r in checked if r["arch"] == arch and r["load"] == load_name]
+        print(f"{arch:<18} {load_name:<11} " + " ".join(
+            f"{r['model']:>7.0f}/{r['measured']:<6.0f}" + ("    *" if r["input"] else f"{r['error']:>+5.0%}") for r in cells))
+    print(f"\nPredictions, requests/s at {', '.join(map(str, CORES))} cores (Python {data['python']}, "
+          f"{'with' if data['gil'] else 'without'} the GIL, {data['connections']} connections)")
+    for (arch, load_name), found in predictions.items():
+        print(f"{arch:<18} {load_name:<11} " + " ".join(f"{rps:>9.0f}" for rps in found.values()))
+    for (arch, load_name), worst in missed.items():
+        print(f"{arch:<18} {load_name:<11} no prediction: {worst['error']:+.0%} at {worst['cpus']} CPUs "
+              f"(model {worst['model']:.0f}, measured {worst['measured']:.0f})")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "model.json").write_text(json.dumps({
+        "inputs": data["source"], "overhead_us": {a: s * 1e6 for a, s in overheads.items()}, "checked": checked,
+        "predictions": [{"arch": a, "load": l, "rps": {str(c): r for c, r in f.items()}} for (a, l), f in predictions.items()],
+        "no_prediction": [{"arch": a, "load": l, **w} for (a, l), w in missed.items()]}, indent=1))  # fmt: skip
+    plot(data, predictions, out)
+    print(f"\nconnlab: {out / 'model.json'} and {out / 'model.png'}")
+
+
+if __name__ == "__main__":
+    main()

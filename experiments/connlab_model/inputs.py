@@ -1,0 +1,38 @@
+"""The model's inputs, all read from measurements: a bench-scaling table (requests/s of
+each design under each load at 1, 2, 4, … CPUs, as `make bench-scaling --json` writes
+it; the 16-CPU machine's is kept in data/). A design's cost per request beyond its
+command comes from its one-CPU figure under the CPU-bound load: on one core a request
+takes 1 / rps of it, of which the command's own CPU is known; the rest is the design's.
+The other cells are what the model is checked against."""
+
+import json
+from pathlib import Path
+
+from connlab import designs
+
+from .wiring import Load
+
+KEPT = Path(__file__).resolve().parent / "data/scaling-16cpu-python3.12.json"
+
+
+def read(path=KEPT):
+    """{source, python, gil, connections, loads: {name: Load}, rps: {arch: {load: {cpus: rps}}}}."""
+    data = json.loads(Path(path).read_text())
+    data["loads"] = {name: Load(work=spec.get("work_us", 0) / 1e6, sleep=spec.get("sleep_ms", 0) / 1e3)
+                     for name, spec in data["loads"].items()}
+    data["rps"] = {arch: {load: {int(cpus): rps for cpus, rps in cells.items()} for load, cells in by_load.items()}
+                   for arch, by_load in data["rps"].items()}  # fmt: skip
+    return data
+
+
+def overheads(data):
+    """{arch: seconds of CPU per request beyond the command}, from each design's one-CPU
+    figure under the CPU-bound load (the load whose requests compute)."""
+    cpu_bound = next(name for name, load in data["loads"].items() if load.work and not load.sleep)
+    work = data["loads"][cpu_bound].work
+    return {arch: 1 / by_load[cpu_bound][1] - work for arch, by_load in data["rps"].items() if 1 in by_load[cpu_bound]}
+
+
+def design_of(arch):
+    """The design bench-scaling ran for `arch`: its default mode."""
+    return designs.of(arch)
