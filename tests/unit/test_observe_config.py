@@ -46,7 +46,7 @@ def test_loadgen_and_node_exporter_are_discovered():
 
 def test_observers_start_with_every_architecture_and_are_published_on_loopback():
     for service in ("prometheus", "node-exporter"):
-        assert sorted(COMPOSE["services"][service]["profiles"]) == sorted(ARCHS), service
+        assert sorted(COMPOSE["services"][service]["profiles"]) == sorted([*ARCHS, "reference"]), service
     assert COMPOSE["services"]["prometheus"]["ports"] == ["${BIND_ADDRESS:-127.0.0.1}:9090:9090"]
     assert COMPOSE["services"]["grafana"]["ports"] == ["${BIND_ADDRESS:-127.0.0.1}:3000:3000"]
     assert "node-exporter" not in str(COMPOSE["services"]["node-exporter"].get("ports", ""))
