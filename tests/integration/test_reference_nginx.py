@@ -11,7 +11,7 @@ import pytest
 from testcontainers.core.container import DockerContainer
 
 from conftest import LOOPBACK, host_port, published, wait_until
-from connlab_compare import targets
+from connlab_compare import measure, targets
 from connlab_loadgen.exposition import fetch, samples, total
 
 pytestmark = pytest.mark.integration
@@ -38,8 +38,8 @@ class Nginx:
             if own:
                 connection.close()
 
-    def scrape(self):
-        return samples(fetch(self.metrics_url))
+    def scrape(self, text=None):
+        return samples(text or fetch(self.metrics_url))
 
 
 def start(name, **settings):
@@ -123,7 +123,8 @@ def test_work_burns_the_cpu_of_the_worker_that_serves_it(nginx):
 
 
 def test_per_worker_counts_add_up(nginx):
-    before = nginx.scrape()
+    before_text = fetch(nginx.metrics_url)
+    before = nginx.scrape(before_text)
     assert {s.labels["worker"] for s in before["connlab_workers"]} == {"0", "1"}
     assert all(s.labels["role"] == "reader,executor" for s in before["connlab_workers"])
     connections, pings = 16, 20
@@ -136,7 +137,8 @@ def test_per_worker_counts_add_up(nginx):
         assert nginx.exchange("GET", "/work?us=10", connection=connection)[2] == b"OK"
     # A request is counted before the worker reads its next event, and a scrape asks
     # every worker for its counts: they are complete.
-    during = nginx.scrape()
+    during_text = fetch(nginx.metrics_url)
+    during = nginx.scrape(during_text)
     sent = {"PING": connections * pings, "ECHO": connections, "SLEEP": connections, "WORK": connections}
     for command, count in sent.items():
         assert total(during, "connlab_requests_total", command=command) - total(before, "connlab_requests_total", command=command) == count
@@ -145,6 +147,9 @@ def test_per_worker_counts_add_up(nginx):
     assert total(during, "connlab_connections_active") == connections
     per_worker = {s.labels["worker"]: s.value for s in during["connlab_connections_active"]}
     assert set(per_worker) == {"0", "1"}
+    spread = measure.spread(before_text, during_text)  # as make compare's spread scenario reads them
+    assert sum(spread["per_worker_requests"].values()) == served
+    assert sum(spread["per_worker_connections"].values()) == connections
     for connection in opened:
         connection.close()
     wait_until(lambda: total(nginx.scrape(), "connlab_connections_active") == 0, 10, "the closed connections to leave the counts")
