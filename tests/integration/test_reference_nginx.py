@@ -4,6 +4,7 @@ worker's CPU, and the per-worker counts at its metrics port add up to what was s
 One worker (WORKERS=1, the default: GET /ping with no Lua) counts /ping from stub_status."""
 
 import concurrent.futures
+import contextlib
 import http.client
 import time
 
@@ -42,22 +43,24 @@ class Nginx:
         return samples(text or fetch(self.metrics_url))
 
 
-def start(name, **settings):
+@contextlib.contextmanager
+def running(name, **settings):
+    """The reference `name` with the lab's `settings`, as make compare starts it, once it serves."""
     target = targets.references()[name]
     image, env = target.run_spec(None, settings)
     container = published(DockerContainer(image), target.port, target.metrics_port)
     for key, value in env.items():
         container.with_env(key, str(value))
-    return target, container
+    with container:
+        wrapped = container.get_wrapped_container()
+        wait_until(lambda: wrapped.exec_run(list(target.ready)).exit_code == 0, 30, f"{name} to serve")
+        yield Nginx(target, container)
 
 
 @pytest.fixture(scope="module", params=VARIANTS)
 def nginx(request, docker_client):
-    target, container = start(request.param, WORKERS=2)
-    with container:
-        wrapped = container.get_wrapped_container()
-        wait_until(lambda: wrapped.exec_run(list(target.ready)).exit_code == 0, 30, f"{target.name} to serve")
-        yield Nginx(target, container)
+    with running(request.param, WORKERS=2) as nginx:
+        yield nginx
 
 
 def test_its_record(nginx):
@@ -156,10 +159,7 @@ def test_per_worker_counts_add_up(nginx):
 
 
 def test_reuseport_spreads_connections_over_both_workers(docker_client):
-    target, container = start("nginx/reuseport", WORKERS=2)
-    with container:
-        nginx = Nginx(target, container)
-        wait_until(lambda: container.get_wrapped_container().exec_run(list(target.ready)).exit_code == 0, 30, "nginx/reuseport")
+    with running("nginx/reuseport", WORKERS=2) as nginx:
         # The kernel hashes each connection's addresses and ports to a socket: 40 of them
         # all on one of two workers would be a 1 in 2**39 chance.
         opened = [nginx.connect() for _ in range(40)]
@@ -172,10 +172,7 @@ def test_reuseport_spreads_connections_over_both_workers(docker_client):
 
 
 def test_one_worker_answers_ping_without_lua_and_still_counts_it(docker_client):
-    target, container = start("nginx")  # WORKERS unset: 1
-    with container:
-        nginx = Nginx(target, container)
-        wait_until(lambda: container.get_wrapped_container().exec_run(list(target.ready)).exit_code == 0, 30, "nginx")
+    with running("nginx") as nginx:  # WORKERS unset: 1
         before = nginx.scrape()
         assert before["connlab_server_info"][0].labels["ping_count"] == "stub_status"
         assert [s.labels["worker"] for s in before["connlab_workers"]] == ["0"]
