@@ -106,7 +106,8 @@ function echo(req, res) {
 }
 
 function listen(worker, ready) {
-  const server = http.createServer({ maxHeaderSize: MAX_HEADER, requestTimeout: 0, headersTimeout: HEADER_TIMEOUT_MS },
+  const server = http.createServer({
+    maxHeaderSize: MAX_HEADER, requestTimeout: 0, headersTimeout: HEADER_TIMEOUT_MS, connectionsCheckingInterval: 1000 },
     (req, res) => serve(req, res, worker));
   server.keepAliveTimeout = 0; // idle keep-alive connections stay open, as the designs keep them
   server.on('connection', (socket) => {
