@@ -1,6 +1,7 @@
 -- The lab's HTTP routes HAProxy cannot answer with `http-request return`, as Lua
 -- services (loaded once per thread: each thread runs its own), and /metrics.
 local time = require("posix.time")
+local dirent = require("posix.dirent")
 
 local function date()
   return os.date("!%a, %d %b %Y %H:%M:%S GMT")
@@ -67,10 +68,20 @@ core.register_service("info", "http", function(applet)
     "protocol:http", "thread:" .. tostring(core.thread - 1), "" }, "\r\n"))
 end)
 
--- connlab's per-worker metrics, a worker per thread, from the per_thread stick table
--- (haproxy.cfg): every thread listed, idle ones too, as the designs list their workers.
+-- What the process holds, as connlab's server reports it: resident memory, threads, fds.
+local function resources()
+  local status = io.open("/proc/self/status"):read("a")
+  local fds = -2 -- . and ..
+  for _ in dirent.files("/proc/self/fd") do fds = fds + 1 end
+  return tonumber(status:match("VmRSS:%s*(%d+)")) * 1024, tonumber(status:match("Threads:%s*(%d+)")), fds
+end
+
+-- connlab's metrics: per worker (a thread) from the per_thread stick table, every
+-- thread listed, idle ones too, as the designs list their workers; per command from
+-- the per_command one (haproxy.cfg); the process's resources.
 core.register_service("metrics", "http", function(applet)
   local rows = core.backends["per_thread"].stktable:dump()
+  local commands = core.backends["per_command"].stktable:dump()
   local threads = tonumber(core.get_info().Nbthread) or 1
   local lines = {
     "# HELP connlab_workers Threads by worker label and role (reader, executor, reader-executor), idle ones included.",
@@ -90,6 +101,24 @@ core.register_service("metrics", "http", function(applet)
       local row = rows[thread] or {}
       lines[#lines + 1] = string.format('%s{worker="%d"} %d', metric[1], thread, row[metric[4]] or 0)
     end
+  end
+  lines[#lines + 1] = "# HELP connlab_requests_total Requests served, by command."
+  lines[#lines + 1] = "# TYPE connlab_requests_total counter"
+  for _, command in ipairs({ "PING", "ECHO", "SLEEP", "WORK", "INFO", "unknown" }) do
+    local served = (commands[command] or {}).http_req_cnt
+    if served then
+      lines[#lines + 1] = string.format('connlab_requests_total{command="%s"} %d', command, served)
+    end
+  end
+  local memory, threads, fds = resources()
+  for _, metric in ipairs({
+    { "connlab_resident_memory_bytes", "Resident memory of the server process.", memory },
+    { "connlab_threads", "Threads of the server process.", threads },
+    { "connlab_open_fds", "Open file descriptors of the server process.", fds },
+  }) do
+    lines[#lines + 1] = "# HELP " .. metric[1] .. " " .. metric[2]
+    lines[#lines + 1] = "# TYPE " .. metric[1] .. " gauge"
+    lines[#lines + 1] = string.format("%s %d", metric[1], metric[3])
   end
   lines[#lines + 1] = ""
   local body = table.concat(lines, "\n")

@@ -5,6 +5,7 @@
 // every worker accepts on the shared socket itself (cluster.SCHED_NONE).
 // connlab's per-worker counts at :8000/metrics (the primary asks its workers over IPC).
 const cluster = require('node:cluster');
+const fs = require('node:fs');
 const http = require('node:http');
 
 const PORT = 7000;
@@ -14,6 +15,7 @@ const MAX_BODY = 1048576; // bytes of /echo body, else 413 (as connlab's MAX_BOD
 const HEADER_TIMEOUT_MS = 10000; // a request head unfinished for this long: 408
 const POLICIES = { rr: cluster.SCHED_RR, none: cluster.SCHED_NONE };
 const ROUTES = { '/ping': 'GET', '/echo': 'POST', '/sleep': 'GET', '/work': 'GET', '/info': 'GET' };
+const COMMANDS = { '/ping': 'PING', '/echo': 'ECHO', '/sleep': 'SLEEP', '/work': 'WORK', '/info': 'INFO' };
 
 function fail(message) {
   console.error(`node reference: ${message}`);
@@ -31,7 +33,21 @@ function settings(env) {
 }
 
 // What this process has served: the counts /metrics reports for it.
-const counts = { requests: 0, accepted: 0, active: 0 };
+const counts = { requests: 0, accepted: 0, active: 0, commands: {} };
+
+// What this process holds, as connlab's server reports it: resident memory, threads, fds.
+function resources() {
+  const status = fs.readFileSync('/proc/self/status', 'utf8');
+  return {
+    memory: process.memoryUsage.rss(),
+    threads: Number(/^Threads:\s*(\d+)/m.exec(status)[1]),
+    fds: fs.readdirSync('/proc/self/fd').length,
+  };
+}
+
+function report() {
+  return { ...counts, ...resources() };
+}
 
 function reply(res, status, body, headers = {}) {
   res.writeHead(status, { 'Content-Type': 'text/plain', 'Content-Length': Buffer.byteLength(body), ...headers });
@@ -63,6 +79,8 @@ function serve(req, res, worker) {
   counts.requests += 1;
   const url = new URL(req.url, 'http://x');
   const method = ROUTES[url.pathname];
+  const command = method === req.method ? COMMANDS[url.pathname] : 'unknown';
+  counts.commands[command] = (counts.commands[command] || 0) + 1;
   if (!method) {
     return reply(res, 404, `no route ${url.pathname.slice(0, 200)} (routes: ${Object.keys(ROUTES).join(', ')})\n`);
   }
@@ -118,7 +136,8 @@ function listen(worker, ready) {
   server.listen(PORT, ready);
 }
 
-function exposition(byWorker) {
+// `byWorker`: each worker's report(); `own`: the primary's resources, or null.
+function exposition(byWorker, own) {
   const lines = [
     '# HELP connlab_workers Processes by worker label and role (reader, executor, reader-executor), idle ones included.',
     '# TYPE connlab_workers gauge',
@@ -132,13 +151,26 @@ function exposition(byWorker) {
     lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
     byWorker.forEach((found, worker) => lines.push(`${name}{worker="${worker}"} ${found[key]}`));
   }
+  lines.push('# HELP connlab_requests_total Requests served, by command.', '# TYPE connlab_requests_total counter');
+  for (const command of ['PING', 'ECHO', 'SLEEP', 'WORK', 'INFO', 'unknown']) {
+    const served = byWorker.reduce((sum, found) => sum + (found.commands[command] || 0), 0);
+    if (served) lines.push(`connlab_requests_total{command="${command}"} ${served}`);
+  }
+  const processes = own ? [...byWorker, own] : byWorker;
+  for (const [name, help, key] of [
+    ['connlab_resident_memory_bytes', 'Resident memory of the server processes.', 'memory'],
+    ['connlab_threads', 'Threads of the server processes.', 'threads'],
+    ['connlab_open_fds', 'Open file descriptors of the server processes.', 'fds'],
+  ]) {
+    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} gauge`, `${name} ${processes.reduce((sum, found) => sum + found[key], 0)}`);
+  }
   return lines.join('\n') + '\n';
 }
 
 function serveMetrics(gather) {
   http.createServer(async (req, res) => {
     if (req.url !== '/metrics') return reply(res, 404, 'try /metrics\n');
-    const body = exposition(await gather());
+    const body = exposition(...(await gather()));
     res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4', 'Content-Length': Buffer.byteLength(body) });
     res.end(body);
   }).listen(METRICS_PORT);
@@ -150,7 +182,7 @@ function serveMetrics(gather) {
 const ASK_MS = 5000;
 
 function primary(workers) {
-  const last = Array.from({ length: workers }, () => ({ requests: 0, accepted: 0, active: 0 }));
+  const last = Array.from({ length: workers }, () => ({ ...counts, memory: 0, threads: 0, fds: 0 }));
   const waiting = new Map(); // scrape id -> {left, done}
   let listening = 0;
   let scrapes = 0;
@@ -158,7 +190,7 @@ function primary(workers) {
     const worker = cluster.fork({ WORKER_INDEX: String(index) });
     worker.on('listening', () => { if (++listening === workers) serveMetrics(gather); });
     worker.on('message', (message) => {
-      last[index] = message.counts;
+      last[index] = message.report;
       const scrape = waiting.get(message.scrape);
       if (scrape && --scrape.left === 0) scrape.done();
     });
@@ -168,7 +200,7 @@ function primary(workers) {
   function gather() {
     const scrape = ++scrapes;
     return new Promise((resolve) => {
-      const done = () => { clearTimeout(timer); waiting.delete(scrape); resolve(last.slice()); };
+      const done = () => { clearTimeout(timer); waiting.delete(scrape); resolve([last.slice(), resources()]); };
       const timer = setTimeout(done, ASK_MS);
       waiting.set(scrape, { left: workers, done });
       forked.forEach((worker) => worker.send({ scrape }));
@@ -180,13 +212,13 @@ function main() {
   process.on('SIGTERM', () => process.exit(0)); // PID 1 ignores it otherwise
   const { mode, workers } = settings(process.env);
   if (!mode) {
-    return listen(0, () => serveMetrics(async () => [counts]));
+    return listen(0, () => serveMetrics(async () => [[report()], null]));
   }
   if (cluster.isPrimary) {
     cluster.schedulingPolicy = POLICIES[mode]; // before the first fork
     return primary(workers);
   }
-  process.on('message', (message) => process.send({ scrape: message.scrape, counts }));
+  process.on('message', (message) => process.send({ scrape: message.scrape, report: report() }));
   listen(Number(process.env.WORKER_INDEX));
 }
 

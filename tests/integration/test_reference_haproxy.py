@@ -1,6 +1,6 @@
 """references/haproxy, every variant with WORKERS=2: the HTTP routes answer as the lab's
 HTTP spec says, on one keep-alive connection, and the per-thread counts at /metrics add
-up to the requests and connections sent."""
+up to the requests and connections sent, by thread and by command."""
 
 import http.client
 
@@ -70,5 +70,8 @@ def test_per_thread_counts_add_up(reference):
     for name, sent in (("connlab_worker_requests_total", connections * per_connection),
                        ("connlab_connections_accepted_total", connections)):  # fmt: skip
         assert total(after, name) - total(before, name) == sent, name
+    assert total(after, "connlab_requests_total", command="PING") - total(before, "connlab_requests_total", command="PING") \
+        == connections * per_connection
+    assert all(total(after, name) > 0 for name in ("connlab_resident_memory_bytes", "connlab_threads", "connlab_open_fds"))
     # The client has closed them all; each thread sees its closes in its own time.
     wait_until(lambda: total(samples(fetch(metrics)), "connlab_connections_active") == 0, 10, "the connections to close")

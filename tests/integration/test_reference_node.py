@@ -1,6 +1,7 @@
 """references/node, every variant with WORKERS=2 (`node` is one process whatever WORKERS
 says): the HTTP routes answer as the lab's HTTP spec says, on one keep-alive connection,
-and the per-process counts the primary gathers at /metrics add up to what was sent."""
+and the per-process counts the primary gathers at /metrics add up to what was sent, by
+worker and by command."""
 
 import http.client
 
@@ -71,6 +72,9 @@ def test_per_worker_counts_add_up(reference):
     for name, sent in (("connlab_worker_requests_total", connections * per_connection),
                        ("connlab_connections_accepted_total", connections)):  # fmt: skip
         assert total(after, name) - total(before, name) == sent, name
+    assert total(after, "connlab_requests_total", command="PING") - total(before, "connlab_requests_total", command="PING") \
+        == connections * per_connection
+    assert all(total(after, name) > 0 for name in ("connlab_resident_memory_bytes", "connlab_threads", "connlab_open_fds"))
     if target.env.get("CLUSTER") == "rr":  # the primary deals connections to every worker in turn
         accepted = {str(n): total(after, "connlab_connections_accepted_total", worker=str(n))
                     - total(before, "connlab_connections_accepted_total", worker=str(n)) for n in range(workers)}
