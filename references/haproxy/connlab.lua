@@ -70,7 +70,9 @@ end)
 
 -- What the process holds, as connlab's server reports it: resident memory, threads, fds.
 local function resources()
-  local status = io.open("/proc/self/status"):read("a")
+  local file = io.open("/proc/self/status")
+  local status = file:read("a")
+  file:close()
   local fds = -2 -- . and ..
   for _ in dirent.files("/proc/self/fd") do fds = fds + 1 end
   return tonumber(status:match("VmRSS:%s*(%d+)")) * 1024, tonumber(status:match("Threads:%s*(%d+)")), fds

@@ -177,8 +177,8 @@ function serveMetrics(gather) {
 }
 
 // The primary: forks the workers, opens /metrics once every worker listens, and asks each
-// worker for its counts at every scrape (the last answer of one that does not answer in
-// ASK_MS: it is busy in /work, and its counts cannot have moved much).
+// worker for its counts at every scrape (one that does not answer within ASK_MS is blocked
+// in /work: it is reported as it last answered).
 const ASK_MS = 5000;
 
 function primary(workers) {
