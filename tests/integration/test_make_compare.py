@@ -55,7 +55,7 @@ def _run(env, out):
 
 def test_prometheus_kept_the_run_by_its_labels(run):
     """The done-when of the run's scraping: Prometheus answers connlab_requests_total
-    for run=<stamp>, by scenario, target and build, and the load generator's series too.
+    for run=<stamp>, by scenario, target, build and protocol, and the load generator's series too.
     Read from the data the run's own Prometheus left (what `make up` would show next)."""
     folder, output = run
     assert f'run="{folder.name}"' in output  # the runner said which Prometheus scrapes it
@@ -63,10 +63,11 @@ def test_prometheus_kept_the_run_by_its_labels(run):
         prometheus = Prometheus(f"http://{container.get_container_host_ip()}:{container.get_exposed_port(9090)}")
         wait_until(lambda: prometheus.api("status/buildinfo"), 60, "Prometheus to answer on the run's data")
         # count_over_time: the series went stale when the run removed its targets
-        served = prometheus.query(f'count by (scenario, target, build, arch) '
+        served = prometheus.query(f'count by (scenario, target, build, arch, protocol) '
                                   f'(count_over_time(connlab_requests_total{{run="{folder.name}"}}[6h]))')  # fmt: skip
         assert {tuple(sorted(s["metric"].items())) for s in served} == {
-            (("arch", arch), ("build", "3.13"), ("scenario", "head-of-line"), ("target", arch)) for arch in ARCHS}
+            (("arch", arch), ("build", "3.13"), ("protocol", "resp"), ("scenario", "head-of-line"), ("target", arch))
+            for arch in ARCHS}  # fmt: skip
         sent = prometheus.query(f'sum by (target) (count_over_time(connlab_loadgen_requests_total{{run="{folder.name}"}}[6h]))')
         assert {s["metric"]["target"] for s in sent} == set(ARCHS)
 
