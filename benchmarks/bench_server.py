@@ -175,6 +175,7 @@ def http(args, names, pythons):
         sys.exit("bench-server: --against is for RESP runs only so far")
     if args.seconds < 1:
         sys.exit(f"bench-server: --seconds {args.seconds}: wrk runs for whole seconds, at least 1")
+    print_stages({python: hot_path(python, args.server_cpu, "http") for python in pythons})
     network = f"connlab-bench-server-{os.getpid()}"
     containers.network(network)
     try:
@@ -184,11 +185,11 @@ def http(args, names, pythons):
     bench_server_http.report(runs, references)
 
 
-def hot_path(python, cpu):
-    """hot_path.py's figures in the server image of `python`."""
+def hot_path(python, cpu, protocol="resp"):
+    """hot_path.py's figures in the server image of `python`, for `protocol`'s requests."""
     try:
         status, out = containers.run_to_end(server_image(python, TAG), ["python", "/bench/hot_path.py", "--json"], cpus=cpu,
-                                            env={"PYTHONPATH": "/app"}, stderr=False, timeout=300,
+                                            env={"PYTHONPATH": "/app", "PROTOCOL": protocol}, stderr=False, timeout=300,
                                             volumes={str(ROOT / "benchmarks/hot_path.py"): ("/bench/hot_path.py", "ro")})  # fmt: skip
     except containers.ContainerError as exc:
         sys.exit(f"bench-server: hot_path.py: {exc}")

@@ -9,6 +9,8 @@ rate from it too.
 import json
 import re
 
+from connlab.protocols import http
+
 BOUND_PERCENT = 90.0  # a client at this share of its CPUs measures itself
 CPU_MARK = "@@cpu@@"  # the lab prints the shell's `times` after it: the client's CPU seconds
 TIMES = re.compile(r"(\d+)m([\d.]+)s")
@@ -59,7 +61,6 @@ class RedisBenchmark:
         }  # fmt: skip
 
 
-
 class Wrk:
     """wrk (Debian's, in the load generator image): a closed loop of `clients` keep-alive
     connections (or a new connection per request) for a number of seconds. wrk has no
@@ -70,9 +71,8 @@ class Wrk:
     image = "loadgen"  # the image that carries it (connlab/loadgen), on the load generator CPUs
     SCRIPT = "/app/wrk/connlab.lua"  # loadgen/wrk/connlab.lua: the request, and the report
     REPORT = re.compile(r"^connlab-wrk (\{.*\})$", re.M)
-    # A connlab command -> (method, path), as the HTTP protocol maps them; ECHO's payload is the body.
-    ROUTES = {"PING": ("GET", "/ping"), "ECHO": ("POST", "/echo"), "SLEEP": ("GET", "/sleep?ms={}"),
-              "WORK": ("GET", "/work?us={}"), "INFO": ("GET", "/info")}  # fmt: skip
+    # A connlab command -> its route (method, command, query): the server's own table.
+    ROUTES = {route.command.decode(): (path.decode(), route) for path, route in http.ROUTES.items()}
 
     @classmethod
     def command(cls, host, port, argv=("PING",), *, clients=50, seconds=10, pipeline=1, keepalive=True, threads=1,
@@ -83,12 +83,14 @@ class Wrk:
         verb, *args = [str(part) for part in argv] or ["PING"]
         if verb.upper() not in cls.ROUTES:
             raise ValueError(f"wrk: no HTTP request for {verb!r}; it sends {', '.join(cls.ROUTES)}")
-        method, path = cls.ROUTES[verb.upper()]
-        body = [args[0] if args else ""] if method == "POST" else []
-        if method == "GET" and "{}" in path:
+        path, route = cls.ROUTES[verb.upper()]
+        method, body = route.method.decode(), []
+        if route.query is http.BODY:
+            body = [args[0] if args else ""]
+        elif route.query:
             if len(args) != 1:
                 raise ValueError(f"wrk: {verb} takes one argument, not {args}")
-            path = path.format(args[0])
+            path = f"{path}?{route.query.decode()}={args[0]}"
         if int(seconds) < 1 or int(pipeline) < 1:
             raise ValueError(f"wrk: seconds ({seconds}) and pipeline ({pipeline}) must be at least 1")
         threads = max(1, threads)
