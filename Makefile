@@ -106,11 +106,14 @@ up: check-arch check-python check-settings check-docker images $(if $(findstring
 	  echo "connlab: ERROR: the stack did not come up; the last lines of $(ARCH)'s log (make down stops what started):" >&2; \
 	  $(COMPOSE) --profile $(ARCH) logs --no-color --tail 20 $(ARCH) >&2; exit 1; }
 	@echo "connlab: $(ARCH) is up"
-	@port=$$($(COMPOSE) --profile $(ARCH) port $(ARCH) 7000 | sed 's/.*://'); \
+	@address=$$($(COMPOSE) --profile $(ARCH) port $(ARCH) 7000); port=$${address##*:}; host=$${address%:*}; \
+	 [ "$$host" = 0.0.0.0 ] && host=127.0.0.1; \
 	 metrics=$$($(COMPOSE) --profile $(ARCH) port $(ARCH) 8000); \
-	 echo "  RESP:       redis-cli -p $$port PING"; \
+	 case "$(PROTOCOL)" in \
+	   http) echo "  HTTP:       curl http://$$host:$$port/ping";; \
+	   *) echo "  RESP:       redis-cli -p $$port PING";; esac; \
 	 echo "  metrics:    http://$$metrics/metrics"
-	@echo "  Locust:     http://$${BIND_ADDRESS:-127.0.0.1}:8089 (host tcp://$(ARCH):7000, $(LOADGEN_WORKERS) worker(s) on CPUs $(LOADGEN_CPUS))"
+	@echo "  Locust:     http://$${BIND_ADDRESS:-127.0.0.1}:8089 (host tcp://$(ARCH):7000, protocol $(or $(PROTOCOL),resp), $(LOADGEN_WORKERS) worker(s) on CPUs $(LOADGEN_CPUS))"
 	@echo "  Prometheus: http://$${BIND_ADDRESS:-127.0.0.1}:9090/targets (every target should be up)"
 	@if docker image inspect $(GRAFANA_IMAGE) >/dev/null 2>&1; then \
 	  echo "  Grafana:    http://$${BIND_ADDRESS:-127.0.0.1}:3000 (anonymous view; admin password in build/grafana-admin-password unless GRAFANA_ADMIN_PASSWORD is set)"; \
@@ -144,10 +147,10 @@ RATE ?= 0
 LOAD_ARGS ?=
 RESULTS ?= results
 .PHONY: load bench-loadgen
-load: up venv ## Headless load on ARCH through the stack's Locust workers: USERS=10 DURATION=30s [RATE=req/s] [LOAD_ARGS='--pipeline 16 ...']
+load: up venv ## Headless load on ARCH through the stack's Locust workers: USERS=10 DURATION=30s [RATE=req/s] [PROTOCOL=http] [LOAD_ARGS='--pipeline 16 ...']
 	@$(VENV)/bin/python scripts/load.py --url http://$$(h=$${BIND_ADDRESS:-127.0.0.1}; [ "$$h" = 0.0.0.0 ] && h=127.0.0.1; echo $$h):8089 \
 	  --host tcp://$(ARCH):7000 --users $(USERS) --spawn-rate $(SPAWN_RATE) --duration $(DURATION) --rate $(RATE) \
-	  --results $(RESULTS)/load --name $(ARCH) $(LOAD_ARGS)
+	  --results $(RESULTS)/load --name $(ARCH) --protocol $(or $(PROTOCOL),resp) $(LOAD_ARGS)
 
 bench-loadgen: check-docker venv images ## Benchmark: one Locust worker vs redis-benchmark on one CPU against redis-server
 	@scripts/images.sh references

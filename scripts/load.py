@@ -7,7 +7,9 @@ other. At the end it prints the master's summary (latencies in ms, the open-loop
 schedule, the load generator's CPU verdict) and writes the CSV files.
 
     python scripts/load.py --url http://127.0.0.1:8089 --host tcp://hybrid:7000 \\
-        --users 50 --duration 60s [--rate 5000] [--pipeline 16 --mix PING:1,WORK:1 ...]
+        --users 50 --duration 60s [--rate 5000] [--protocol http] [--pipeline 16 --mix PING:1,WORK:1 ...]
+
+Without --protocol the master's default holds: the PROTOCOL the stack was started with.
 """
 
 import argparse
@@ -27,10 +29,11 @@ class Recorded:
     """Stands in for Locust's parser: the custom parameters' names and types."""
 
     def __init__(self):
-        self.known = {}
+        self.known, self.choices = {}, {}
 
-    def add_argument(self, flag, type=str, **_):
+    def add_argument(self, flag, type=str, choices=None, **_):
         self.known[flag] = type
+        self.choices[flag] = choices
 
 
 def custom_parameters(words):
@@ -47,6 +50,8 @@ def custom_parameters(words):
             recorded.known[flag](value)
         except ValueError:
             sys.exit(f"connlab: LOAD_ARGS: {flag} {value!r} is not a {recorded.known[flag].__name__}")
+        if recorded.choices[flag] and value not in recorded.choices[flag]:
+            sys.exit(f"connlab: {flag} {value!r} is not one of {', '.join(recorded.choices[flag])}")
         parameters[flag[2:].replace("-", "_")] = value
     return parameters
 
@@ -86,7 +91,8 @@ def main():
     started = json.loads(call(args.url, "/swarm", form))
     if not started.get("success"):
         sys.exit(f"connlab: the Locust master refused the test: {started.get('message')}")
-    print(f"connlab: headless load on {args.host}: {args.users} users, {args.duration}, rate {args.rate} "
+    protocol = form.get("protocol") or "the stack's protocol"
+    print(f"connlab: headless load on {args.host} ({protocol}): {args.users} users, {args.duration}, rate {args.rate} "
           f"(0 = closed loop), {before.get('worker_count') or 1} load process(es); web UI {args.url}")
     try:
         finished = wait_for_the_end(args.url)

@@ -54,7 +54,8 @@ class ProtocolError(LoadgenFailure):
 
     def __init__(self, detail=None, protocol="RESP"):
         super().__init__(detail)
-        self.message = f"reply: {protocol} protocol error"
+        # Most often a server that speaks the other protocol: say where to look.
+        self.message = f"reply: {protocol} protocol error (does the server speak {protocol}? --protocol)"
 
 
 class ServerError(LoadgenFailure):

@@ -4,14 +4,15 @@ on one private Docker network, removed whatever happens (conftest cleans up the 
 import contextlib
 import json
 import os
+import socket
 import urllib.parse
 import urllib.request
 
 from testcontainers.core.container import DockerContainer
 from testcontainers.core.network import Network
 
-from conftest import SERVER_CPUS, SERVER_IMAGE, TAG, ping, wait_until
-from connlab_loadgen import exposition
+from conftest import SERVER_CPUS, SERVER_IMAGE, TAG, wait_until
+from connlab_loadgen import exposition, protocols
 
 LOADGEN_IMAGE = f"connlab/loadgen:{TAG}"
 LOADGEN_CPUS = os.environ.get("LOADGEN_CPUS") or str(min(os.sched_getaffinity(0)))
@@ -51,11 +52,23 @@ def metric(container, name, **labels):
     return exposition.total(exposition.samples(text), name, **labels)
 
 
+def answers_ping(host, port, protocol):
+    """One PING in `protocol` is answered PONG."""
+    codec = protocols.codec(protocol)
+    with socket.create_connection((host, port), timeout=2) as sock:
+        sock.sendall(codec.encode("PING"))
+        decoder, replies = codec.Decoder(), []
+        while not replies and (data := sock.recv(65536)):
+            replies = decoder.decode(data)
+    return replies == [b"PONG"]
+
+
 @contextlib.contextmanager
-def server_on(network, arch="single-thread"):
+def server_on(network, arch="single-thread", protocol="resp"):
     server = (
         DockerContainer(SERVER_IMAGE)
         .with_env("ARCH", arch)
+        .with_env("PROTOCOL", protocol)
         .with_network(network)
         .with_network_aliases(arch)
         .with_exposed_ports(7000)
@@ -63,7 +76,7 @@ def server_on(network, arch="single-thread"):
     )
     with server:
         host, port = server.get_container_host_ip(), int(server.get_exposed_port(7000))
-        wait_until(lambda: ping(host, port), 30, f"{arch} to answer PING")
+        wait_until(lambda: answers_ping(host, port, protocol), 30, f"{arch} to answer PING in {protocol}")
         yield server
 
 

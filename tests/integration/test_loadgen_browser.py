@@ -58,6 +58,8 @@ def test_web_ui_starts_shows_and_stops_a_load(docker_client):
             page.fill('input[name="userCount"]', "4")
             page.fill('input[name="spawnRate"]', "4")
             page.get_by_text("Custom parameters").click()
+            # The protocol is a choice, defaulting to the stack's PROTOCOL (none here: resp).
+            assert page.locator('[name="protocol"]').input_value() == "resp"
             page.fill('input[name="mix"]', "PING:3,ECHO:1")
             page.fill('input[name="rate"]', "200")  # open loop: 200 requests/s over all users
             page.get_by_role("button", name="Start").click()

@@ -109,7 +109,7 @@ def test_error_reply_and_wrong_reply_are_failures_not_exceptions(recorded):
 def test_garbage_is_a_protocol_error(recorded):
     events, raised, _ = run(recorded, b"?what\r\n", [Command.ping()])
     assert isinstance(raised, errors.ProtocolError)
-    assert str(events[0]["exception"]) == "reply: RESP protocol error"
+    assert str(events[0]["exception"]) == "reply: RESP protocol error (does the server speak RESP? --protocol)"
 
 
 def test_silent_server_is_a_reply_timeout(recorded):
@@ -161,4 +161,4 @@ def test_http_server_closing_after_a_response_fails_the_rest_by_name(recorded):
 def test_http_garbage_is_an_http_protocol_error(recorded):
     events, raised, _ = run(recorded, b"+PONG\r\n", [Command.ping(http)], codec=http)
     assert isinstance(raised, errors.ProtocolError)
-    assert str(events[0]["exception"]) == "reply: HTTP protocol error"
+    assert str(events[0]["exception"]) == "reply: HTTP protocol error (does the server speak HTTP? --protocol)"

@@ -1,11 +1,16 @@
 """The client's HTTP codec (connlab_loadgen.http): requests written from their templates,
 responses decoded whole, split, pipelined and chunked; the registry that picks a codec
-by protocol name; and a mix in HTTP, in per-request mode too."""
+by protocol name; a mix in HTTP, in per-request mode too; the experiments' agent's
+probe in HTTP."""
+
+import socket
+import threading
+import time
 
 import httptools
 import pytest
 
-from connlab_loadgen import http, protocols, resp
+from connlab_loadgen import agent, http, protocols, resp
 from connlab_loadgen.commands import Command
 from connlab_loadgen.http import Decoder, ProtocolError, ReplyError, encode
 from connlab_loadgen.options import Mix, default_protocol
@@ -149,3 +154,29 @@ def test_per_request_mode_closes_with_the_last_request_of_a_pipeline():
 def test_redis_dialect_is_resp_only():
     with pytest.raises(ValueError, match="dialect redis"):
         Mix.parse("PING:1", dialect="redis", protocol="http")
+
+
+def test_the_agents_probe_reads_one_http_response():
+    """The experiments' agent reads INFO's raw response, however it arrives, while the
+    connection stays open (as in RESP: test_loadgen_resp.py)."""
+    wire = response(200, b"arch:hybrid\r\nprotocol:http\r\n")
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        requests = []
+
+        def serve():
+            conn, _ = listener.accept()
+            with conn:
+                requests.extend(Requests().feed(conn.recv(1024)))
+                conn.sendall(wire[:30])
+                time.sleep(0.05)
+                conn.sendall(wire[30:])
+                conn.recv(1024)  # open until the client closes
+
+        server = threading.Thread(target=serve)
+        server.start()
+        port = listener.getsockname()[1]
+        raw = agent.probe(f"tcp://127.0.0.1:{port}", ["INFO"], protocol="http")
+        server.join(5)
+    assert raw == wire.decode()
+    assert [(method, url, headers["host"]) for method, url, headers, *_ in requests] == [
+        (b"GET", b"/info", f"127.0.0.1:{port}")]
