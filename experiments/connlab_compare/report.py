@@ -274,22 +274,25 @@ def protocol_changes(rows):
 
 
 def io_thread_blocks(points):
-    """Where a design has one I/O thread (message balancing): its time on a CPU in each
-    protocol, at every traced step: near 1000 ms/s it is the bottleneck (it parses every
-    request for the workers)."""
+    """Where a design has one I/O thread (message balancing): how busy it was in each
+    protocol at every traced step, runnable (on a CPU, or waiting for one) ms per
+    second: near 1000 it is the bottleneck (it reads and parses every request for the
+    workers), whatever the workers could do."""
     found = defaultdict(dict)
     for point in points:
         io = point["metrics"].get("threads", {}).get("I/O thread")
         if io and point["client"] == "locust":
             found[point["scenario"], point["step"], point["target"], point["python"]].setdefault(
-                point["protocol"], []).append(io["cpu_ms"])
-    lines = [f"{scenario} · {step} · {arch} ({python}): the I/O thread on a CPU "
-             + ", ".join(f"{_spread(ms)} ms/s in {protocol}" for protocol, ms in by.items())
+                point["protocol"], []).append(io)
+    lines = [f"{scenario} · {step} · {arch} ({python}): the I/O thread runnable "
+             + ", ".join(f"{_spread([f['cpu_ms'] + f['runq_ms'] for f in io])} ms/s in {protocol} (on a CPU "
+                         f"{_spread([f['cpu_ms'] for f in io])})" for protocol, io in by.items())
              for (scenario, step, arch, python), by in found.items() if len(by) > 1]  # fmt: skip
     if not lines:
         return []
-    return [("p", "The one I/O thread of a message-balancing design reads and parses every request for the workers; "
-                  "near 1000 ms/s on a CPU it is the bottleneck, whatever the workers could do:"), ("list", lines)]
+    return [("p", "The one I/O thread of a message-balancing design reads and parses every request for the workers. "
+                  "Runnable (on a CPU, or waiting for one) near 1000 ms/s, it is the bottleneck whatever the workers "
+                  "could do:"), ("list", lines)]  # fmt: skip
 
 
 def machine_noise(machine, points):

@@ -184,8 +184,8 @@ def run_cell(lab, cell, scenario, quick, progress, journal, settings=None):
     server_cpus = cpu_set(cpus or lab.server_cpus)
     baseline, served = {}, {}
     for step, client in steps_of(scenario, target.name, cell.protocol):
-        progress.show(scenario.name, target.name, cell.python, step.label + ("" if client == LOCUST else f" ({client})"),
-                      cell.repeat)  # fmt: skip
+        progress.show(scenario.name, target.name, f"{cell.python}, {cell.protocol}",
+                      step.label + ("" if client == LOCUST else f" ({client})"), cell.repeat)  # fmt: skip
         first = not baseline  # a resources scenario's first step is its baseline: measured again, it is again
         for attempt in (1, 2):
             if attempt == 2 and first:

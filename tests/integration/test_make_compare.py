@@ -55,7 +55,7 @@ def _run(env, out):
 
 def test_prometheus_kept_the_run_by_its_labels(run):
     """The done-when of the run's scraping: Prometheus answers connlab_requests_total
-    for run=<stamp>, by scenario, target and build, and the load generator's series too.
+    for run=<stamp>, by scenario, target, build and protocol, and the load generator's series too.
     Read from the data the run's own Prometheus left (what `make up` would show next)."""
     folder, output = run
     assert f'run="{folder.name}"' in output  # the runner said which Prometheus scrapes it
@@ -63,10 +63,11 @@ def test_prometheus_kept_the_run_by_its_labels(run):
         prometheus = Prometheus(f"http://{container.get_container_host_ip()}:{container.get_exposed_port(9090)}")
         wait_until(lambda: prometheus.api("status/buildinfo"), 60, "Prometheus to answer on the run's data")
         # count_over_time: the series went stale when the run removed its targets
-        served = prometheus.query(f'count by (scenario, target, build, arch) '
+        served = prometheus.query(f'count by (scenario, target, build, arch, protocol) '
                                   f'(count_over_time(connlab_requests_total{{run="{folder.name}"}}[6h]))')  # fmt: skip
         assert {tuple(sorted(s["metric"].items())) for s in served} == {
-            (("arch", arch), ("build", "3.13"), ("scenario", "head-of-line"), ("target", arch)) for arch in ARCHS}
+            (("arch", arch), ("build", "3.13"), ("protocol", "resp"), ("scenario", "head-of-line"), ("target", arch))
+            for arch in ARCHS}  # fmt: skip
         sent = prometheus.query(f'sum by (target) (count_over_time(connlab_loadgen_requests_total{{run="{folder.name}"}}[6h]))')
         assert {s["metric"]["target"] for s in sent} == set(ARCHS)
 
@@ -197,3 +198,30 @@ def test_a_noisy_neighbour_on_the_server_cpu_is_measured_again_and_marked(docker
     assert all(v["verdict"] == "not comparable" for v in results["verdicts"])
     markdown = (folder / "report.md").read_text()
     assert markdown.count("still noisy: not compared") == 6 and "measuring PING @ 64 users again" in result.stderr
+
+
+def test_a_run_in_resp_and_http_speaks_each_to_the_server_and_to_its_c_client(tmp_path):
+    """PROTOCOLS=resp,http, one short scenario on one design and redis-server: each step
+    in both protocols, served without an error, measured by Locust and by the protocol's
+    C client (redis-benchmark, wrk); redis-server in RESP alone, and the report says so."""
+    env = {**os.environ, "LOCUST_SKIP_MONKEY_PATCH": "1", "PYTHONPATH": "services:loadgen:experiments"}
+    result = subprocess.run(
+        [sys.executable, "-m", "connlab_compare", "--scenarios", "cpu-bound", "--targets", "single-thread,redis",
+         "--protocols", "resp,http", "--repeat", "1", "--quick", "--budget", "0", "--server-cpus", SERVER_CPUS,
+         "--loadgen-cpus", LOADGEN_CPUS, "--out", str(tmp_path), "--prometheus", "off"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    (folder,) = [path for path in tmp_path.iterdir() if path.is_dir()]
+    results = json.loads((folder / "results.json").read_text())
+    jsonschema.validate(results, report.schema())
+    clients = {(p["protocol"], p["client"]) for p in results["points"]}
+    assert clients == {("resp", "locust"), ("resp", "redis-benchmark"), ("http", "locust"), ("http", "wrk")}
+    for point in results["points"]:
+        assert point["target"] == "single-thread" and point["metrics"]["errors"] == 0, point  # WORK: none on redis
+        assert point["metrics"]["rps"] > 0 and point["metrics"]["requests"] > 0, point
+    assert results["not_run"] == [{"scenario": None, "protocol": "http", "target": "redis", "reason": "it speaks resp only"}]
+    assert {v["protocol"] for v in results["verdicts"]} == {"resp", "http"}
+    markdown = (folder / "report.md").read_text()
+    assert "| step | client | architecture | build | protocol |" in markdown and "redis in http (it speaks resp only)" in markdown
+    assert (folder / "cpu-bound-http.png").stat().st_size > 10_000 and "protocol" in (folder / "points.csv").read_text()

@@ -201,12 +201,13 @@ def test_one_protocol_has_no_protocol_section(tmp_path):
 
 def test_the_io_thread_is_compared_across_protocols():
     points = []
-    for protocol, busy in (("resp", 450.0), ("lines", 990.0)):
+    for protocol, busy in (("resp", 450.0), ("lines", 900.0)):
         points.append(point("message-balancing", 1000.0, "PING 1000/s with WORK 5ms", scenario="head-of-line",
-                            protocol=protocol, threads={"I/O thread": {"cpu_ms": busy, "runq_ms": 1.0, "delay_us": 1.0,
+                            protocol=protocol, threads={"I/O thread": {"cpu_ms": busy, "runq_ms": 90.0, "delay_us": 1.0,
                                                                        "threads": 1}}))  # fmt: skip
     (_, (_, (line,))) = report.io_thread_blocks(points)
-    assert "message-balancing (3.13)" in line and "450 ms/s in resp" in line and "990 ms/s in lines" in line
+    assert "message-balancing (3.13)" in line
+    assert "540 ms/s in resp (on a CPU 450)" in line and "990 ms/s in lines (on a CPU 900)" in line
 
 
 def test_an_old_cell_and_point_speak_resp():
