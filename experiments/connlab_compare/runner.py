@@ -64,13 +64,14 @@ def runs(target, scenario, step, protocol):
 
 def not_run(scenarios, archs, protocols):
     """[{scenario, protocol, target, reason}] of what a plan leaves out for a protocol: a
-    scenario that cannot be said in it (target None), and a target asked for (or a
-    reference) that does not speak it (scenario None)."""
+    scenario that cannot be said in it (target None), and a target asked for (TARGETS=)
+    that does not speak it (scenario None; a reference that runs by default, an anchor or
+    one a scenario names, runs in the protocols it speaks and is not listed)."""
     known = targets.all_targets()
     left = [{"scenario": scenario.name, "protocol": protocol, "target": None, "reason": reason}
             for protocol in protocols for scenario in scenarios
             if (reason := speaking.unsaid(scenario, protocol))]  # fmt: skip
-    named = [known[a] for a in archs] if archs else [t for t in known.values() if t.reference]
+    named = [known[a] for a in archs]
     left += [{"scenario": None, "protocol": protocol, "target": target.name,
               "reason": f"it speaks {', '.join(target.protocols)} only"}
              for protocol in protocols for target in named if protocol not in target.protocols]  # fmt: skip
