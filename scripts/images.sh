@@ -52,6 +52,11 @@ python_base() {
   fi
 }
 
+# No wheel for a free-threaded CPython 3.13 on PyPI (httptools declares itself free-threading
+# compatible, but publishes cp314t wheels only): built from source in the image.
+SOURCE_ONLY=httptools
+BUILD_BACKEND=setuptools==80.9.0
+
 # Wheels for the image's Python ABI ($3: cp313, the default, cp313t or cp314t) and
 # platform, fetched by the host's pip (abi3 wheels do not fit a free-threaded build).
 # $2 is the image's lock: every dependency pinned with its hashes, checked here and again
@@ -73,8 +78,15 @@ wheelhouse() {
   for minor in $(seq 17 39); do platforms+=(--platform "manylinux_2_${minor}_${machine}"); done
   say "downloading wheels for $name (Python $version, ABI $abi, $machine) into $dir"
   rm -rf "$dir" && mkdir -p "$dir"
-  local out missing
-  if ! out=$("$PYTHON_HOST" -m pip download --quiet --disable-pip-version-check --only-binary=:all: --require-hashes --no-deps \
+  local out missing binary=(--only-binary=:all:)
+  # A free-threaded build takes what PyPI has no wheel of for its ABI as source, which the
+  # image compiles (services/Dockerfile), with the build backend that needs.
+  if [ "${abi%t}" != "$abi" ]; then
+    binary+=(--no-binary="$SOURCE_ONLY")
+    "$PYTHON_HOST" -m pip download --quiet --disable-pip-version-check --no-deps "$BUILD_BACKEND" -d "$dir" \
+      || die "pip could not download $BUILD_BACKEND (the build backend of $SOURCE_ONLY). Check that PyPI is reachable from this host."
+  fi
+  if ! out=$("$PYTHON_HOST" -m pip download --quiet --disable-pip-version-check "${binary[@]}" --require-hashes --no-deps \
       --python-version "$version" --implementation cp "${abis[@]}" \
       "${platforms[@]}" --platform "manylinux2014_${machine}" \
       -r "$lock" -d "$dir" 2>&1); then

@@ -19,6 +19,7 @@ def serve_connection(sock, counts, ctx):
     counts.count(tally.ACCEPTED)
     ctx.reader_started()
     idle_timeout = ctx.settings.idle_timeout
+    patience = ctx.settings.protocol.patience(ctx.settings.limits)
     conn.last_active = time.monotonic()
     sock.settimeout(TICK)
     try:
@@ -32,11 +33,12 @@ def serve_connection(sock, counts, ctx):
                 break
             if idle_timeout and time.monotonic() - conn.last_active > idle_timeout:
                 break
-            if data is None:
-                continue
-            if not data:
+            if data == b"":
                 break
-            conn.process(data, execute)
+            if data is not None:
+                conn.process(data, execute)
+            if patience and not conn.failed:  # a head dribbling in never lets recv() time out
+                conn.stalled(time.monotonic())
             conn.collect_replies()
             if conn.out:
                 _send(sock, conn.out, ctx.stopping)

@@ -47,8 +47,22 @@ class Connection:
             self.last_active = time.monotonic()  # dribbling bytes alone does not count
             execute(self, requests, received)
         if self.failed:
-            self.reply_all((self.failed,))
-            self.tally.count(tally.PROTOCOL_ERRORS)
+            self._give_up()
+
+    def stalled(self, now):
+        """Whether its protocol gave up on a request that has taken too long to arrive
+        (HTTP's 408); then that reply is queued and reading is over."""
+        reply = self.protocol.stalled(now)
+        if reply is None:
+            return False
+        self.failed = Closing(reply)
+        self.reading_over = True
+        self._give_up()
+        return True
+
+    def _give_up(self):
+        self.reply_all((self.failed,))
+        self.tally.count(tally.PROTOCOL_ERRORS)
 
     def receive(self, data):
         """The complete requests in `data`. On malformed framing, set `failed` to the

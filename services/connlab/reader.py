@@ -72,9 +72,10 @@ class EventLoop:
         else:
             self.execute = Pooled(self.pool, self.tally, self.reactor, self._reply_ready)
         self.connections = set()
-        idle_timeout = self.ctx.settings.idle_timeout
-        if idle_timeout:
-            self._sweep_every(min(1.0, idle_timeout / 4), idle_timeout)
+        settings = self.ctx.settings
+        idle_timeout, patience = settings.idle_timeout, settings.protocol.patience(settings.limits)
+        if idle_timeout or patience:
+            self._sweep_every(min(1.0, *(t / 4 for t in (idle_timeout, patience) if t)), idle_timeout, patience)
 
     def run(self):
         threads.name_this_thread(f"loop-{self.name}")
@@ -183,10 +184,14 @@ class EventLoop:
         if not self.connections:
             self.reactor.stop()
 
-    def _sweep_every(self, tick, idle_timeout):
-        """Close connections idle for `idle_timeout` seconds, looking every `tick`."""
-        oldest = time.monotonic() - idle_timeout
+    def _sweep_every(self, tick, idle_timeout, patience):
+        """Close connections idle for `idle_timeout` seconds, and answer those whose request
+        has taken longer than `patience` to arrive (then close), looking every `tick`."""
+        now = time.monotonic()
+        oldest = now - idle_timeout if idle_timeout else float("-inf")
         for conn in list(self.connections):
-            if conn.last_active < oldest and not conn.pending and not conn.out:
+            if patience and conn.state is State.READING and conn.stalled(now):
+                self._flush(conn)
+            elif conn.last_active < oldest and not conn.pending and not conn.out:
                 self._enter(conn, State.CLOSED)
-        self.reactor.call_later(tick, lambda: self._sweep_every(tick, idle_timeout))
+        self.reactor.call_later(tick, lambda: self._sweep_every(tick, idle_timeout, patience))

@@ -23,12 +23,12 @@ def handle(requests, received, tally, info, table, render):
     when each reply is ready to send, so one clock reading times them all."""
     execute = commands.execute
     if not tally.recording:
-        return [render(execute(request, info, table)[1]) for request in requests]
+        return [render(execute(request, info, table)[1], request) for request in requests]
     replies, labels = [], []
     reply_to, label = replies.append, labels.append  # the hot loop: no lookups in it
     for request in requests:
         command, result = execute(request, info, table)
-        reply_to(render(result))
+        reply_to(render(result, request))
         label(command)
     tally.requests_done(labels, perf_counter_ns() - received)
     return replies
@@ -69,8 +69,8 @@ class WorkerPool:
             if tally.recording:
                 taken = clock()
                 label, result = execute(request, info, table)
-                slot.reply = render(result)
+                slot.reply = render(result, request)
                 tally.request_done(label, clock() - received, taken - queued)
             else:
-                slot.reply = render(execute(request, info, table)[1])
+                slot.reply = render(execute(request, info, table)[1], request)
             done(conn)

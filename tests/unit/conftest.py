@@ -35,7 +35,7 @@ class Lines:
         return requests
 
     @staticmethod
-    def render(result):
+    def render(result, request=None):
         if type(result) is Closing:
             return Closing(Lines.render(result.reply))
         return (result if type(result) is bytes else str(result).encode()) + b"\\n"
@@ -43,6 +43,13 @@ class Lines:
     @staticmethod
     def error(exc):
         return b"error: %s\\n" % str(exc).encode()
+
+    @staticmethod
+    def patience(limits):
+        return 0
+
+    def stalled(self, now):
+        return None
 
 
 PROTOCOL = Lines

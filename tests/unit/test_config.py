@@ -41,7 +41,7 @@ def test_empty_values_mean_default():
         ({"WORKERS": "0"}, "WORKERS=0 must be at least 1"),
         ({"ACCEPT_MODE": "poll"}, "ACCEPT_MODE='poll' is not one of: epoll, exclusive, blocking"),
         ({"WORKER_NICE": "20"}, "WORKER_NICE=20 must be at most 19"),
-        ({"PROTOCOL": "http"}, "PROTOCOL='http' is not one of: resp"),
+        ({"PROTOCOL": "http2"}, "PROTOCOL='http2' is not one of: resp, http"),
     ],
 )
 def test_bad_values(env, message):

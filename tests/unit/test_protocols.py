@@ -12,7 +12,7 @@ from connlab.tally import Board
 
 
 def test_a_protocol_module_is_all_it_takes(lines_protocol):
-    assert list(protocols.PROTOCOLS) == ["resp", "lines"]  # the default stays first
+    assert list(protocols.PROTOCOLS) == ["resp", "http", "lines"]  # the default stays first
     settings = Settings.from_env({"PROTOCOL": "lines", "MAX_LINE": "8"})
     assert settings.describe()["protocol"] == "lines" and settings.fields()["max_line"] == "8"
 

@@ -88,7 +88,7 @@ def test_a_protocol_module_and_a_reference_folder_are_all_they_take(lines_protoc
     planned = {cell.target for cell in cells}
     assert "liner" in planned and "redis" not in planned
     assert set(targets.design_targets()) - {name for name, t in targets.design_targets().items() if t.policy} <= planned
-    assert targets.get("single-thread").protocols == ("resp", "lines")
+    assert targets.get("single-thread").protocols == ("resp", "http", "lines")
     # In the report, beside a design.
     points = [{"scenario": "lines", "target": name, "python": build, "step": "PING", "base": "PING", "x": None,
                "repeat": 1, "client": "locust", "metrics": {"rps": 1000.0, "p50_ms": 1.0, "p99_ms": 2.0,

@@ -9,14 +9,18 @@ A protocol class has:
     Limits                 a namedtuple of ints with defaults; each field is read from the
                            setting of its name in capitals (max_bulk: MAX_BULK) and shown in
                            INFO (a namedtuple, not a dataclass: see find)
-    PROBE                  (request, expected reply): the health check's exchange
+    PROBE                  (request, start of the expected reply): the health check's exchange
     REFUSAL                the bytes sent to a connection refused at MAX_CONNECTIONS
     __init__(limits)       one per connection: it holds that connection's parser state
     feed(data)             the requests (lists of bytes arguments) that `data` completes;
                            raises ProtocolError, with those before the error in its requests
-    render(result)         a command's result (commands.py) as bytes; a static method, which
-                           the executors take once from the settings
+    render(result, request)  the reply to `request` (one of feed's) whose command returned
+                           `result` (commands.py): bytes, or Closing(bytes) when the connection
+                           closes after it; a static method, which the executors take once
     error(exc)             the reply to the ProtocolError `exc`, after which the server closes
+    patience(limits)       seconds a request may take to arrive (0: no limit); a static method
+    stalled(now)           the reply to send before closing, if the request arriving has taken
+                           longer than that at time.monotonic() `now`; else None
 """
 
 import importlib

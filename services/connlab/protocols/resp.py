@@ -19,8 +19,8 @@ HEADER_MAX = 32  # bytes in a `*<count>` or `$<length>` line, as both parser pat
 Limits = namedtuple("Limits", "max_bulk max_array max_inline", defaults=(1024 * 1024, 1024 * 1024, 64 * 1024))
 
 
-def render(result):
-    """A command's result (commands.py) as RESP2 bytes."""
+def render(result, request=None):
+    """A command's result (commands.py) as RESP2 bytes (whatever the request)."""
     if result is PONG:  # PING's, the benchmarks' hot path: not even a lookup
         return _PONG
     kind = type(result)
@@ -105,6 +105,13 @@ class Resp:
     @staticmethod
     def error(exc):
         return _error(f"ERR Protocol error: {exc}")
+
+    @staticmethod
+    def patience(limits):
+        return 0  # a request may take as long as it likes (IDLE_TIMEOUT still applies), as in Redis
+
+    def stalled(self, now):
+        return None
 
     def _line(self, limit, what):
         end = self._buf.find(CRLF, self._pos, self._pos + limit + 2)
