@@ -139,6 +139,7 @@ class Http:
         self._url = b""
         self._head_size = 0  # bytes of the head being read, as its parts arrive
         self._body = []
+        self._body_size = 0  # bytes of the body being read, over all the feeds it takes
         self._content_length = 0
         self._in_body = False  # between a head's end and its message's end
         self._boundary = False  # a head or message ended during the current feed
@@ -202,7 +203,7 @@ class Http:
 
     # --- httptools' callbacks: one request at a time ------------------------------------
     def on_message_begin(self):
-        self._url, self._body, self._content_length = b"", [], 0
+        self._url, self._body, self._body_size, self._content_length = b"", [], 0, 0
         self._head_size = 16  # the request line's method, spaces, version and line ends
 
     def on_url(self, url):
@@ -222,8 +223,9 @@ class Http:
 
     def on_body(self, body):
         self._after_head += len(body)
+        self._body_size += len(body)
         self._body.append(body)
-        if self._after_head > self.limits.max_body:  # chunked: its size is known only now
+        if self._body_size > self.limits.max_body:  # chunked: its size is known only now
             raise Failure(413, f"body over {self.limits.max_body} bytes (MAX_BODY)")
 
     def on_message_complete(self):
