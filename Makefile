@@ -79,7 +79,7 @@ check-docker:
 
 # Every dependency pinned with its hashes: the .lock files, resolved by `make lock` from
 # the requirements files (the images' for CPython 3.13, the host's from 3.11 up).
-LOCKS := services/requirements.lock loadgen/requirements.lock requirements/test.lock
+LOCKS := services/requirements.lock loadgen/requirements.lock requirements/test.lock references/uvicorn/requirements.lock
 $(VENV)/.installed: requirements/test.lock
 	@echo "connlab: creating $(VENV) with $(HOST_PYTHON)"
 	@$(HOST_PYTHON) -m venv $(VENV)
@@ -163,11 +163,11 @@ endif
 first_cpu = $(firstword $(subst -, ,$(subst $(comma), ,$(1))))
 REPEAT ?= 3
 .PHONY: bench-server bench-handoff bench
-bench-server: check-python-run check-docker venv images ## Benchmark: every design on one server CPU next to the references and a bare asyncio server [TARGETS=a,b REPEAT=3 PYTHON=3.13t PYTHONS=3.13,3.13t]
+bench-server: check-python-run check-docker venv images ## Benchmark: every design on one server CPU next to the references and a bare asyncio server [TARGETS=a,b REPEAT=3 PYTHON=3.13t PYTHONS=3.13,3.13t PROTOCOL=http]
 	@scripts/images.sh references
 	@for build in $(filter-out $(PYTHON),$(subst $(comma), ,$(PYTHONS))); do PYTHON=$$build scripts/images.sh server || exit; done
 	@$(VENV)/bin/python benchmarks/bench_server.py --server-cpu $(call first_cpu,$(SERVER_CPUS)) --client-cpu $(call first_cpu,$(LOADGEN_CPUS)) \
-	  --repeat $(REPEAT) $(if $(TARGETS),--targets $(TARGETS)) --pythons "$(or $(PYTHONS),$(PYTHON))"
+	  --repeat $(REPEAT) $(if $(TARGETS),--targets $(TARGETS)) --pythons "$(or $(PYTHONS),$(PYTHON))" $(if $(PROTOCOL),--protocol $(PROTOCOL))
 
 bench-handoff: check-python-run check-docker venv images ## Benchmark: a hand-off between threads beside computing ones on one CPU, with and without the GIL (no connlab code)
 	@PYTHON=3.13t scripts/images.sh server

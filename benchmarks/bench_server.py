@@ -13,8 +13,10 @@ First it times each stage of a request in the server's own code (hot_path.py). W
 costs per request on its own (one thread, nothing shared), the servers what it costs
 with connlab's threads sharing objects; the difference between the two ratios is
 connlab's part. A benchmark, not a test: it prints figures and ratios and asserts nothing.
+With --protocol http the designs speak HTTP/1.1 beside the HTTP references, driven by wrk
+(bench_server_http.py).
 
-    python benchmarks/bench_server.py [--targets single-thread,hybrid] [--repeat 3] [--pythons 3.13,3.13t]
+    python benchmarks/bench_server.py [--targets single-thread,hybrid] [--repeat 3] [--pythons 3.13,3.13t] [--protocol http]
 """
 
 import argparse
@@ -116,6 +118,9 @@ def main():
     parser.add_argument("--repeat", type=int, default=3, help="runs per figure; the median is shown")
     parser.add_argument("--pythons", default=os.environ.get("PYTHON", "3.13"), help="server builds: 3.13, 3.13t or both")
     parser.add_argument("--against", help="another server image (e.g. one built from an earlier commit) to run beside each variant")
+    parser.add_argument("--protocol", choices=("resp", "http"), default="resp",
+                        help="what the designs speak: RESP (redis-benchmark) or HTTP/1.1 (wrk, bench_server_http.py)")
+    parser.add_argument("--seconds", type=int, default=3, help="HTTP only: wrk's duration at each point")
     args = parser.parse_args()
     names = [n.strip() for n in args.targets.split(",") if n.strip()]
     unknown = [n for n in names if n not in targets.design_targets()]
@@ -126,6 +131,8 @@ def main():
         sys.exit(f"bench-server: --anchor {args.anchor}: no such reference; choose from: {', '.join(references)}")
 
     pythons = [p for p in args.pythons.split(",") if p]
+    if args.protocol == "http":
+        return http(args, names, pythons)
     stages = {python: hot_path(python, args.server_cpu) for python in pythons}
     print_stages(stages)
     network = f"connlab-bench-server-{os.getpid()}"
@@ -160,11 +167,29 @@ def main():
     report(runs, names, args.against, pythons, stages, references, references[args.anchor])
 
 
-def hot_path(python, cpu):
-    """hot_path.py's figures in the server image of `python`."""
+def http(args, names, pythons):
+    """--protocol http: the designs beside the HTTP references, driven by wrk."""
+    import bench_server_http  # it builds on this module's servers
+
+    if args.against:
+        sys.exit("bench-server: --against is for RESP runs only so far")
+    if args.seconds < 1:
+        sys.exit(f"bench-server: --seconds {args.seconds}: wrk runs for whole seconds, at least 1")
+    print_stages({python: hot_path(python, args.server_cpu, "http") for python in pythons})
+    network = f"connlab-bench-server-{os.getpid()}"
+    containers.network(network)
+    try:
+        runs, references = bench_server_http.run(args, names, pythons, network)
+    finally:
+        containers.remove_network(network)
+    bench_server_http.report(runs, references)
+
+
+def hot_path(python, cpu, protocol="resp"):
+    """hot_path.py's figures in the server image of `python`, for `protocol`'s requests."""
     try:
         status, out = containers.run_to_end(server_image(python, TAG), ["python", "/bench/hot_path.py", "--json"], cpus=cpu,
-                                            env={"PYTHONPATH": "/app"}, stderr=False, timeout=300,
+                                            env={"PYTHONPATH": "/app", "PROTOCOL": protocol}, stderr=False, timeout=300,
                                             volumes={str(ROOT / "benchmarks/hot_path.py"): ("/bench/hot_path.py", "ro")})  # fmt: skip
     except containers.ContainerError as exc:
         sys.exit(f"bench-server: hot_path.py: {exc}")

@@ -140,9 +140,11 @@ official_or_debian() {
 }
 
 # A reference server (references/<name>/): connlab/<name> from its folder's Dockerfile,
-# on the base its BASE_IMAGE names (or <NAME>_BASE), official or Debian's.
+# on the base its BASE_IMAGE names (or <NAME>_BASE), official or Debian's; with the
+# wheelhouse build/wheelhouse/<name> of its requirements.lock, where it has one.
 reference() {
   local name=$1 dockerfile=references/$1/Dockerfile var official
+  if [ -f "references/$name/requirements.lock" ]; then wheelhouse "$name" "references/$name/requirements.lock"; fi
   var=$(tr 'a-z-' 'A-Z_' <<<"$name")_BASE
   official=${!var:-$(sed -n 's/^ARG BASE_IMAGE=//p' "$dockerfile" | head -n1)}
   build "connlab/$name:$TAG" "$dockerfile" "$(official_or_debian "$official")"
