@@ -130,7 +130,9 @@ class Http:
     name = "http"
     Limits = Limits
     PROBE = b"GET /ping HTTP/1.1\r\nHost: healthcheck\r\nConnection: close\r\n\r\n", b"HTTP/1.1 200 OK\r\n"
-    REFUSAL = _head(503, CLOSE) + b"Content-Length: 24\r\n\r\nmax connections reached\n"
+    # Made once, so without a Date (RFC 9110 §6.6.1 lets a 5xx reply go without); the
+    # other headers in the order of every reply.
+    REFUSAL = _head(503) + b"Content-Length: 24\r\n" + CLOSE + b"\r\nmax connections reached\n"
 
     def __init__(self, limits=Limits()):
         self.limits = limits
