@@ -177,6 +177,22 @@ def test_a_quiet_head_is_408_too(server):
         assert time.monotonic() - started < LIMITS["HEADER_TIMEOUT"] + 3
 
 
+@pytest.mark.parametrize("first", [
+    post("/echo", None, chunks=[b"x" * 200]),
+    post("/echo", b"y" * 200 + b"\r\n\r\n"),
+], ids=["after-chunked", "after-body-with-blank-line"])  # fmt: skip
+def test_a_head_left_unfinished_after_a_request_is_408(server, first):
+    """The unfinished head comes in the same packet as a whole request before it."""
+    with bystander(server), connect(server) as sock:
+        sock.sendall(first + b"GET /ping HTTP/1.1\r\nHost: x\r\n")
+        started = time.monotonic()
+        replies = Replies(sock)
+        check_reply(replies.next(), 200)
+        check_reply(replies.next(), 408, connection="close")
+        assert replies.closed()
+        assert time.monotonic() - started < LIMITS["HEADER_TIMEOUT"] + 3
+
+
 def test_max_connections_is_503(server):
     wait_until(lambda: total(scrape(server), "connlab_connections_active") == 0, 10, "no open connections")
     held = [connect(server) for _ in range(LIMITS["MAX_CONNECTIONS"])]

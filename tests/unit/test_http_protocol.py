@@ -6,6 +6,8 @@ must yield its requests in order; malformed input must raise ProtocolError with 
 status the spec gives it, never another exception.
 """
 
+import time
+
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -169,3 +171,19 @@ def test_oversized_head_refused_before_it_ends():
         for _ in range(SMALL.max_header):
             parser.feed(b"X-Pad: 0123456789\r\n")
     assert caught.value.status == 431
+
+
+@QUICK
+@given(st.lists(valid_request(), min_size=0, max_size=4), valid_request(), st.integers(min_value=1))
+@example([request("POST", "/echo", chunks=[b"x" * 100])], request("GET", "/ping"), 20)
+@example([request("POST", "/echo", b"y" * 50 + b"\r\n\r\n")], request("GET", "/ping"), 20)
+def test_an_unfinished_head_is_timed_however_it_follows(requests, last, cut):
+    """A head left unfinished after complete requests in the same read (whatever their
+    bodies hold) is answered 408 once HEADER_TIMEOUT has passed, not before."""
+    head_start = last[: 1 + cut % (last.index(b"\r\n\r\n") + 2)]  # not its blank line
+    parser = Http(Limits(max_header=1024, max_body=2048, header_timeout=1))
+    fed = time.monotonic()
+    assert len(parser.feed(b"".join(requests) + head_start)) == len(requests)
+    assert parser.stalled(fed) is None
+    reply = parser.stalled(time.monotonic() + 1.5)
+    assert reply is not None and reply.startswith(b"HTTP/1.1 408 Request Timeout\r\n")
