@@ -147,6 +147,7 @@ class Http:
         self._boundary = False  # a head or message ended during the current feed
         self._after_head = 0  # body bytes since the last head ended, in the current feed
         self._partial = 0  # bytes of an unfinished head so far
+        self._head_open = False  # a head has begun and not ended
         self._since = 0.0  # monotonic time its first bytes came; 0: none unfinished
 
     render = staticmethod(render)
@@ -198,7 +199,9 @@ class Http:
             self._partial = max(0, len(data) - (end + 4 if end >= 0 else 0) - self._after_head)
         if self._partial > self.limits.max_header:
             raise self._failed(Failure(431, f"request head over {self.limits.max_header} bytes (MAX_HEADER)"))
-        if not self._partial:
+        # The parser says whether a head is open: the byte count above can come out short
+        # (a chunked body's framing, or a body holding a blank line, in the same read).
+        if not self._head_open:
             self._since = 0.0
         elif not self._since:
             self._since = time.monotonic()
@@ -207,6 +210,7 @@ class Http:
     def on_message_begin(self):
         self._url, self._body, self._body_size, self._content_length = b"", [], 0, 0
         self._head_size = 16  # the request line's method, spaces, version and line ends
+        self._head_open = True
 
     def on_url(self, url):
         self._url += url
@@ -222,6 +226,7 @@ class Http:
         if self._content_length > self.limits.max_body:
             raise Failure(413, f"body of {self._content_length} bytes over {self.limits.max_body} (MAX_BODY)")
         self._in_body, self._boundary, self._after_head, self._partial, self._since = True, True, 0, 0, 0.0
+        self._head_open = False
 
     def on_body(self, body):
         self._after_head += len(body)
