@@ -89,6 +89,15 @@ def test_requests_before_a_malformed_one_are_answered(server):
     refused(server, get("/ping") + post("/echo", b"x") + b"BROKEN\x00\r\n\r\n", 400, answered=2)
 
 
+@pytest.mark.parametrize("data", [
+    get("/ping", headers=[("Connection", "Upgrade, HTTP2-Settings"), ("Upgrade", "h2c"), ("HTTP2-Settings", "AAMAAABkAAQAoAAAAAIAAAAA")]),
+    b"CONNECT /ping HTTP/1.1\r\nHost: x\r\n\r\n",
+], ids=["upgrade-h2c", "connect"])  # fmt: skip
+def test_an_upgrade_is_refused_with_one_reply(server, data):
+    """No other protocol is spoken: one 400 answers the request, not its 200 and a 400."""
+    refused(server, data, 400)
+
+
 @pytest.mark.parametrize("where", ["request-line", "one-header", "many-headers"])
 def test_head_over_max_header_is_431(server, where):
     big = LIMITS["MAX_HEADER"] + 100
