@@ -175,6 +175,10 @@ class Http:
         except Failure as exc:
             raise self._failed(exc) from None
         except httptools.HttpParserUpgrade:
+            # llhttp completes the upgrading request before it stops: that request is
+            # answered by the refusal alone, not by its command's reply as well.
+            if self._requests:
+                self._requests.pop()
             raise self._failed(Failure(400, "protocol upgrades are not supported")) from None
         except httptools.HttpParserCallbackError as exc:
             if isinstance(exc.__context__, Failure):
