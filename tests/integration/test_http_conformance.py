@@ -1,4 +1,4 @@
-"""HTTP/1.1 (PROTOCOL=http, docs/http.md) on every architecture and mode, both builds:
+"""HTTP/1.1 (PROTOCOL=http, docs/protocol.md) on every architecture and mode, both builds:
 every route and status, the exact reply head, persistent connections, pipelining,
 request bodies, the metrics; then real clients (curl, http.client, Chromium, wrk)."""
 
