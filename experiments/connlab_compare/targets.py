@@ -49,6 +49,7 @@ class Target:
     metrics_port: int | None = None  # its /metrics, the figures a theory or a spread reads
     cannot: tuple = ()  # connlab commands it has no equivalent of (a step that sends one is not run)
     per_worker: bool = False  # counts per worker, as a `spread` scenario reads them
+    settings: tuple = ()  # a reference's: the lab's settings it takes (WORKERS: its worker count)
     traced: bool = False  # its threads' scheduler counters mean something (connlab's named threads)
     policy: bool = False  # a balancing policy: run where a scenario asks for policies
 
@@ -62,7 +63,7 @@ class Target:
     def run_spec(self, python, settings=None):
         """(image, environment) of a container running it on `python` with `settings`."""
         if self.reference:
-            return image(self.image), {}
+            return image(self.image), {**self.env, **{k: v for k, v in (settings or {}).items() if k in self.settings}}
         return server_image(python, tag()), {"ARCH": self.arch, **self.env, **(settings or {})}
 
     def scrape_source(self, host="target"):
@@ -93,12 +94,21 @@ def design_targets():
 
 
 def reference(folder):
-    """The reference of a folder, from its reference.toml."""
+    """The references of a folder, from its reference.toml: the server as its record
+    describes it, then each of its `[variants.<suffix>]` (`<name>/<suffix>`: the same image
+    configured another way, by the record's fields the variant sets, `env` above all)."""
     record = tomllib.loads((folder / "reference.toml").read_text())
     name = record.pop("name", folder.name)
-    for key in ("protocols", "cannot", "ready"):
-        if key in record:
-            record[key] = tuple(record[key])
+    variants = record.pop("variants", {})
+    found = [_target(folder, name, record)]
+    for suffix, changes in variants.items():
+        found.append(_target(folder, f"{name}/{suffix}", {**record, **changes, "env": {**record.get("env", {}), **changes.get("env", {})}}))
+    return found
+
+
+def _target(folder, name, record):
+    record = {key: tuple(value) if key in ("protocols", "cannot", "ready", "settings") else value
+              for key, value in record.items()}
     try:
         return Target(name, record.pop("label", name), image=folder.name, **record)
     except TypeError as exc:  # a key the record does not know, or one it lacks
@@ -113,7 +123,7 @@ def references(directory=None):
 @functools.cache  # read once a process: the runner asks for a target at every step
 def _read(directory):
     folders = sorted(p.parent for p in directory.glob("*/reference.toml"))
-    return tuple((target.name, target) for target in map(reference, folders))
+    return tuple((target.name, target) for folder in folders for target in reference(folder))
 
 
 def all_targets(directory=None):

@@ -35,6 +35,20 @@ def another_reference(tmp_path, monkeypatch):
     return targets.get("valkey")
 
 
+def test_a_reference_record_may_name_variants(another_reference, tmp_path):
+    """`[variants.<suffix>]`: the same image configured another way, as `<name>/<suffix>`."""
+    record = tmp_path / "valkey/reference.toml"
+    record.write_text(RECORD + 'settings = ["WORKERS"]\nenv = { MODE = "shared" }\n'
+                      '[variants.threads]\nlabel = "valkey, I/O threads"\nenv = { IO_THREADS = "4" }\nper_worker = true\n')
+    targets._read.cache_clear()
+    found = targets.references()
+    assert list(found) == ["redis", "valkey", "valkey/threads"]
+    threaded = found["valkey/threads"]
+    assert (threaded.label, threaded.per_worker, found["valkey"].per_worker) == ("valkey, I/O threads", True, False)
+    assert threaded.run_spec("3.13", {"WORKERS": "2", "ARCH": "x"}) == (
+        f"connlab/valkey:{targets.tag()}", {"MODE": "shared", "IO_THREADS": "4", "WORKERS": "2"})  # only the settings it takes
+
+
 def test_a_reference_folder_is_all_a_new_reference_takes(another_reference):
     valkey = another_reference
     assert list(targets.references()) == ["redis", "valkey"]
