@@ -243,8 +243,8 @@ model: venv ## The many-core model checked against a bench-scaling table, then i
 # Without ARCH on the command line, fuzz covers every architecture and mode.
 FUZZ_ARCH = $(if $(filter file,$(origin ARCH)),all,$(ARCH))
 
-fuzz: check-python-run check-docker venv images ## Fuzz live servers: every mode, or ARCH=<arch|mode> [PYTHON=3.13t FUZZ_RUNS=20 FUZZ_SECONDS FUZZ_FRAMES FUZZ_SEED]
-	@ARCH=$(FUZZ_ARCH) TESTCONTAINERS_RYUK_DISABLED=true SERVER_CPUS=$(SERVER_CPUS) PYTHONPATH=services:tests:loadgen $(VENV)/bin/python tests/fuzz.py
+fuzz: check-python-run check-docker venv images ## Fuzz live servers: every mode, or ARCH=<arch|mode> [PROTOCOL=http PYTHON=3.13t FUZZ_RUNS=20 FUZZ_SECONDS FUZZ_FRAMES FUZZ_SEED]
+	@ARCH=$(FUZZ_ARCH) PROTOCOL=$(PROTOCOL) TESTCONTAINERS_RYUK_DISABLED=true SERVER_CPUS=$(SERVER_CPUS) PYTHONPATH=services:tests:loadgen $(VENV)/bin/python tests/fuzz.py
 
 soak: check-python-run check-docker venv images ## Soak ARCH (or a mode) for SOAK_SECONDS (180) of mixed load with churn; fails on errors [PYTHON=3.13t]
 	@ARCH=$(ARCH) PYTHON=$(PYTHON) TESTCONTAINERS_RYUK_DISABLED=true SERVER_CPUS=$(SERVER_CPUS) PYTHONPATH=services:tests $(VENV)/bin/python benchmarks/soak.py

@@ -28,6 +28,7 @@ from testcontainers.core.container import DockerContainer  # noqa: E402
 from testcontainers.core.labels import LABEL_SESSION_ID, SESSION_ID  # noqa: E402
 
 from connlab.config import server_image, variants  # noqa: E402
+from connlab.protocols import PROTOCOLS  # noqa: E402
 
 LOOPBACK = "127.0.0.1"
 TAG = os.environ.get("CONNLAB_TAG", "latest")
@@ -79,6 +80,17 @@ def ping(host, port):
         return sock.recv(16) == b"+PONG\r\n"
 
 
+def probe(host, port, protocol="resp"):
+    """True if the server answers `protocol`'s health probe (RESP: PING; HTTP: GET /ping)."""
+    request, expected = PROTOCOLS[protocol].PROBE
+    with socket.create_connection((host, port), timeout=2) as sock:
+        sock.sendall(request)
+        answer = b""
+        while len(answer) < len(expected) and (chunk := sock.recv(len(expected) - len(answer))):
+            answer += chunk
+        return answer == expected
+
+
 @dataclass
 class Server:
     container: DockerContainer
@@ -98,14 +110,15 @@ class Server:
 def run_server(arch, *, python="3.13", cpuset=SERVER_CPUS, docker=None, **env):
     """Start the server image of build `python` with ARCH=arch and `env`, pinned to
     `cpuset` (`docker`: more arguments for docker's create); yield a Server once it
-    answers PING."""
+    answers its protocol's probe (PROTOCOL in `env`; RESP's PING by default)."""
     container = published(DockerContainer(server_image(python)), 7000, 8000).with_env("ARCH", arch)
     for key, value in env.items():
         container.with_env(key, str(value))
     container.with_kwargs(cpuset_cpus=cpuset, **(docker or {}))
     with container:
         server = Server(container, LOOPBACK, host_port(container, 7000), host_port(container, 8000))
-        wait_until(lambda: ping(server.host, server.port), 30, f"{arch} to answer PING")
+        protocol = str(env.get("PROTOCOL") or "resp")
+        wait_until(lambda: probe(server.host, server.port, protocol), 30, f"{arch} to answer the {protocol} probe")
         # A multi-process master serves /metrics only after forking its workers.
         wait_until(lambda: urllib.request.urlopen(server.metrics_url, timeout=2).status == 200, 30, f"{arch} /metrics")
         yield server

@@ -1,15 +1,17 @@
-"""Fuzz a live server: malformed and valid frames from many connections at once (issue 6).
+"""Fuzz a live server: malformed and valid frames from many connections at once (issue 6),
+in its protocol (PROTOCOL: resp, or http with tests/fuzz_http.py's frames).
 
 Hostile connections each send a few valid requests and then one malformed frame, random
 bytes, or a frame cut off by an abrupt close (RST); or they pipeline big ECHOs and reset
 the connection while the replies are being written. Meanwhile a few well-behaved
-connections pipeline valid requests and check that every reply arrives, in order.
+connections pipeline valid requests, sent whole or split at random points, and check
+that every reply arrives, in order.
 Afterwards the server must still answer and its thread and fd counts must settle back
 to the baseline taken before the run.
 
 Used by tests/integration/test_fuzz.py (short form) and `make fuzz`:
     PYTHONPATH=services:tests:loadgen .venv/bin/python tests/fuzz.py
-with ARCH (a name from conftest.CONFIGS, or `all`), PYTHON (the server build), FUZZ_RUNS
+with ARCH (a name from conftest.CONFIGS, or `all`), PYTHON (the server build), PROTOCOL, FUZZ_RUNS
 (runs in a row against one server, each with a new random seed), FUZZ_FRAMES,
 FUZZ_SECONDS, FUZZ_CONNECTIONS, FUZZ_VALID, FUZZ_SEED (the first run's seed).
 """
@@ -21,8 +23,10 @@ import struct
 import sys
 import threading
 import time
+import types
 from dataclasses import dataclass, field
 
+import fuzz_http
 from connlab_loadgen.resp import bulk, encode
 from metrics_util import resources, steady
 from wire import read_exactly
@@ -72,6 +76,53 @@ def garbage(rng):
     return b"".join(parts)
 
 
+def resp_refused_after(got, replies, status):
+    """True if `got` is `replies` (bytes), then RESP's protocol error line."""
+    rest = got[len(replies) :]
+    return got.startswith(replies) and rest.startswith(PROTOCOL_ERROR) and rest.endswith(b"\r\n")
+
+
+# Each protocol's frames: what the fuzzer sends, and how it reads what comes back.
+FRAMES = {
+    "resp": types.SimpleNamespace(
+        LIMITS=LIMITS,
+        valid=valid_request,
+        malformed=lambda rng: (malformed_frame(rng), None),
+        garbage=garbage,
+        flood=lambda rng: encode(b"ECHO", rng.randbytes(LIMITS["MAX_BULK"])),
+        cut=lambda rng: rng.choice([malformed_frame(rng), encode(b"ECHO", rng.randbytes(200))]),
+        read_replies=lambda sock, expected: [read_exactly(sock, len(b"".join(expected)))],
+        expected=lambda replies: [b"".join(replies)],
+        refused_after=lambda got, replies, status: resp_refused_after(got, b"".join(replies), status),
+        PING=b"PING\r\n",
+        pong=lambda got: got == b"+PONG\r\n",
+    ),
+    "http": types.SimpleNamespace(
+        LIMITS=fuzz_http.LIMITS,
+        valid=fuzz_http.valid,
+        malformed=fuzz_http.malformed,
+        garbage=fuzz_http.garbage,
+        flood=fuzz_http.flood,
+        cut=fuzz_http.cut,
+        read_replies=fuzz_http.read_replies,
+        expected=list,
+        refused_after=fuzz_http.refused_after,
+        PING=fuzz_http.PING,
+        pong=fuzz_http.pong,
+    ),
+}
+
+
+def send_split(sock, rng, data):
+    """Send `data` whole, or (half the time) in pieces cut at random points."""
+    if rng.random() < 0.5 or len(data) < 2:
+        sock.sendall(data)
+        return
+    cuts = sorted(rng.sample(range(1, len(data)), min(len(data) - 1, rng.randrange(1, 8))))
+    for a, b in zip([0, *cuts], [*cuts, len(data)]):
+        sock.sendall(data[a:b])
+
+
 def read_until_closed(sock, deadline):
     got = bytearray()
     while time.monotonic() < deadline:
@@ -114,8 +165,8 @@ class Report:
 
 
 class Fuzzer:
-    def __init__(self, server, *, seed, frames, seconds, connections, valid):
-        self.server, self.seed = server, seed
+    def __init__(self, server, *, protocol="resp", seed, frames, seconds, connections, valid):
+        self.server, self.seed, self.frames = server, seed, FRAMES[protocol]
         self.frames_limit, self.connections, self.valid = frames, connections, valid
         self.deadline = time.monotonic() + seconds
         self.report = Report(seed)
@@ -139,11 +190,12 @@ class Fuzzer:
                 setattr(self.report, attr, getattr(self.report, attr) + value)
 
     def hostile(self, rng):
+        frames = self.frames
         while True:
-            prefix = [valid_request(rng, b"h") for _ in range(rng.randrange(4))]
+            prefix = [frames.valid(rng, b"h") for _ in range(rng.randrange(4))]
             mode = rng.choice(("malformed", "malformed", "garbage", "abort", "flood"))
             if mode == "flood":  # replies the server is still writing when the RST comes
-                prefix = [(encode(b"ECHO", rng.randbytes(LIMITS["MAX_BULK"])), None) for _ in range(rng.randrange(8, 32))]
+                prefix = [(frames.flood(rng), None) for _ in range(rng.randrange(8, 32))]
             if not self._take_frames(len(prefix) + 1):
                 return
             sent = b"".join(req for req, _ in prefix)
@@ -154,18 +206,18 @@ class Fuzzer:
                 continue
             try:
                 if mode == "malformed":
-                    self._malformed(sock, sent, b"".join(reply for _, reply in prefix), malformed_frame(rng))
+                    self._malformed(sock, sent, [reply for _, reply in prefix], *frames.malformed(rng))
                 elif mode == "flood":  # at most 128 KiB: loopback buffers take it even if the server stops reading
                     sock.settimeout(2)
                     sock.sendall(sent)
                     abort(sock)
                     sock = None
                 elif mode == "garbage":
-                    sock.sendall(sent + garbage(rng))
+                    sock.sendall(sent + frames.garbage(rng))
                     sock.shutdown(socket.SHUT_WR)  # the server sees EOF and must let go
                     read_until_closed(sock, time.monotonic() + IO_TIMEOUT)
                 else:  # cut a valid or malformed frame short, then RST
-                    frame = rng.choice([malformed_frame(rng), encode(b"ECHO", rng.randbytes(200))])
+                    frame = frames.cut(rng)
                     sock.sendall(sent + frame[: rng.randrange(len(frame) + 1)])
                     abort(sock)
                     sock = None
@@ -175,15 +227,15 @@ class Fuzzer:
                 if sock is not None:
                     sock.close()
 
-    def _malformed(self, sock, sent, replies, frame):
+    def _malformed(self, sock, sent, replies, frame, status):
+        """`status`: the refusal's HTTP status (None for RESP: its one error line)."""
         sock.sendall(sent + frame)
         try:
             got, closed = read_until_closed(sock, time.monotonic() + IO_TIMEOUT)
         except ConnectionResetError:
             self._record("resets", 1)
             return
-        rest = got[len(replies):]
-        if got.startswith(replies) and rest.startswith(PROTOCOL_ERROR) and rest.endswith(b"\r\n") and closed:
+        if closed and self.frames.refused_after(got, replies, status):
             self._record("protocol_errors_seen", 1)
         else:
             self._record("bad_errors", f"frame {frame[:60]!r}: got {got[-80:]!r} closed={closed}")
@@ -198,16 +250,16 @@ class Fuzzer:
             return
         with sock:
             while not self.hostile_done.is_set():
-                batch = [valid_request(rng, tag) for _ in range(rng.randrange(1, 16))]
-                expected = b"".join(reply for _, reply in batch)
+                batch = [self.frames.valid(rng, tag) for _ in range(rng.randrange(1, 16))]
+                expected = self.frames.expected([reply for _, reply in batch])
                 try:
-                    sock.sendall(b"".join(req for req, _ in batch))
-                    got = read_exactly(sock, len(expected))
-                except OSError as exc:
+                    send_split(sock, rng, b"".join(req for req, _ in batch))
+                    got = self.frames.read_replies(sock, expected)
+                except (OSError, AssertionError) as exc:
                     self._record("lost", f"valid {index}: {exc!r}")
                     return
                 if got != expected:
-                    self._record("lost", f"valid {index}: expected {expected[:80]!r}, got {got[:80]!r}")
+                    self._record("lost", f"valid {index}: expected {str(expected)[:160]}, got {str(got)[:160]}")
                     return
                 self._record("valid_replies", len(batch))
 
@@ -242,19 +294,23 @@ def settled(server, baseline, timeout=30):
         time.sleep(0.2)
 
 
-def still_answers(server):
+def still_answers(server, protocol="resp"):
+    frames = FRAMES[protocol]
     with server.connect(timeout=IO_TIMEOUT) as sock:
-        sock.sendall(b"PING\r\n")
-        return read_exactly(sock, 7) == b"+PONG\r\n"
+        sock.sendall(frames.PING)
+        got = b""
+        while not frames.pong(got) and len(got) < 1024 and (chunk := sock.recv(1024)):
+            got += chunk
+        return frames.pong(got)
 
 
-def fuzz(server, *, seed=None, frames=2000, seconds=8.0, connections=16, valid=4):
-    """Run the fuzzer against `server`; return (report, settled, answers)."""
+def fuzz(server, *, protocol="resp", seed=None, frames=2000, seconds=8.0, connections=16, valid=4):
+    """Run the fuzzer against `server`, which speaks `protocol`; return (report, settled, answers)."""
     seed = random.randrange(2**32) if seed is None else seed
     print(f"fuzz seed={seed} (FUZZ_SEED={seed} replays it)", flush=True)
-    report = Fuzzer(server, seed=seed, frames=frames, seconds=seconds, connections=connections, valid=valid).run()
+    report = Fuzzer(server, protocol=protocol, seed=seed, frames=frames, seconds=seconds, connections=connections, valid=valid).run()
     report.after, ok = settled(server, report.baseline)
-    return report, ok, still_answers(server)
+    return report, ok, still_answers(server, protocol)
 
 
 def server_log(server, lines=30):
@@ -270,6 +326,9 @@ def main():
     if not names:
         sys.exit(f"fuzz: unknown ARCH {arch!r}; one of: all, {', '.join(CONFIGS)}")
     python = os.environ.get("PYTHON") or "3.13"
+    protocol = os.environ.get("PROTOCOL") or "resp"
+    if protocol not in FRAMES:
+        sys.exit(f"fuzz: unknown PROTOCOL {protocol!r}; one of: {', '.join(FRAMES)}")
     runs = int(os.environ.get("FUZZ_RUNS", 1))
     first = int(os.environ["FUZZ_SEED"]) if os.environ.get("FUZZ_SEED") else None
     options = dict(
@@ -282,16 +341,16 @@ def main():
     for name in names:
         arch_name, env = CONFIGS[name]
         # One server for all the runs: what a run leaks, the next run's baseline shows.
-        with run_server(arch_name, python=python, docker={"healthcheck": {"test": ["NONE"]}}, **env, **LIMITS) as server:
+        with run_server(arch_name, python=python, docker={"healthcheck": {"test": ["NONE"]}}, **env, **FRAMES[protocol].LIMITS) as server:
             for run in range(runs):
                 seed = first if first is not None and run == 0 else random.randrange(2**32)
                 try:
-                    report, ok, answers = fuzz(server, seed=seed, **options)
+                    report, ok, answers = fuzz(server, protocol=protocol, seed=seed, **options)
                 except Exception:
                     print(f"{name} {python} seed {seed} raised; the server's log ends:\n{server_log(server)}", flush=True)
                     raise
                 verdict = "ok" if ok and answers and not report.lost and not report.bad_errors else "FAIL"
-                print(f"{name:32} {python:5} run {run + 1}/{runs} {verdict:4} {report.summary()} settled={ok} answers={answers}", flush=True)
+                print(f"{name:32} {python:5} {protocol} run {run + 1}/{runs} {verdict:4} {report.summary()} settled={ok} answers={answers}", flush=True)
                 for problem in (report.lost + report.bad_errors)[:10]:
                     print(f"    {problem}")
                 if verdict != "ok":
@@ -299,8 +358,8 @@ def main():
                     failed.append(f"{name} (seed {seed})")
                     break
     if failed:
-        sys.exit(f"fuzz: FAILED on {', '.join(failed)} (Python {python})")
-    print(f"fuzz: {len(names)} mode(s) x {runs} run(s) on Python {python}: all ok")
+        sys.exit(f"fuzz: FAILED on {', '.join(failed)} (Python {python}, {protocol})")
+    print(f"fuzz: {len(names)} mode(s) x {runs} run(s) on Python {python}, {protocol}: all ok")
 
 
 if __name__ == "__main__":

@@ -130,7 +130,9 @@ class Http:
     name = "http"
     Limits = Limits
     PROBE = b"GET /ping HTTP/1.1\r\nHost: healthcheck\r\nConnection: close\r\n\r\n", b"HTTP/1.1 200 OK\r\n"
-    REFUSAL = _head(503, CLOSE) + b"Content-Length: 24\r\n\r\nmax connections reached\n"
+    # Made once, so without a Date (RFC 9110 §6.6.1 lets a 5xx reply go without); the
+    # other headers in the order of every reply.
+    REFUSAL = _head(503) + b"Content-Length: 24\r\n" + CLOSE + b"\r\nmax connections reached\n"
 
     def __init__(self, limits=Limits()):
         self.limits = limits
@@ -139,11 +141,13 @@ class Http:
         self._url = b""
         self._head_size = 0  # bytes of the head being read, as its parts arrive
         self._body = []
+        self._body_size = 0  # bytes of the body being read, over all the feeds it takes
         self._content_length = 0
         self._in_body = False  # between a head's end and its message's end
         self._boundary = False  # a head or message ended during the current feed
         self._after_head = 0  # body bytes since the last head ended, in the current feed
         self._partial = 0  # bytes of an unfinished head so far
+        self._head_open = False  # a head has begun and not ended
         self._since = 0.0  # monotonic time its first bytes came; 0: none unfinished
 
     render = staticmethod(render)
@@ -171,6 +175,10 @@ class Http:
         except Failure as exc:
             raise self._failed(exc) from None
         except httptools.HttpParserUpgrade:
+            # llhttp completes the upgrading request before it stops: that request is
+            # answered by the refusal alone, not by its command's reply as well.
+            if self._requests:
+                self._requests.pop()
             raise self._failed(Failure(400, "protocol upgrades are not supported")) from None
         except httptools.HttpParserCallbackError as exc:
             if isinstance(exc.__context__, Failure):
@@ -195,15 +203,18 @@ class Http:
             self._partial = max(0, len(data) - (end + 4 if end >= 0 else 0) - self._after_head)
         if self._partial > self.limits.max_header:
             raise self._failed(Failure(431, f"request head over {self.limits.max_header} bytes (MAX_HEADER)"))
-        if not self._partial:
+        # The parser says whether a head is open: the byte count above can come out short
+        # (a chunked body's framing, or a body holding a blank line, in the same read).
+        if not self._head_open:
             self._since = 0.0
         elif not self._since:
             self._since = time.monotonic()
 
     # --- httptools' callbacks: one request at a time ------------------------------------
     def on_message_begin(self):
-        self._url, self._body, self._content_length = b"", [], 0
+        self._url, self._body, self._body_size, self._content_length = b"", [], 0, 0
         self._head_size = 16  # the request line's method, spaces, version and line ends
+        self._head_open = True
 
     def on_url(self, url):
         self._url += url
@@ -219,11 +230,13 @@ class Http:
         if self._content_length > self.limits.max_body:
             raise Failure(413, f"body of {self._content_length} bytes over {self.limits.max_body} (MAX_BODY)")
         self._in_body, self._boundary, self._after_head, self._partial, self._since = True, True, 0, 0, 0.0
+        self._head_open = False
 
     def on_body(self, body):
         self._after_head += len(body)
+        self._body_size += len(body)
         self._body.append(body)
-        if self._after_head > self.limits.max_body:  # chunked: its size is known only now
+        if self._body_size > self.limits.max_body:  # chunked: its size is known only now
             raise Failure(413, f"body over {self.limits.max_body} bytes (MAX_BODY)")
 
     def on_message_complete(self):
