@@ -15,6 +15,7 @@ import time
 
 import pytest
 
+from browser import headless_chromium
 from conftest import BUILDS_AND_CONFIGS, CONFIGS, TAG, run_server, wait_until
 from http_wire import Replies, check_reply, exchange, get, post, request
 from metrics_util import scrape, total
@@ -23,7 +24,6 @@ pytestmark = pytest.mark.integration
 
 NO_HEALTHCHECK = {"healthcheck": {"test": ["NONE"]}}  # its GET /ping would skew the counts
 LOADGEN_IMAGE = f"connlab/loadgen:{TAG}"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 @pytest.fixture(scope="module", params=BUILDS_AND_CONFIGS)
@@ -314,17 +314,9 @@ def test_python_http_client(server):
 
 @pytest.fixture(scope="module")
 def chromium():
-    """One headless Chromium (Debian's, driven by Playwright) for the whole module."""
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not CHROMIUM:
-        pytest.skip("no chromium on PATH (make test installs Debian's chromium when run as root)")
-    with sync_api.sync_playwright() as playwright:
-        # --no-sandbox: chromium refuses to sandbox as root, which is how tests run here.
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        try:
-            yield browser
-        finally:
-            browser.close()
+    """One headless Chromium for the whole module."""
+    with headless_chromium() as browser:
+        yield browser
 
 
 def test_headless_chromium(server, chromium):

@@ -3,30 +3,19 @@ a load against a running architecture, see requests/s and percentiles, stop it."
 
 import contextlib
 import re
-import shutil
 
 import pytest
 
+from browser import headless_chromium
 from conftest import wait_until
 from loadgen_lab import get_json, loadgen, network, server_on, url
 
 pytestmark = pytest.mark.integration
 ARCH = "single-thread"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-
 @contextlib.contextmanager
 def browser_page():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not CHROMIUM:
-        pytest.skip("no chromium on PATH (make test installs Debian's chromium when run as root)")
-    with sync_api.sync_playwright() as playwright:
-        # --no-sandbox: chromium refuses to sandbox as root, which is how tests run here.
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        try:
-            yield browser.new_page()
-        finally:
-            browser.close()
+    with headless_chromium() as browser:
+        yield browser.new_page()
 
 
 def stats_rows(page):

@@ -6,55 +6,24 @@ worker and by command."""
 import http.client
 
 import pytest
-from conftest import LOOPBACK, host_port, published, wait_until
-from connlab_compare import targets
+from conftest import wait_until
 from connlab_loadgen.exposition import fetch, samples, total
-from testcontainers.core.container import DockerContainer
+from reference_lab import ask, routes_on_one_connection, served, variants_of
 
 pytestmark = pytest.mark.integration
-VARIANTS = [name for name in targets.references() if name.split("/")[0] == "node"]
+VARIANTS = variants_of("node")
 WORKERS = 2
 
 
 @pytest.fixture(scope="module", params=VARIANTS)
 def reference(request, docker_client):
-    target = targets.get(request.param)
-    image, env = target.run_spec("3.13", {"WORKERS": str(WORKERS)})
-    if not docker_client.images.list(name=image):
-        pytest.fail(f"image {image} is missing; `make test` builds it (or scripts/images.sh node)", pytrace=False)
-    container = published(DockerContainer(image), target.port, target.metrics_port)
-    for key, value in env.items():
-        container.with_env(key, value)
-    with container:
-        wrapped = container.get_wrapped_container()
-        wait_until(lambda: wrapped.exec_run(list(target.ready)).exit_code == 0, 30, f"{target.name} to be ready")
-        yield target, LOOPBACK, host_port(container, target.port), \
-            f"http://{LOOPBACK}:{host_port(container, target.metrics_port)}/metrics"
-
-
-def ask(connection, method, path, body=None):
-    connection.request(method, path, body=body)
-    response = connection.getresponse()
-    return response.status, response.read(), response
+    with served(request.param, WORKERS) as found:
+        yield found
 
 
 def test_routes_answer_on_one_kept_alive_connection(reference):
     _, host, port, _ = reference
-    connection = http.client.HTTPConnection(host, port, timeout=10)
-    assert ask(connection, "GET", "/ping")[:2] == (200, b"PONG")
-    sock = connection.sock
-    assert ask(connection, "POST", "/echo", b"hello \x00 world" * 100)[:2] == (200, b"hello \x00 world" * 100)
-    assert ask(connection, "GET", "/sleep?ms=20")[:2] == (200, b"OK")
-    assert ask(connection, "GET", "/work?us=2000")[:2] == (200, b"OK")
-    status, body, response = ask(connection, "GET", "/info")
-    assert status == 200 and b"protocol:http\r\n" in body and response.getheader("Content-Type") == "text/plain"
-    assert connection.sock is sock, "HTTP/1.1 keeps the connection open"
-    assert ask(connection, "GET", "/nowhere")[0] == 404
-    status, _, response = ask(connection, "DELETE", "/ping")
-    assert (status, response.getheader("Allow")) == (405, "GET")
-    status, body, response = ask(connection, "GET", "/sleep?ms=abc")
-    assert (status, body) == (400, b"/sleep needs ?ms=<number>\n") and response.getheader("Connection") == "close"
-    connection.close()
+    routes_on_one_connection(host, port)
 
 
 def test_per_worker_counts_add_up(reference):
