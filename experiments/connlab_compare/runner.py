@@ -34,6 +34,10 @@ def plan(names, archs, pythons, repeat, quick, protocols=speaking.DEFAULT):
     if bad:
         raise ScenarioError(f"unknown {', '.join(bad)}; targets (designs and references): {', '.join(known)}; "
                             f"pythons: {', '.join(targets.PYTHONS)}")  # fmt: skip
+    for scenario in scenarios:
+        if unknown := sorted(scenario.named() - set(known)):
+            raise ScenarioError(f"{scenario.name}.toml names {', '.join(unknown)}, not a design or reference: "
+                                f"{', '.join(known)}")  # fmt: skip
     speaking.check(protocols)
     cells = []
     for r in range(1, repeat + 1):
@@ -47,13 +51,16 @@ def plan(names, archs, pythons, repeat, quick, protocols=speaking.DEFAULT):
 
 def chosen_targets(scenario, archs, known):
     """`archs`, else the scenario's designs, else the classic designs (and the balancing
-    policies where it asks for them) with the anchor references (redis-server) and the
-    references it names (a prediction's, an agreement's, a published figure's)."""
+    policies where it asks for them) with the anchor references (redis-server); and in
+    either of the last two the targets it names (a prediction's, an agreement's, a
+    published figure's, `beside`). A design the scenario does not run stays out."""
     named = scenario.named()
-    chosen = archs or scenario.designs or [
-        name for name, t in known.items()
-        if (t.reference and (t.anchor or name in named)) or (not t.reference and (not t.policy or scenario.policies))]
-    return [known[a] for a in chosen if not scenario.designs or a in scenario.designs or known[a].reference and a in named]
+    if archs:
+        return [known[a] for a in archs if not scenario.designs or a in scenario.designs or known[a].reference and a in named]
+    if scenario.designs:
+        return [known[a] for a in scenario.designs] + [t for name, t in known.items() if t.reference and name in named]
+    return [t for name, t in known.items()
+            if name in named or (t.anchor if t.reference else not t.policy or scenario.policies)]
 
 
 def runs(target, scenario, step, protocol):

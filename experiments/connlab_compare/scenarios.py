@@ -56,12 +56,13 @@ class Scenario:
     protocols: tuple | None = None  # the only protocols its load may speak (None: each one asked, PROTOCOLS=)
     agreements: list = field(default_factory=list)  # a pattern in the model and in real systems (agreement.py)
     published: list = field(default_factory=list)  # published figures set beside the lab's (agreement.py)
+    beside: list = field(default_factory=list)  # real servers measured beside the designs, no prediction about them
 
     def named(self):
         """The targets its predictions, agreements and published figures name."""
         groups = [*self.predictions, *(pair for a in self.agreements for pair in (a["model"], *a["real"]))]
         found = {name for group in groups for key in ("better", "worse", "similar") for name in group.get(key, [])}
-        return found | {name for published in self.published for name in published.get("figures", {})}
+        return found | {name for published in self.published for name in published.get("figures", {})} | set(self.beside)
 
     def warmup(self, quick):
         return self.timing["quick_warmup" if quick else "warmup"]
@@ -125,7 +126,7 @@ def load(path, quick=False):
         theory=data.get("theory", {}), designs=data.get("designs", []), server_cpus=data.get("server_cpus"),
         reference=data.get("reference", True), threads=data.get("threads", []), columns=data.get("columns", []),
         plot=data.get("plot", "auto"), x_label=data.get("x_label"), protocols=protocols_of(data, path.name),
-        agreements=data.get("agreements", []), published=data.get("published", []),
+        agreements=data.get("agreements", []), published=data.get("published", []), beside=data.get("beside", []),
     )  # fmt: skip
 
 

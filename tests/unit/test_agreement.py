@@ -108,12 +108,39 @@ def test_a_bad_agreement_says_what_is_wrong(tmp_path, change, message):
 
 
 def test_a_reference_runs_by_default_where_a_scenario_names_it_or_it_is_an_anchor(scenario):
-    def reference(name, anchor=False):
-        return targets.Target(name, name, 80, ("true",), image=name.split("/")[0], anchor=anchor, protocols=("http",))
-
     known = {**{name: targets.Target(name, name, 7000, ()) for name in ("multi-acceptor/exclusive", "socket-sharding")},
              **{r.name: r for r in (reference("nginx"), reference("nginx/reuseport"), reference("nginx/accept-mutex"),
                                      reference("redis", anchor=True))}}
     chosen = [t.name for t in runner.chosen_targets(scenario, [], known)]
     assert chosen == ["multi-acceptor/exclusive", "socket-sharding", "nginx", "nginx/reuseport", "redis"]
     assert [t.name for t in runner.chosen_targets(scenario, ["nginx/accept-mutex"], known)] == ["nginx/accept-mutex"]
+
+
+
+def reference(name, anchor=False):
+    return targets.Target(name, name, 80, ("true",), image=name.split("/")[0], anchor=anchor, protocols=("http",))
+
+
+def test_a_scenario_with_its_own_designs_runs_them_and_the_references_it_names_or_sets_beside(tmp_path):
+    own = 'headline = "p99_ms"\ndesigns = ["multi-acceptor/exclusive", "socket-sharding"]\nbeside = ["gunicorn"]\n'
+    (tmp_path / "busy.toml").write_text(SCENARIO.replace('headline = "p99_ms"\n', own))
+    scenario = scenarios.load_all(directory=tmp_path)[0]
+    known = {**{name: targets.Target(name, name, 7000, ()) for name in ("single-thread", "multi-acceptor/exclusive", "socket-sharding")},
+             **{name: reference(name) for name in ("nginx", "nginx/reuseport", "gunicorn", "node")}}
+    chosen = [t.name for t in runner.chosen_targets(scenario, [], known)]
+    assert chosen == ["multi-acceptor/exclusive", "socket-sharding", "nginx", "nginx/reuseport", "gunicorn"]
+
+
+def test_a_balancing_policy_a_scenario_names_runs_there_though_the_scenario_asks_for_no_policies(tmp_path):
+    (tmp_path / "busy.toml").write_text(SCENARIO.replace('worse = ["socket-sharding"]\n', 'worse = ["single-acceptor/steal"]\n', 1))
+    scenario = scenarios.load_all(directory=tmp_path)[0]
+    known = {"multi-acceptor/exclusive": targets.Target("multi-acceptor/exclusive", "", 7000, ()),
+             **{name: targets.Target(name, name, 7000, (), policy=True) for name in ("single-acceptor/steal", "single-acceptor/two-choices")}}
+    assert [t.name for t in runner.chosen_targets(scenario, [], known)] == ["multi-acceptor/exclusive", "single-acceptor/steal"]
+
+
+def test_a_scenario_naming_a_target_that_does_not_exist_is_refused_with_the_names_there_are(tmp_path, monkeypatch):
+    (tmp_path / "busy.toml").write_text(SCENARIO.replace('headline = "p99_ms"\n', 'headline = "p99_ms"\nbeside = ["ngnix"]\n'))
+    monkeypatch.setattr(runner, "load_all", lambda names, quick: scenarios.load_all(directory=tmp_path))
+    with pytest.raises(scenarios.ScenarioError, match=r"busy.toml names ngnix, not a design or reference: .*nginx"):
+        runner.plan(None, [], ["3.13"], 1, True, ["http"])
