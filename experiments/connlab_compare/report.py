@@ -12,6 +12,8 @@ import statistics
 from collections import defaultdict
 from pathlib import Path
 
+from connlab_model import compared
+
 from . import agreement, exports, noise, plots, runner, theory, verdict
 
 SCHEMA = Path(__file__).resolve().parent.parent / "results.schema.json"
@@ -29,7 +31,7 @@ def write(out, results, scenarios):
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
     figures = draw(out, results, scenarios)
-    blocks = document(results, scenarios, figures)
+    blocks = document(results, scenarios, figures, compared.section(scenarios, results, out))
     (out / "report.md").write_text(markdown(blocks))
     (out / "index.html").write_text(page(blocks, out))
     exports.write_csv(out, results["points"])
@@ -151,7 +153,7 @@ def _number(value, metric):
     return f"{value:,.0f}"
 
 
-def document(results, scenarios, figures):
+def document(results, scenarios, figures, model=()):
     machine, points = results["machine"], results["points"]
     repeats = f"{machine['repeat']} repetitions" + (", short steps (QUICK)" if machine["quick"] else "")
     blocks = [("h1", f"connlab: which design, for which load — {results['started']}")]
@@ -191,6 +193,7 @@ def document(results, scenarios, figures):
           for v in results["verdicts"]]),
     ]  # fmt: skip
     blocks += real_system_blocks(scenarios, points, machine)
+    blocks += model
     if len(machine.get("protocols", ["resp"])) > 1:
         blocks += [("h2", "Where the protocol changes a verdict"),
                    ("list", protocol_changes(results["verdicts"]) or ["none: every prediction has the same verdict in each protocol"]),

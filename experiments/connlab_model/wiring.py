@@ -30,13 +30,18 @@ class Result:
     p99_ms: float
 
 
-def simulate(design, cores, load, overhead, *, gil=True, connections=64, requests=4000, warmup=500, seed=1):
+def simulate(design, cores, load, overhead, *, gil=True, connections=64, workers=None, processes=None,
+             requests=4000, warmup=500, seed=1):
     """Requests/s and latency of `design` on `cores` cores under `load`, each request
     costing `overhead` seconds of CPU beyond its command (parse, reply, system calls,
-    hand-off: inputs.py reads it from a measurement)."""
+    hand-off: inputs.py reads it from a measurement). `workers` and `processes` are its
+    WORKERS and PROCESSES settings; by default bench-scaling's: one per core (a pooled
+    design's processes, one per core, keep their own pool)."""
+    if workers is None:
+        workers = design.workers if design.processes == "PROCESSES" else cores
     env = simpy.Environment()
     machine = Machine(env, cores)
-    server = _server(design, cores, machine, gil, connections)
+    server = _server(design, machine, gil, connections, workers, processes or cores)
     latencies, done = [], env.event()
 
     def connection(number):
@@ -59,20 +64,20 @@ def simulate(design, cores, load, overhead, *, gil=True, connections=64, request
     return Result(len(measured) / (env.now - marks[0]), quantiles[49] * 1000, quantiles[98] * 1000)
 
 
-def _server(design, cores, machine, gil, connections):
+def _server(design, machine, gil, connections, workers, processes):
     """[serve(load, overhead)] per place a connection may land, round robin (the
-    kernel's hash and the acceptor's round robin spread 64 connections evenly)."""
-    count = cores if design.processes else 1
+    kernel's hash and the acceptor's round robin spread the connections evenly)."""
+    count = {"WORKERS": workers, "PROCESSES": processes}.get(design.processes, 1)
+    threads = workers if design.reads_workers else design.workers  # loops, or a pool's workers
     places = []
     for _ in range(count):
         process = Process(machine, gil)
         if design.pooled:
-            workers = design.workers if design.processes == "PROCESSES" else (cores if design.reads_workers else design.workers)
-            places.append(_pooled(process, workers))
+            places.append(_pooled(process, threads))
         elif design.blocking:
             places += [_inline(process, simpy.Resource(machine.env, 1)) for _ in range(max(1, connections // count))]
         else:
-            loops = 1 if design.processes else (cores if design.reads_workers else design.workers)
+            loops = 1 if design.processes else threads
             places += [_inline(process, simpy.Resource(machine.env, 1)) for _ in range(loops)]
     return places
 
