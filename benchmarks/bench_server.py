@@ -55,11 +55,16 @@ def labelled(name, python, pythons):
     return name if len(pythons) == 1 else f"{name} [{python}]"
 
 
+def reference_server(target):
+    """A reference as a Server, with its variant's own environment."""
+    image, env = target.run_spec(None)
+    return Server(target.label, image, target.port, target.ready, env)
+
+
 def anchors(pythons, references):
     """Every anchor reference that speaks RESP (redis-benchmark's protocol), and the Python floor."""
-    yield [Server(target.label, image, target.port, target.ready, env)  # env: a variant's own
-           for target in references.values() if RedisBenchmark.protocol in target.protocols and target.anchor
-           for image, env in [target.run_spec(None)]]  # fmt: skip
+    yield [reference_server(target) for target in references.values()
+           if RedisBenchmark.protocol in target.protocols and target.anchor]  # fmt: skip
     yield [Server(labelled(FLOOR, python, pythons), server_image(python, TAG), targets.SERVER_PORT, targets.HEALTHCHECK,
                   command=["python", ASYNCIO_PING], volumes={str(ROOT / "benchmarks/asyncio_ping.py"): (ASYNCIO_PING, "ro")})
            for python in pythons]  # fmt: skip

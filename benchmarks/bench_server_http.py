@@ -14,14 +14,13 @@ measured wrk, not the server). A benchmark, not a test: it asserts nothing.
 import statistics
 import sys
 
-from bench_server import Server, labelled, start
+from bench_server import Server, labelled, reference_server, start
 from connlab_compare import containers, targets
-from connlab_compare.clients import CPU_MARK, Wrk
+from connlab_compare.clients import MEASURED, Wrk
 
 # name -> Wrk.command's arguments: what each point varies.
 POINTS = {"keep-alive": {"clients": 50}, "256 conns": {"clients": 256}, "close": {"clients": 50, "keepalive": False}}
 # wrk's exit status and its CPU seconds (the shell's `times`), as the lab reads them.
-MEASURED = f'"$@"; status=$?; echo {CPU_MARK}; times; exit $status'
 
 
 def http_anchors():
@@ -32,7 +31,7 @@ def http_anchors():
 def groups(names, pythons, references):
     """The HTTP references side by side, then each design on every build (PROTOCOL=http)."""
     designs = targets.design_targets()
-    anchors = [Server(t.label, t.run_spec(None)[0], t.port, t.ready) for t in references.values()]
+    anchors = [reference_server(t) for t in references.values()]
     return [anchors, *([design(designs[name], python, pythons) for python in pythons] for name in names)]
 
 

@@ -177,8 +177,9 @@ def write_json(args, table, cpus):
     """The table in the form connlab_model's inputs read (experiments/connlab_model/data/)."""
     for python, rps in table.items():
         path = Path(args.json if len(table) == 1 else f"{Path(args.json).with_suffix('')}-{Path(python).name}.json")
-        free = python.endswith("t") or subprocess.run([shutil.which(python) or python, "-c", "import sys; print(sys._is_gil_enabled())"],
-                                                      capture_output=True, text=True).stdout.strip() == "False"  # fmt: skip
+        free = python.endswith("t") if python in BUILDS else subprocess.run(
+            [shutil.which(python) or python, "-c", "import sys; print(sys._is_gil_enabled())"],
+            capture_output=True, text=True).stdout.strip() == "False"  # fmt: skip
         path.write_text(json.dumps({
             "source": f"make bench-scaling CPUS={args.cpus} on a {cpus}-CPU machine, {Path(python).name}, "
                       f"{args.seconds:g} s per cell, {args.connections} connections with one request in flight",

@@ -19,15 +19,20 @@ and metric (`mean_ms` and `sd_ms` computed from the points' latency histograms).
 import statistics
 
 from . import verdict
+from .clients import LOCUST
 
 ORDER = {"yes": "ahead", "no": "behind"}  # a pair's verdict at its margin, as an ordering
 
 
 def check(agreement, where):
     """Raise ValueError unless `agreement` has what rows() reads."""
-    pairs = [agreement.get("model", {}), *agreement.get("real", [])]
     if not agreement.get("pattern") or not agreement.get("metric") or not agreement.get("real"):
         raise ValueError(f"{where}: an agreement needs `pattern`, `metric`, `model` and `real`")
+    if not isinstance(agreement.get("model"), dict) or not isinstance(agreement["real"], list) \
+            or not all(isinstance(pair, dict) for pair in agreement["real"]):  # fmt: skip
+        raise ValueError(f"{where}: agreement {agreement['pattern'][:40]!r}: `model` is a table "
+                         "({ better = [...], worse = [...] }) and `real` a list of them")
+    pairs = [agreement["model"], *agreement["real"]]
     if not all(pair.get("better") and pair.get("worse") for pair in pairs):
         raise ValueError(f"{where}: agreement {agreement['pattern'][:40]!r}: each of `model` and `real` names `better` and `worse`")
 
@@ -59,7 +64,8 @@ def _ordering(scenario, agreement, pair, points, builds, protocol):
     both its variants ran in `protocol`; None where none did."""
     named = {*pair["better"], *pair["worse"]}
     prediction = {"claim": agreement["pattern"], "source": "", "metric": agreement["metric"], "better": pair["better"],
-                  "worse": pair["worse"], "margin": agreement.get("margin", 1.0), "step": agreement.get("step")}
+                  "worse": pair["worse"], "margin": agreement.get("margin", 1.0), "step": agreement.get("step"),
+                  "higher_is_better": agreement.get("higher_is_better", False)}
     for python in builds:
         ran = {p["target"] for p in points if p["scenario"] == scenario.name and p["python"] == python
                and p["protocol"] == protocol}  # fmt: skip
@@ -93,7 +99,7 @@ def published_rows(scenarios, points):
             lines = []
             for target, figures in published["figures"].items():
                 mine = [p for p in points if p["scenario"] == scenario.name and p["target"] == target
-                        and p["client"] == published.get("client", "locust")]  # fmt: skip
+                        and p["client"] == published.get("client", LOCUST)]  # fmt: skip
                 for metric, theirs in figures.items():
                     ours = [v for v in (figure(p["metrics"], metric) for p in mine) if v is not None]
                     lines.append((target, metric, theirs, ours))

@@ -13,6 +13,8 @@ from connlab.protocols import http
 
 BOUND_PERCENT = 90.0  # a client at this share of its CPUs measures itself
 CPU_MARK = "@@cpu@@"  # the lab prints the shell's `times` after it: the client's CPU seconds
+MEASURED = f'"$@"; status=$?; echo {CPU_MARK}; times; exit $status'  # sh -c MEASURED sh <client ...>
+LOCUST = "locust"  # a point's client; the other is its protocol's C client (redis-benchmark, wrk)
 TIMES = re.compile(r"(\d+)m([\d.]+)s")
 
 
@@ -46,10 +48,7 @@ class RedisBenchmark:
         within = {}
         for _, ms, cumulative in cls.PERCENTILE_LINE.findall(output):
             within[float(ms)] = max(int(cumulative), within.get(float(ms), 0))
-        histogram, previous = {}, 0
-        for ms in sorted(within):
-            if within[ms] > previous:
-                histogram[f"{ms:g}"], previous = within[ms] - previous, within[ms]
+        histogram = _histogram(within)
         avg, low, p50, p95, p99, high = map(float, cls.SUMMARY.search(output).groups())
         total = sum(histogram.values())
         p999 = next((float(ms) for ms in histogram if within[float(ms)] >= 0.999 * total), high)
@@ -122,10 +121,7 @@ class Wrk:
         within = {}
         for percent, ms in points:
             within[ms] = max(within.get(ms, 0), round(done * percent / 100))
-        histogram, previous = {}, 0
-        for ms in sorted(within):
-            if within[ms] > previous:
-                histogram[f"{ms:g}"], previous = within[ms] - previous, within[ms]
+        histogram = _histogram(within)
         return {**figures, "p50_ms": at(50), "p99_ms": at(99), "p999_ms": at(99.9),
                 "max_ms": run["latency_us"]["max"] / 1000, "histogram": histogram}  # fmt: skip
 
@@ -135,3 +131,12 @@ def _cpu_percent(times, seconds, threads):
     own user and system time, then its children's: the client's); 0 without them."""
     clock = [int(m) * 60 + float(s) for m, s in TIMES.findall(times)]
     return 100 * sum(clock[2:4]) / seconds / threads if len(clock) == 4 and seconds else 0.0
+
+
+def _histogram(within):
+    """{ms: requests} from {ms: requests completed within it}, cumulative."""
+    histogram, previous = {}, 0
+    for ms in sorted(within):
+        if within[ms] > previous:
+            histogram[f"{ms:g}"], previous = within[ms] - previous, within[ms]
+    return histogram

@@ -17,6 +17,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import FuncFormatter, NullFormatter  # noqa: E402
 
 from . import report  # noqa: E402
+from .clients import LOCUST  # noqa: E402
 
 MARGIN = 1.2
 
@@ -64,7 +65,7 @@ def verdict_changes(a, b, across_builds):
 def figure(path, title, rows):
     """Each (step, design) of a scenario: B / A on a log axis, with its interval."""
     labels = [f"{step} · {arch}" + (f" · {python}" if python else "") + (f" · {protocol}" if protocol != "resp" else "")
-              + (f" ({client})" if client != "locust" else "") for _, step, arch, protocol, client, python, *_ in rows]  # fmt: skip
+              + (f" ({client})" if client != LOCUST else "") for _, step, arch, protocol, client, python, *_ in rows]  # fmt: skip
     fig, ax = plt.subplots(figsize=(10, 0.28 * len(rows) + 1.6))
     y = range(len(rows))
     ratios = [row[9] for row in rows]

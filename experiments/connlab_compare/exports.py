@@ -14,7 +14,8 @@ from . import containers
 CSV = "points.csv"
 POINT_FIELDS = ("scenario", "target", "python", "protocol", "step", "base", "x", "repeat", "client")
 # What each image's Python holds that can change a figure; read, not assumed.
-PACKAGES = {"server": ("prometheus_client", "psutil"), "loadgen": ("locust", "gevent", "greenlet", "hiredis")}
+PACKAGES = {"server": ("prometheus_client", "psutil", "httptools"),
+            "loadgen": ("locust", "gevent", "greenlet", "hiredis", "httptools")}
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -19,7 +19,7 @@ from connlab_loadgen import AGENT_MARK as MARK
 from connlab_loadgen import PHASE_MARK
 
 from . import containers, noise, schedstat, targets
-from .clients import CPU_MARK
+from .clients import MEASURED
 # A client that opens thousands of connections a second holds each local port in
 # TIME_WAIT for a minute after closing; without reuse the kernel's search for a free
 # port soon costs more CPU than the load (the load generator measured itself).
@@ -133,7 +133,7 @@ class Lab:
             containers.run(targets.image(client.image), ["infinity"], name=container, network=self.network,
                            cpus=cpu_list(self.loadgen_cpus), sysctls=CLIENT_SYSCTLS, entrypoint="sleep")  # fmt: skip
             self._references[client.name] = container
-        script = f'"$@"; status=$?; echo {CPU_MARK}; times; exit $status'
+        script = MEASURED
         status, output = containers.execute(container, ["sh", "-c", script, "sh", *argv], timeout=timeout)
         return status == 0, output
 

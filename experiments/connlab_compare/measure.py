@@ -14,6 +14,7 @@ from locust.stats import RequestStats, StatsEntry
 from connlab_loadgen.exposition import samples, total
 
 from . import reference_client
+from .clients import LOCUST
 
 LOADGEN_BOUND_PERCENT = 90.0  # a load generator process at this CPU measures itself
 
@@ -173,7 +174,7 @@ def derive(points, scenarios):
             cells[point["scenario"], point["target"], point["python"], point["protocol"], point["repeat"], point["base"],
                   point["client"]].append(point)  # fmt: skip
     for (scenario, *_, client), mine in cells.items():
-        if client == "locust":
+        if client == LOCUST:
             top = max(mine, key=lambda p: p["x"])
             top["metrics"]["sustained_rate"] = sustained_rate(mine, sweeps[scenario])
             # Every step passed: the knee lies beyond the sweep, and Locust cannot say where.

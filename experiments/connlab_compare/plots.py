@@ -17,13 +17,13 @@ from matplotlib.colors import to_rgba  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.ticker import FuncFormatter, NullLocator  # noqa: E402
+from .clients import LOCUST  # noqa: E402
 
 STYLES = {"3.13": "-", "3.13t": "--", "C": ":"}  # C: the reference, redis-server
 HATCHES = {"3.13": "", "3.13t": "//", "C": ""}
 LABELS = {"rps": "successful requests/s", "p99_ms": "p99 latency (ms)", "max_ms": "max latency (ms)",
           "memory_per_connection": "KiB per connection", "cv_requests": "coefficient of variation",
           "threads_per_connection": "threads per connection"}  # fmt: skip
-LOCUST = "locust"  # the other client of a figure is its protocol's C client (redis-benchmark, wrk)
 LIGHT = 0.35  # the C client's bars: its design's colour, this opaque, edged
 
 

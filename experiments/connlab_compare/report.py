@@ -15,6 +15,7 @@ from pathlib import Path
 from connlab_model import compared
 
 from . import agreement, exports, noise, plots, runner, theory, verdict
+from .clients import LOCUST
 
 SCHEMA = Path(__file__).resolve().parent.parent / "results.schema.json"
 COLUMNS = {"rps": "req/s", "p50_ms": "p50 ms", "p99_ms": "p99 ms", "p999_ms": "p99.9 ms", "max_ms": "max ms",
@@ -112,7 +113,7 @@ def draw_scenario(out, scenario, mine, stem, title, archs, every_python):
                          every_python, log_y=scenario.headline.endswith("_ms"))
     drawn.append(file)
     tops = {base: max(group, key=lambda p: p["x"] if p["x"] is not None else 0)["step"]
-            for base, group in _by_base(mine, "locust").items()}  # fmt: skip
+            for base, group in _by_base(mine, LOCUST).items()}  # fmt: skip
     spectra = {step: [p for p in mine if p["step"] == step] for step in tops.values()}
     if any(p["metrics"].get("histogram") for group in spectra.values() for p in group):
         plots.spectrum_figure(out / f"{stem}-spectrum.png", f"{title}: latency by percentile",
@@ -284,7 +285,7 @@ def io_thread_blocks(points):
     found = defaultdict(dict)
     for point in points:
         io = point["metrics"].get("threads", {}).get("I/O thread")
-        if io and point["client"] == "locust":
+        if io and point["client"] == LOCUST:
             found[point["scenario"], point["step"], point["target"], point["python"]].setdefault(
                 point["protocol"], []).append(io)
     lines = [f"{scenario} · {step} · {arch} ({python}): the I/O thread runnable "
@@ -400,7 +401,7 @@ def placements(points, scenarios, pythons):
         for prediction in scenario.predictions:
             metric = prediction["metric"]
             for python, protocol in ((python, protocol) for python in pythons for protocol in protocols_in(points)):
-                read = verdict.at_step(points, scenario, prediction, python, "locust", protocol=protocol)
+                read = verdict.at_step(points, scenario, prediction, python, LOCUST, protocol=protocol)
                 for arch in dict.fromkeys(p["target"] for p in read):
                     found = [p["metrics"].get(metric) for p in read if p["target"] == arch]
                     found = [v for v in found if v is not None]

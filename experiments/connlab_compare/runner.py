@@ -11,12 +11,11 @@ import time
 from connlab.config import cpu_set
 
 from . import measure, noise, reference_client, schedstat, speaking, targets, theory
-from .clients import RedisBenchmark
+from .clients import LOCUST, RedisBenchmark
 from .journal import Cell
 from .lab import LabError, every_cpu, server_alias
 from .scenarios import ScenarioError, load_all
 
-LOCUST = "locust"
 CALIBRATION_REFERENCE = "redis"
 CALIBRATION_READINGS = 5
 CALIBRATION_REQUESTS = 15_000  # about a second at one PING in flight

@@ -23,11 +23,11 @@ evidence filled in from the run (its {fields}).
 import statistics
 
 from . import reference_client
+from .clients import LOCUST
 
 MARGIN = 1.2
 DECIDES = 2  # rounds one side must lead by: Wald's SPRT, a round's chance of clearing 0.2 against 0.8
 BIMODAL_GAP = 2.0  # repetitions this far apart are different outcomes, not noise
-LOCUST = "locust"
 
 
 def clients(protocol):

@@ -11,7 +11,10 @@ Writes model.json and model.png (measured points, the model dashed) to --out.
 
 import argparse
 import json
+import sys
 from pathlib import Path
+
+from connlab import designs
 
 from . import inputs, wiring
 
@@ -21,14 +24,14 @@ CORES = (4, 8, 16, 32, 64)
 
 def check(data, overheads):
     """[{arch, load, cpus, measured, model, error, input}] for every measured cell."""
-    rows = []
+    rows, input_load = [], inputs.cpu_bound(data)
     for arch, by_load in data["rps"].items():
-        design = inputs.design_of(arch)
+        design = designs.of(arch)
         for load_name, cells in by_load.items():
             for cpus, measured in sorted(cells.items()):
                 model = wiring.simulate(design, cpus, data["loads"][load_name], overheads[arch], gil=data["gil"],
                                         connections=data["connections"]).rps  # fmt: skip
-                is_input = cpus == 1 and data["loads"][load_name].work and not data["loads"][load_name].sleep
+                is_input = cpus == 1 and load_name == input_load
                 rows.append({"arch": arch, "load": load_name, "cpus": cpus, "measured": measured, "model": model,
                              "error": model / measured - 1, "input": bool(is_input)})  # fmt: skip
     return rows
@@ -40,12 +43,12 @@ def predict(data, overheads, checked):
     for arch, by_load in data["rps"].items():
         for load_name in by_load:
             mine = [r for r in checked if r["arch"] == arch and r["load"] == load_name and not r["input"]]
-            worst = max(mine, key=lambda r: abs(r["error"]))
-            if abs(worst["error"]) > GOAL:
+            worst = max(mine, key=lambda r: abs(r["error"]), default=None)
+            if worst is None or abs(worst["error"]) > GOAL:
                 missed[arch, load_name] = worst
                 continue
             predictions[arch, load_name] = {
-                cores: wiring.simulate(inputs.design_of(arch), cores, data["loads"][load_name], overheads[arch],
+                cores: wiring.simulate(designs.of(arch), cores, data["loads"][load_name], overheads[arch],
                                        gil=data["gil"], connections=data["connections"]).rps
                 for cores in CORES}  # fmt: skip
     return predictions, missed
@@ -82,6 +85,9 @@ def main():
     args = parser.parse_args()
     data = inputs.read(args.inputs)
     overheads = inputs.overheads(data)
+    if lacking := [arch for arch in data["rps"] if arch not in overheads]:
+        sys.exit(f"connlab: model: {args.inputs} has no one-CPU cell of the CPU-bound load for {', '.join(lacking)}, "
+                 "the model's input: make bench-scaling CPUS=1,2,4 (one CPU and more) writes a table it can use")
     checked = check(data, overheads)
     predictions, missed = predict(data, overheads, checked)
     print(f"Inputs: {data['source']}")
@@ -98,6 +104,9 @@ def main():
     for (arch, load_name), found in predictions.items():
         print(f"{arch:<18} {load_name:<11} " + " ".join(f"{rps:>9.0f}" for rps in found.values()))
     for (arch, load_name), worst in missed.items():
+        if worst is None:
+            print(f"{arch:<18} {load_name:<11} no prediction: no measured cell beyond its input to check it against")
+            continue
         print(f"{arch:<18} {load_name:<11} no prediction: {worst['error']:+.0%} at {worst['cpus']} CPUs "
               f"(model {worst['model']:.0f}, measured {worst['measured']:.0f})")
     out = Path(args.out)
@@ -105,7 +114,7 @@ def main():
     (out / "model.json").write_text(json.dumps({
         "inputs": data["source"], "overhead_us": {a: s * 1e6 for a, s in overheads.items()}, "checked": checked,
         "predictions": [{"arch": a, "load": l, "rps": {str(c): r for c, r in f.items()}} for (a, l), f in predictions.items()],
-        "no_prediction": [{"arch": a, "load": l, **w} for (a, l), w in missed.items()]}, indent=1))  # fmt: skip
+        "no_prediction": [{"arch": a, "load": l, **(w or {})} for (a, l), w in missed.items()]}, indent=1))  # fmt: skip
     plot(data, predictions, out)
     print(f"\nconnlab: {out / 'model.json'} and {out / 'model.png'}")
 

@@ -8,8 +8,6 @@ The other cells are what the model is checked against."""
 import json
 from pathlib import Path
 
-from connlab import designs
-
 from .wiring import Load
 
 KEPT = Path(__file__).resolve().parent / "data/scaling-16cpu-python3.12.json"
@@ -25,14 +23,14 @@ def read(path=KEPT):
     return data
 
 
+def cpu_bound(data):
+    """The name of the load whose requests compute (and do not sleep): the input's."""
+    return next(name for name, load in data["loads"].items() if load.work and not load.sleep)
+
+
 def overheads(data):
     """{arch: seconds of CPU per request beyond the command}, from each design's one-CPU
-    figure under the CPU-bound load (the load whose requests compute)."""
-    cpu_bound = next(name for name, load in data["loads"].items() if load.work and not load.sleep)
-    work = data["loads"][cpu_bound].work
-    return {arch: 1 / by_load[cpu_bound][1] - work for arch, by_load in data["rps"].items() if 1 in by_load[cpu_bound]}
-
-
-def design_of(arch):
-    """The design bench-scaling ran for `arch`: its default mode."""
-    return designs.of(arch)
+    figure under the CPU-bound load."""
+    cpu_bound_ = cpu_bound(data)
+    work = data["loads"][cpu_bound_].work
+    return {arch: 1 / by_load[cpu_bound_][1] - work for arch, by_load in data["rps"].items() if 1 in by_load[cpu_bound_]}

@@ -1,4 +1,4 @@
-"""connlab's HTTP routes (docs/protocols.md), shared by the Python reference servers'
+"""connlab's HTTP routes (docs/protocol.md), shared by the Python reference servers'
 apps: asgi.py (uvicorn) and wsgi.py (gunicorn, granian). What differs between them is
 only how they wait (/sleep) and read a body (/echo)."""
 

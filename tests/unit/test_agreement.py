@@ -98,6 +98,7 @@ def test_the_report_sets_them_out(scenario):
 @pytest.mark.parametrize("change, message", [
     ('real = []', "needs `pattern`, `metric`, `model` and `real`"),
     ('real = [{ better = ["nginx"] }]', "names `better` and `worse`"),
+    ('real = { better = ["nginx"], worse = ["nginx/reuseport"] }', "`real` a list of them"),  # shaped like `model`
 ])
 def test_a_bad_agreement_says_what_is_wrong(tmp_path, change, message):
     text = SCENARIO.replace('real = [{ better = ["nginx"], worse = ["nginx/reuseport"] }, '

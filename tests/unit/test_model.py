@@ -89,3 +89,12 @@ def test_the_model_against_the_kept_16_cpu_table():
     assert sharded[64] / sharded[4] == pytest.approx(16, rel=0.05)  # a process per core
     assert ("multi-acceptor", "WORK 200us") in missed  # its GIL hand-offs cost what the model leaves out
     assert predictions["multi-acceptor", "SLEEP 5ms"][8] / predictions["multi-acceptor", "SLEEP 5ms"][4] == pytest.approx(2, rel=0.05)
+
+
+def test_a_table_with_one_cpu_count_gives_no_prediction_and_says_why():
+    data = inputs.read()
+    data["rps"] = {"socket-sharding": {load: {1: cells[1]} for load, cells in data["rps"]["socket-sharding"].items()}}
+    overheads = inputs.overheads(data)
+    predictions, missed = predict(data, overheads, check(data, overheads))
+    assert missed == {("socket-sharding", "WORK 200us"): None}  # nothing beyond its input to check it against
+    assert list(predictions) == [("socket-sharding", "SLEEP 5ms")]  # its one-CPU cell is a check
