@@ -70,7 +70,7 @@ class Wrk:
     image = "loadgen"  # the image that carries it (connlab/loadgen), on the load generator CPUs
     SCRIPT = "/app/wrk/connlab.lua"  # loadgen/wrk/connlab.lua: the request, and the report
     REPORT = re.compile(r"^connlab-wrk (\{.*\})$", re.M)
-    # A connlab command -> its route (method, command, query): the server's own table.
+    # A connlab command -> (its path, its Route): the server's own table.
     ROUTES = {route.command.decode(): (path.decode(), route) for path, route in http.ROUTES.items()}
 
     @classmethod
