@@ -2,9 +2,9 @@
 server CPUs, in the run's report.
 
 Each design's cost per request beyond its command is read from the run itself: at the
-one closed-loop step whose requests compute on the run's server CPUs (cpu-bound's
-`WORK 200us`), the CPU the server used per request served (its cgroup's CPU over its
-requests/s) less the command's own. Every closed-loop step with one kind of request (one
+first closed-loop step whose command costs next to nothing (throughput's `PING`), the
+CPU the server used per request served (its cgroup's CPU over its requests/s). Every
+closed-loop step with one kind of request (one
 group of users, persistent connections, no pipelining, no rate) is then simulated with
 the step's connections, the run's server CPUs (every CPU where the scenario says
 `server_cpus = "all"`), the design's WORKERS and PROCESSES and the build, beside the
@@ -69,11 +69,12 @@ def _cell(points, scenario, step, target, python, protocol):
 
 
 def costs(said, points):
-    """{(design, python, protocol): seconds of CPU per request beyond the command}, from
-    the first step whose requests compute on the run's server CPUs (not every CPU)."""
+    """{(design, python, protocol): (seconds of CPU per request beyond the command, the
+    step read)}, from the first step on the run's server CPUs (not every CPU) whose
+    command neither computes nor waits: what reading, parsing and replying cost."""
     found = {}
     for scenario, step, load, _, _ in said:
-        if not load.work or load.sleep or scenario.server_cpus == "all":
+        if load.work or load.sleep or scenario.server_cpus == "all":
             continue
         for point in points:
             key = (point["target"], point["python"], point["protocol"])
@@ -82,7 +83,7 @@ def costs(said, points):
                 cell = [p["metrics"] for p in points if p["scenario"] == scenario.name and p["step"] == step.label
                         and (p["target"], p["python"], p["protocol"]) == key and p["metrics"]["rps"] > 0]  # fmt: skip
                 per_request = statistics.median((m.get("server_cpu") or 1.0) / m["rps"] for m in cell)
-                found[key] = (max(0.0, per_request - load.work), f"{scenario.name} · {step.label}")
+                found[key] = (per_request, f"{scenario.name} · {step.label}")
     return found
 
 
@@ -165,8 +166,8 @@ def blocks(rows, predictions, missed, figure):
              for r in rows]  # fmt: skip
     found = [("h2", "The many-core model against this run"),
              ("p", "experiments/connlab_model simulates each design (cores, processes, threads, the GIL or none) from "
-                   "the run's own measurements: its CPU per request beyond the command, read at the step marked "
-                   f"input. Every closed-loop step of one kind of request is checked: goal requests/s within "
+                   "the run's own measurements: its CPU per request (reading, parsing, replying), read where the "
+                   "command costs next to nothing, at the step marked input. Every closed-loop step of one kind of request is checked: goal requests/s within "
                    f"{RPS_GOAL:.0%}, p99 within {P99_GOAL:g}×. The model has no network and no client, so its p99 is the "
                    "server's alone; † marks a step whose client was the limit, shown and not judged."),
              ("table", ["design", "build", "protocol", "step", "CPUs", "req/s", "model", "error", "p99 ms", "model",

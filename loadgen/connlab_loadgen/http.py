@@ -37,7 +37,7 @@ class ReplyError(Exception):
         except ValueError:
             reason = "(unknown status)"
         # One stable line (Locust groups failures by it): the status and the body's first line.
-        text = body.decode(errors="replace").strip().splitlines()[0][:ERROR_TEXT_MAX] if body.strip() else ""
+        text = next(iter(body.decode(errors="replace").strip().splitlines()), "")[:ERROR_TEXT_MAX]
         super().__init__(f"{status} {reason}" + (f": {text}" if text else ""))
 
 

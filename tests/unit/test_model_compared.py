@@ -23,22 +23,25 @@ def measured(design, step, scenario, rps, p99, server_cpu=None, bound=False, pyt
 
 def run(design="single-thread", scale=1.0):
     """Points of `design` as the model itself gives them with OVERHEAD (cpu-scaling's
-    requests/s times `scale`), throughput's PING bound by its client."""
+    requests/s times `scale`); throughput's PING, the input, bound by its client, and
+    ECHO bound too."""
     from connlab_model.compared import BY_NAME
 
-    points = measured(design, "WORK 200us @ 16 users", "cpu-bound", 1 / (200e-6 + OVERHEAD), 4.0, server_cpu=1.0)
+    points = measured(design, "PING @ 64 users", "throughput", 0.9 / OVERHEAD, 9.0, server_cpu=0.9, bound=True)
+    points += measured(design, "ECHO 1 KiB @ 64 users", "throughput", 9000, 9.0, bound=True)
     for users in (1, 2, 8):
         model = simulate(BY_NAME[design], 2, Load(work=0.005), OVERHEAD, connections=users, requests=1000, warmup=125)
         points += measured(design, f"WORK 5000us @ {users} users", "cpu-scaling", model.rps * scale, model.p99_ms)
-    return points + measured(design, "PING @ 64 users", "throughput", 9000, 9.0, bound=True)
+    return points
 
 
-def test_the_cost_per_request_is_the_servers_cpu_per_request_less_the_command(chosen):
-    points = measured("single-thread", "WORK 200us @ 16 users", "cpu-bound", 4000, 4.0, server_cpu=0.9)
+def test_the_cost_per_request_is_the_servers_cpu_per_request_where_the_command_costs_nothing(chosen):
+    points = measured("single-thread", "WORK 200us @ 16 users", "cpu-bound", 4000, 4.0, server_cpu=1.0)
+    points += measured("single-thread", "PING @ 64 users", "throughput", 40000, 4.0, server_cpu=0.9, bound=True)
     found = compared.costs(compared.steps(chosen, MACHINE), points)
     overhead, source = found["single-thread", "3.13", "http"]
-    assert overhead == pytest.approx(0.9 / 4000 - 200e-6)
-    assert source == "cpu-bound · WORK 200us @ 16 users"
+    assert overhead == pytest.approx(0.9 / 40000)  # its client was the limit: the server's CPU says what it cost
+    assert source == "throughput · PING @ 64 users"
 
 
 def test_steps_the_model_cannot_say_are_left_out(chosen):
@@ -51,8 +54,8 @@ def test_a_design_the_model_matches_gets_predictions_and_one_it_misses_gets_none
     points = run("single-thread") + run("socket-sharding", scale=3.0)
     rows = compared.check(chosen, points, MACHINE, requests=1000)
     mine = {(r["design"], r["step"]): r for r in rows}
-    assert mine["single-thread", "WORK 200us @ 16 users"]["input"]
-    assert not mine["single-thread", "PING @ 64 users"]["judged"]  # its client was the limit
+    assert mine["single-thread", "PING @ 64 users"]["input"]
+    assert not mine["single-thread", "ECHO 1 KiB @ 64 users"]["judged"]  # its client was the limit
     assert all(not compared.misses(r) for r in rows if r["design"] == "single-thread" and r["judged"])
     predictions, missed = compared.predict(chosen, points, MACHINE, rows, requests=1000)
     assert ("single-thread", "3.13", "http", "WORK 5000us") in predictions

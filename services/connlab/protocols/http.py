@@ -172,15 +172,13 @@ class Http:
         self._requests, self._boundary, self._after_head = [], False, 0
         try:
             self._parser.feed_data(data)
-        except Failure as exc:
-            raise self._failed(exc) from None
         except httptools.HttpParserUpgrade:
             # llhttp completes the upgrading request before it stops: that request is
             # answered by the refusal alone, not by its command's reply as well.
             if self._requests:
                 self._requests.pop()
             raise self._failed(Failure(400, "protocol upgrades are not supported")) from None
-        except httptools.HttpParserCallbackError as exc:
+        except httptools.HttpParserCallbackError as exc:  # a callback's Failure comes back as its context
             if isinstance(exc.__context__, Failure):
                 raise self._failed(exc.__context__) from None
             raise
@@ -213,7 +211,7 @@ class Http:
     # --- httptools' callbacks: one request at a time ------------------------------------
     def on_message_begin(self):
         self._url, self._body, self._body_size, self._content_length = b"", [], 0, 0
-        self._head_size = 16  # the request line's method, spaces, version and line ends
+        self._head_size = 16  # about the request line's spaces, version and line ends (the method not counted)
         self._head_open = True
 
     def on_url(self, url):
