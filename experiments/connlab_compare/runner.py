@@ -263,7 +263,8 @@ def versions(lab, archs, pythons):
         fields = dict(line.split(":", 1) for line in info.splitlines() if ":" in line)
         found[python] = f"Python {fields.get('python')}, GIL {fields.get('gil')}"
     lab.stop_server()
+    others = {}  # a reference's own build ("C"): the references built so; one run by connlab's build is not it
     for target in chosen:
-        if target.reference:
-            found[target.build] = target.label
-    return found
+        if target.reference and target.build not in found:
+            others.setdefault(target.build, []).append(target.label)
+    return {**found, **{build: ", ".join(labels) for build, labels in others.items()}}

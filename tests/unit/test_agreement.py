@@ -145,3 +145,19 @@ def test_a_scenario_naming_a_target_that_does_not_exist_is_refused_with_the_name
     monkeypatch.setattr(runner, "load_all", lambda names, quick: scenarios.load_all(directory=tmp_path))
     with pytest.raises(scenarios.ScenarioError, match=r"busy.toml names ngnix, not a design or reference: .*nginx"):
         runner.plan(None, [], ["3.13"], 1, True, ["http"])
+
+
+def test_a_runs_server_builds_name_their_python_and_each_other_build_its_references():
+    class Lab:
+        def start_server(self, target, python, settings):
+            return "address"
+
+        def ask_all(self, asks):
+            return [{"reply": "python:3.13.5\ngil:1\n"}]
+
+        def stop_server(self):
+            pass
+
+    found = runner.versions(Lab(), ["single-thread", "uvicorn/workers", "nginx", "haproxy"], ["3.13"])
+    assert found["3.13"] == "Python 3.13.5, GIL 1"  # not a Python reference's label
+    assert found["C"] == f"{targets.get('nginx').label}, {targets.get('haproxy').label}"
