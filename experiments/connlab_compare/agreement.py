@@ -91,20 +91,36 @@ def _pair(pair):
 
 
 def published_rows(scenarios, points):
-    """[(source, setup, scaled, [(target, metric, theirs, ours)])] of every scenario's
-    published figures that the run measured."""
+    """[(source, setup, scaled, [(target, metric, theirs, ours, note)])] of every
+    scenario's published figures that the run measured. Ours are Locust's points, or
+    the C client's where Locust was the limit (`client` in the file picks one); the note
+    names the C client, or marks points whose client was the limit (†)."""
     found = []
     for scenario in scenarios:
         for published in getattr(scenario, "published", []):
             lines = []
             for target, figures in published["figures"].items():
-                mine = [p for p in points if p["scenario"] == scenario.name and p["target"] == target
-                        and p["client"] == published.get("client", LOCUST)]  # fmt: skip
+                client, mine, note = _client_points(published, [p for p in points if p["scenario"] == scenario.name
+                                                                and p["target"] == target])  # fmt: skip
                 for metric, theirs in figures.items():
                     ours = [v for v in (figure(p["metrics"], metric) for p in mine) if v is not None]
-                    lines.append((target, metric, theirs, ours))
+                    lines.append((target, metric, theirs, ours, note))
             found.append((published["source"], published.get("setup", ""), published.get("scaled", ""), lines))
     return found
+
+
+def _client_points(published, points):
+    """(client, its points, note): the file's client, else Locust unless it was the
+    limit at any point, else a client that never was; else Locust's, marked †."""
+    by_client = {}
+    for point in points:
+        by_client.setdefault(point["client"], []).append(point)
+    free = [c for c in (LOCUST, *sorted(by_client)) if c in by_client
+            and not any(p["metrics"]["loadgen_bound"] for p in by_client[c])]  # fmt: skip
+    client = published.get("client") or (free[0] if free else LOCUST)
+    mine = by_client.get(client, [])
+    bound = any(p["metrics"]["loadgen_bound"] for p in mine)
+    return client, mine, "; ".join(filter(None, (client if client != LOCUST else "", "† load generator bound" if bound else "")))
 
 
 def figure(metrics, name):

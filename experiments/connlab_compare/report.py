@@ -258,10 +258,12 @@ def real_system_blocks(scenarios, points, machine):
                       f"{_interval(r['real_row'])} {r['real_row']['verdict']}",
                       r["agrees"] + (f" — {r['why']}" if r["why"] else "")] for r in rows])]  # fmt: skip
     for source, setup, scaled, lines in agreement.published_rows(scenarios, points):
-        if any(ours for *_, ours in lines):
+        if any(ours for _, _, _, ours, _ in lines):
             blocks += [("h2", f"Reproduced: {source}"), ("p", " ".join(filter(None, (setup, scaled)))),
                        ("table", ["target", "figure", "theirs", "ours, median [min–max]"],
-                        [[target, metric, theirs if isinstance(theirs, str) else f"{theirs:g}", agreement.spread_text(ours)] for target, metric, theirs, ours in lines])]
+                        [[target, metric, theirs if isinstance(theirs, str) else f"{theirs:g}",
+                          agreement.spread_text(ours) + (f" ({note})" if note else "")]
+                         for target, metric, theirs, ours, note in lines])]
     return blocks
 
 

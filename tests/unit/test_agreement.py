@@ -76,7 +76,7 @@ def test_published_figures_beside_the_lab_s_with_mean_and_sd_from_the_histogram(
     measured = points({"nginx": (20, 40)})  # histograms: 98 at p50 (value / 2), 2 at the value
     [(source, setup, scaled, lines)] = agreement.published_rows([scenario], measured)
     assert (source, setup, scaled) == ("Cloudflare (2017)", "every request a busy loop", "two workers on one CPU")
-    figures = {metric: (theirs, ours) for _, metric, theirs, ours in lines}
+    figures = {metric: (theirs, ours) for _, metric, theirs, ours, _ in lines}
     assert figures["max_ms"] == (72.7, [20, 40])
     assert figures["mean_ms"][1] == pytest.approx([10 * 0.98 + 20 * 0.02, 20 * 0.98 + 40 * 0.02])
     sd = (0.98 * 0.02) ** 0.5 * 10  # two values 10 apart, weights 0.98 and 0.02
@@ -161,3 +161,15 @@ def test_a_runs_server_builds_name_their_python_and_each_other_build_its_referen
     found = runner.versions(Lab(), ["single-thread", "uvicorn/workers", "nginx", "haproxy"], ["3.13"])
     assert found["3.13"] == "Python 3.13.5, GIL 1"  # not a Python reference's label
     assert found["C"] == f"{targets.get('nginx').label}, {targets.get('haproxy').label}"
+
+
+def test_a_published_figure_stands_on_a_client_that_was_not_the_limit_or_says_it_was(scenario):
+    locust = points({"nginx": (20, 40)})
+    wrk = [{**p, "client": "wrk", "metrics": {**p["metrics"], "max_ms": 5.0}} for p in locust]
+    bound = [{**p, "metrics": {**p["metrics"], "loadgen_bound": True}} for p in locust]
+    def max_ms(measured):
+        [(*_, lines)] = agreement.published_rows([scenario], measured)
+        return next((ours, note) for _, metric, _, ours, note in lines if metric == "max_ms")
+    assert max_ms(locust + wrk) == ([20, 40], "")  # Locust's, where it was not the limit
+    assert max_ms(bound + wrk) == ([5.0, 5.0], "wrk")
+    assert max_ms(bound) == ([20, 40], "† load generator bound")
