@@ -1,7 +1,7 @@
 """The model against a `make compare` run: the lab's own measurements on one and two
 server CPUs, in the run's report.
 
-Each design's cost per request beyond its command is read from the run itself: at the
+Each design's cost per request is read from the run itself: at the
 first closed-loop step whose command costs next to nothing (throughput's `PING`), the
 CPU the server used per request served (its cgroup's CPU over its requests/s). Every
 closed-loop step with one kind of request (one
@@ -69,19 +69,20 @@ def _cell(points, scenario, step, target, python, protocol):
 
 
 def costs(said, points):
-    """{(design, python, protocol): (seconds of CPU per request beyond the command, the
-    step read)}, from the first step on the run's server CPUs (not every CPU) whose
-    command neither computes nor waits: what reading, parsing and replying cost."""
+    """{(design, python, protocol): (seconds of CPU per request, the step read)}, from the
+    first step on the run's server CPUs (not every CPU) whose command neither computes
+    nor waits: what reading, parsing and replying cost."""
     found = {}
     for scenario, step, load, _, _ in said:
         if load.work or load.sleep or scenario.server_cpus == "all":
             continue
+        cells = {}
         for point in points:
-            key = (point["target"], point["python"], point["protocol"])
             if point["scenario"] == scenario.name and point["step"] == step.label and point["target"] in BY_NAME \
-                    and key not in found and point["metrics"]["rps"] > 0:  # fmt: skip
-                cell = [p["metrics"] for p in points if p["scenario"] == scenario.name and p["step"] == step.label
-                        and (p["target"], p["python"], p["protocol"]) == key and p["metrics"]["rps"] > 0]  # fmt: skip
+                    and point["metrics"]["rps"] > 0:  # fmt: skip
+                cells.setdefault((point["target"], point["python"], point["protocol"]), []).append(point["metrics"])
+        for key, cell in cells.items():
+            if key not in found:
                 per_request = statistics.median((m.get("server_cpu") or 1.0) / m["rps"] for m in cell)
                 found[key] = (per_request, f"{scenario.name} · {step.label}")
     return found
