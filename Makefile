@@ -168,13 +168,16 @@ DURATION ?= 30s
 RATE ?= 0
 LOAD_ARGS ?=
 RESULTS ?= results
-.PHONY: load bench-loadgen
+.PHONY: load worker bench-loadgen
 load: up venv ## Headless load on ARCH (or REFERENCE=<name>) through the stack's Locust workers: USERS=10 DURATION=30s [RATE=req/s] [PROTOCOL=http] [LOAD_ARGS='--pipeline 16 ...']
 	@host=tcp://$(ARCH):7000; PROTOCOL=$(or $(PROTOCOL),resp); \
 	 $(if $(REFERENCE),eval "$$(PYTHONPATH=services:experiments $(HOST_PYTHON) scripts/reference.py "$(REFERENCE)")"; host=tcp://$$LOADGEN_HOST;) \
 	 $(VENV)/bin/python scripts/load.py --url http://$$(h=$${BIND_ADDRESS:-127.0.0.1}; [ "$$h" = 0.0.0.0 ] && h=127.0.0.1; echo $$h):8089 \
 	  --host $$host --users $(USERS) --spawn-rate $(SPAWN_RATE) --duration $(DURATION) --rate $(RATE) \
 	  --results $(RESULTS)/load --name $(or $(REFERENCE),$(ARCH)) --protocol $$PROTOCOL $(LOAD_ARGS)
+
+worker: check-docker $(if $(findstring $(VENV),$(COMPOSE_BIN)),venv) ## Locust workers on this machine join a master on another: MASTER=<host>[:5557] [LOADGEN_WORKERS=n] (make down removes them)
+	@COMPOSE="$(COMPOSE)" scripts/worker.sh
 
 bench-loadgen: check-docker venv images ## Benchmark: one Locust worker vs redis-benchmark on one CPU against redis-server
 	@scripts/images.sh references
