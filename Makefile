@@ -234,7 +234,7 @@ compare-report: venv ## Redo the verdicts, figures and report of a run, finished
 
 CPUS ?= 1
 .PHONY: bench-scaling
-bench-scaling: venv ## Benchmark: requests/s of each architecture on CPUS=1,2,4,... server CPUs [PYTHONS=3.13,3.13t] (table in build/scaling.json)
+bench-scaling: venv ## Benchmark: requests/s and p99 of each architecture on CPUS=1,2,4,... server CPUs [PYTHONS=3.13,3.13t] (table in build/scaling.json)
 	@$(VENV)/bin/python benchmarks/scaling.py --cpus $(CPUS) $(if $(PYTHONS),--pythons $(PYTHONS)) --json build/scaling.json
 
 .PHONY: model

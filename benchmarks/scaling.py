@@ -1,5 +1,6 @@
-"""How each architecture scales with CPUs: requests/s of CPU-bound requests (`WORK`)
-and of blocking ones (`SLEEP`), with the server pinned to 1, 2, 4, … CPUs.
+"""How each architecture scales with CPUs: requests/s and p99 latency of CPU-bound
+requests (`WORK`) and of blocking ones (`SLEEP`), with the server pinned to 1, 2, 4, …
+CPUs.
 
 Servers run as plain pinned processes, so this also runs on a machine without Docker.
 The load comes from client processes pinned to the other CPUs, each keeping its
@@ -85,7 +86,8 @@ def start_server(python, arch, cpus, port):
 
 
 def client(port, connections, request, seconds, cpu, results):
-    """One load process: `connections` sockets, one request in flight on each."""
+    """One load process: `connections` sockets, one request in flight on each; puts
+    (requests answered, each one's latency in seconds)."""
     import selectors
 
     os.sched_setaffinity(0, {cpu})
@@ -94,21 +96,24 @@ def client(port, connections, request, seconds, cpu, results):
     for _ in range(connections):
         sock = socket.create_connection(("127.0.0.1", port))
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        selector.register(sock, selectors.EVENT_READ, [bytearray(), time.perf_counter()])
         sock.sendall(request)
-        selector.register(sock, selectors.EVENT_READ, bytearray())
-    done, end = 0, time.monotonic() + seconds
+    latencies, end = [], time.monotonic() + seconds
     while time.monotonic() < end:
         for key, _ in selector.select(timeout=0.5):
-            buffer = key.data
+            buffer, sent = key.data
             buffer += key.fileobj.recv(4096)
             while len(buffer) >= reply_length:
                 del buffer[:reply_length]
-                done += 1
+                now = time.perf_counter()
+                latencies.append(now - sent)
+                key.data[1] = sent = now
                 key.fileobj.sendall(request)
-    results.put(done)
+    results.put((len(latencies), latencies))
 
 
 def measure(port, request, seconds, client_cpus, connections):
+    """(requests/s, p99 latency in ms) of `connections` closed-loop connections."""
     results = multiprocessing.Queue()
     per_client = max(1, connections // len(client_cpus))
     procs = [
@@ -117,10 +122,12 @@ def measure(port, request, seconds, client_cpus, connections):
     ]
     for proc in procs:
         proc.start()
-    total = sum(results.get(timeout=seconds + 30) for _ in procs)
+    answers = [results.get(timeout=seconds + 30) for _ in procs]
     for proc in procs:
         proc.join()
-    return total / seconds
+    latencies = sorted(latency for _, mine in answers for latency in mine)
+    p99 = latencies[int(len(latencies) * 0.99)] * 1000 if latencies else float("nan")
+    return sum(done for done, _ in answers) / seconds, p99
 
 
 def main():
@@ -152,28 +159,33 @@ def main():
     print(f"{'architecture':<18} {'load':<12} " + " | ".join(f"{Path(p).name + ':':<8}{columns} speed-up" for p in pythons))
     port = 17100
     table = {python: {} for python in pythons}
+    tails = {python: {} for python in pythons}  # p99 ms, in the same shape
     for arch in args.archs.split(","):
         for load, request in loads.items():
             cells = []
             for python in pythons:
-                rates = []
+                rates, p99s = [], []
                 for n in counts:
                     server_cpus, client_cpus = set(available[:n]), available[n:]
                     port += 2
                     server = start_server(python, arch, server_cpus, port)
                     try:
-                        rates.append(measure(port, request, args.seconds, client_cpus, args.connections))
+                        rate, p99 = measure(port, request, args.seconds, client_cpus, args.connections)
+                        rates.append(rate)
+                        p99s.append(p99)
                     finally:
                         server.stop()
                 table[python].setdefault(arch, {})[load] = {str(n): round(rate) for n, rate in zip(counts, rates)}
+                tails[python].setdefault(arch, {})[load] = {str(n): round(p99, 3) for n, p99 in zip(counts, p99s)}
                 speedup = rates[-1] / rates[0] if rates[0] else float("nan")
-                cells.append(" " * 8 + " ".join(f"{r:>9.0f}" for r in rates) + f" {speedup:>7.2f}x")
+                cells.append(" " * 8 + " ".join(f"{r:>9.0f}" for r in rates) + f" {speedup:>7.2f}x"
+                             + " p99 ms " + " ".join(f"{p:.3g}" for p in p99s))
             print(f"{arch:<18} {load:<12} " + " | ".join(cells), flush=True)
     if args.json:
-        write_json(args, table, len(available))
+        write_json(args, table, tails, len(available))
 
 
-def write_json(args, table, cpus):
+def write_json(args, table, tails, cpus):
     """The table in the form connlab_model's inputs read (experiments/connlab_model/data/)."""
     for python, rps in table.items():
         path = Path(args.json if len(table) == 1 else f"{Path(args.json).with_suffix('')}-{Path(python).name}.json")
@@ -185,7 +197,7 @@ def write_json(args, table, cpus):
                       f"{args.seconds:g} s per cell, {args.connections} connections with one request in flight",
             "python": Path(python).name, "gil": not free, "connections": args.connections,
             "loads": {f"WORK {args.work_us}us": {"work_us": args.work_us}, f"SLEEP {args.sleep_ms}ms": {"sleep_ms": args.sleep_ms}},
-            "rps": rps}, indent=1))  # fmt: skip
+            "rps": rps, "p99_ms": tails[python]}, indent=1))  # fmt: skip
         print(f"connlab: {path}")
 
 

@@ -4,8 +4,9 @@
 
 Prints, per design and load, the model's requests/s beside the measured ones at every
 CPU count measured (the one-CPU CPU-bound cell is the input, the rest the check) with
-the error, then the model's requests/s at 4 to 64 cores for each design and load whose
-checked cells all came within the goal; the others are named with their worst miss.
+the error (and, where the table measured it, p99 beside the model's: shown, not judged),
+then the model's requests/s at 4 to 64 cores for each design and load whose checked
+cells all came within the goal; the others are named with their worst miss.
 Writes model.json and model.png (measured points, the model dashed) to --out.
 """
 
@@ -23,17 +24,20 @@ CORES = (4, 8, 16, 32, 64)
 
 
 def check(data, overheads):
-    """[{arch, load, cpus, measured, model, error, input}] for every measured cell."""
+    """[{arch, load, cpus, measured, model, error, input, p99_ms, model_p99_ms, p99_ratio}]
+    for every measured cell (p99 None where the table has none)."""
     rows, input_load = [], inputs.cpu_bound(data)
     for arch, by_load in data["rps"].items():
         design = designs.of(arch)
         for load_name, cells in by_load.items():
             for cpus, measured in sorted(cells.items()):
                 model = wiring.simulate(design, cpus, data["loads"][load_name], overheads[arch], gil=data["gil"],
-                                        connections=data["connections"]).rps  # fmt: skip
+                                        connections=data["connections"])  # fmt: skip
                 is_input = cpus == 1 and load_name == input_load
-                rows.append({"arch": arch, "load": load_name, "cpus": cpus, "measured": measured, "model": model,
-                             "error": model / measured - 1, "input": bool(is_input)})  # fmt: skip
+                p99 = data["p99_ms"].get(arch, {}).get(load_name, {}).get(cpus)
+                rows.append({"arch": arch, "load": load_name, "cpus": cpus, "measured": measured, "model": model.rps,
+                             "error": model.rps / measured - 1, "input": bool(is_input), "p99_ms": p99,
+                             "model_p99_ms": model.p99_ms, "p99_ratio": model.p99_ms / p99 if p99 else None})  # fmt: skip
     return rows
 
 
@@ -99,6 +103,13 @@ def main():
         cells = [r for r in checked if r["arch"] == arch and r["load"] == load_name]
         print(f"{arch:<18} {load_name:<11} " + " ".join(
             f"{r['model']:>7.0f}/{r['measured']:<6.0f}" + ("    *" if r["input"] else f"{r['error']:>+5.0%}") for r in cells))
+    if any(r["p99_ms"] for r in checked):
+        print(f"\nThe model's p99 against the measured (ms; the model's has no client, network or variance of "
+              f"service: not judged, shown)")
+        for arch, load_name in dict.fromkeys((r["arch"], r["load"]) for r in checked):
+            cells = [r for r in checked if r["arch"] == arch and r["load"] == load_name]
+            print(f"{arch:<18} {load_name:<11} " + " ".join(
+                f"{r['model_p99_ms']:>7.3g}/{r['p99_ms'] or float('nan'):<7.3g}   " for r in cells))
     print(f"\nPredictions, requests/s at {', '.join(map(str, CORES))} cores (Python {data['python']}, "
           f"{'with' if data['gil'] else 'without'} the GIL, {data['connections']} connections)")
     for (arch, load_name), found in predictions.items():

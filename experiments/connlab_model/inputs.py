@@ -14,12 +14,14 @@ KEPT = Path(__file__).resolve().parent / "data/scaling-16cpu-python3.12.json"
 
 
 def read(path=KEPT):
-    """{source, python, gil, connections, loads: {name: Load}, rps: {arch: {load: {cpus: rps}}}}."""
+    """{source, python, gil, connections, loads: {name: Load}, rps: {arch: {load: {cpus: rps}}},
+    p99_ms: the same shape, or {}}."""
     data = json.loads(Path(path).read_text())
     data["loads"] = {name: Load(work=spec.get("work_us", 0) / 1e6, sleep=spec.get("sleep_ms", 0) / 1e3)
                      for name, spec in data["loads"].items()}
-    data["rps"] = {arch: {load: {int(cpus): rps for cpus, rps in cells.items()} for load, cells in by_load.items()}
-                   for arch, by_load in data["rps"].items()}  # fmt: skip
+    for figure in ("rps", "p99_ms"):  # p99: tables from before bench-scaling measured latency have none
+        data[figure] = {arch: {load: {int(cpus): value for cpus, value in cells.items()} for load, cells in by_load.items()}
+                        for arch, by_load in data.get(figure, {}).items()}  # fmt: skip
     return data
 
 

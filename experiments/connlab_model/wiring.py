@@ -7,6 +7,7 @@ thread), or N processes of one loop each where the design's processes are counte
 WORKERS, or N processes of the design's own pool where they are counted by PROCESSES.
 """
 
+import random
 import statistics
 from dataclasses import dataclass
 
@@ -30,22 +31,44 @@ class Result:
     p99_ms: float
 
 
+# Placements by the SO_REUSEPORT hash averaged over (the kernel's is one draw among many),
+# each a quarter of the requests: where connections are few per process the placement
+# decides the figure, so many draws, of no more work than four whole runs.
+HASH_DRAWS = 16
+
+
 def simulate(design, cores, load, overhead, *, gil=True, connections=64, workers=None, processes=None,
              requests=4000, warmup=500, seed=1):
     """Requests/s and latency of `design` on `cores` cores under `load`, each request
     costing `overhead` seconds of CPU beyond its command (parse, reply, system calls,
     hand-off: inputs.py reads it from a measurement). `workers` and `processes` are its
     WORKERS and PROCESSES settings; by default bench-scaling's: one per core (a pooled
-    design's processes, one per core, keep their own pool)."""
+    design's processes, one per core, keep their own pool).
+
+    A design with a listener per process gets its connections by the kernel's SO_REUSEPORT
+    hash, at random: a process may get none while another gets several, so the figures are
+    the mean over HASH_DRAWS placements. Every other design spreads them round robin."""
     if workers is None:
         workers = design.workers if design.processes == "PROCESSES" else cores
+    if design.processes and (processes or cores) > 1:
+        draws = [_run(design, cores, load, overhead, gil, connections, workers, processes or cores,
+                      max(requests // 4, 250), warmup, random.Random(seed + draw)) for draw in range(HASH_DRAWS)]
+    else:
+        draws = [_run(design, cores, load, overhead, gil, connections, workers, processes or cores, requests, warmup,
+                      None)]  # fmt: skip
+    return Result(*(statistics.fmean(figures) for figures in zip(*((r.rps, r.p50_ms, r.p99_ms) for r in draws))))
+
+
+def _run(design, cores, load, overhead, gil, connections, workers, processes, requests, warmup, hashing):
+    """One simulation; `hashing`: a random.Random placing each connection, or None for
+    round robin."""
     env = simpy.Environment()
     machine = Machine(env, cores)
-    server = _server(design, machine, gil, connections, workers, processes or cores)
+    server = _server(design, machine, gil, connections, workers, processes)
     latencies, done = [], env.event()
 
     def connection(number):
-        serve = server[number % len(server)]
+        serve = server[hashing.randrange(len(server)) if hashing else number % len(server)]
         while not done.triggered:
             started = env.now
             yield from serve(load, overhead)
@@ -65,8 +88,8 @@ def simulate(design, cores, load, overhead, *, gil=True, connections=64, workers
 
 
 def _server(design, machine, gil, connections, workers, processes):
-    """[serve(load, overhead)] per place a connection may land, round robin (the
-    kernel's hash and the acceptor's round robin spread the connections evenly)."""
+    """[serve(load, overhead)] per place a connection may land: a loop, a connection's
+    thread, or a process's pool (one place per process where processes listen each)."""
     count = {"WORKERS": workers, "PROCESSES": processes}.get(design.processes, 1)
     threads = workers if design.reads_workers else design.workers  # loops, or a pool's workers
     places = []

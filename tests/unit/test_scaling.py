@@ -1,0 +1,43 @@
+"""bench-scaling's closed-loop client: requests/s and p99 from what it timed, against a
+server whose every reply is delayed by a known time."""
+
+import contextlib
+import os
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+import scaling  # noqa: E402
+
+DELAY = 0.004  # seconds before each reply
+
+
+def delaying_server():
+    """A port where each connection's every request line is answered +OK after DELAY."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve(sock):
+        with sock, sock.makefile("rb") as lines, contextlib.suppress(OSError):  # the client leaves as it ends
+            for _ in lines:
+                time.sleep(DELAY)
+                sock.sendall(b"+OK\r\n")
+
+    def accept():
+        while True:
+            sock, _ = listener.accept()
+            threading.Thread(target=serve, args=(sock,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    return listener.getsockname()[1]
+
+
+def test_the_client_counts_replies_and_times_each_one():
+    port = delaying_server()
+    cpu = min(os.sched_getaffinity(0))
+    rps, p99_ms = scaling.measure(port, b"PING\r\n", 1.0, [cpu], 2)
+    # Two connections, one request in flight each, DELAY per reply: at most 2 / DELAY a second.
+    assert 0.5 * 2 / DELAY <= rps <= 2 / DELAY
+    assert DELAY * 1000 <= p99_ms < 20 * DELAY * 1000
