@@ -151,9 +151,10 @@ def misses(row):
 def predict(scenarios, points, machine, rows, requests=2000):
     """({(design, python, protocol, load label): {cores: rps}} for each design and build
     whose judged rows all met the requests/s goal, at each computing step's load (whose
-    command was checked) with its connections per core; {(design, python, protocol): its first miss} for the others).
-    A prediction of requests/s stands on the requests/s checks: the model predicts no
-    latency (its p99 has no client, no network and no variance of service)."""
+    command was checked) with its connections per core; {(design, python, protocol): its
+    first miss, or why none} for the others). A prediction of requests/s stands on the
+    requests/s checks: the model predicts no latency (its p99 has no client, no network
+    and no variance of service)."""
     tops = {}  # a sweep's top step only: the most connections per core
     for said in steps(scenarios, machine):
         if said.load.work:
@@ -162,8 +163,7 @@ def predict(scenarios, points, machine, rows, requests=2000):
     for key in dict.fromkeys((r["design"], r["python"], r["protocol"]) for r in rows):
         mine = [r for r in rows if (r["design"], r["python"], r["protocol"]) == key]
         judged = [r for r in mine if r["judged"]]
-        failing = [(r, [m for m in misses(r) if m.startswith("requests/s")]) for r in judged]
-        failing = [(r, m) for r, m in failing if m]
+        failing = [(r, found) for r in judged if (found := [m for m in misses(r) if m.startswith("requests/s")])]
         overheads = {r["command"]: r["overhead_us"] / 1e6 for r in mine}
         checked = {r["command"] for r in judged}  # a load is predicted only where its command was checked
         if failing or not judged:
