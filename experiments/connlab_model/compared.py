@@ -138,11 +138,14 @@ def check(scenarios, points, machine, requests=2000):
     return rows
 
 
+def rps_misses(row):
+    """The requests/s miss of a judged row, as a list: [] where it meets the goal."""
+    return [f"requests/s {row['rps_error']:+.0%}"] if abs(row["rps_error"]) > RPS_GOAL else []
+
+
 def misses(row):
     """What of a judged row misses the goals: [] where it meets them."""
-    found = []
-    if abs(row["rps_error"]) > RPS_GOAL:
-        found.append(f"requests/s {row['rps_error']:+.0%}")
+    found = rps_misses(row)
     if row["p99_ratio"] is not None and not 1 / P99_GOAL <= row["p99_ratio"] <= P99_GOAL:
         found.append(f"p99 {row['p99_ratio']:.2f}×")
     return found
@@ -163,7 +166,7 @@ def predict(scenarios, points, machine, rows, requests=2000):
     for key in dict.fromkeys((r["design"], r["python"], r["protocol"]) for r in rows):
         mine = [r for r in rows if (r["design"], r["python"], r["protocol"]) == key]
         judged = [r for r in mine if r["judged"]]
-        failing = [(r, found) for r in judged if (found := [m for m in misses(r) if m.startswith("requests/s")])]
+        failing = [(r, found) for r in judged if (found := rps_misses(r))]
         overheads = {r["command"]: r["overhead_us"] / 1e6 for r in mine}
         checked = {r["command"] for r in judged}  # a load is predicted only where its command was checked
         if failing or not judged:

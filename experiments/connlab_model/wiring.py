@@ -50,12 +50,11 @@ def simulate(design, cores, load, overhead, *, gil=True, connections=64, workers
     the mean over HASH_DRAWS placements. Every other design spreads them round robin."""
     if workers is None:
         workers = design.workers if design.processes == "PROCESSES" else cores
-    if design.processes and (processes or cores) > 1:
-        draws = [_run(design, cores, load, overhead, gil, connections, workers, processes or cores,
-                      max(requests // 4, 250), warmup, random.Random(seed + draw)) for draw in range(HASH_DRAWS)]
-    else:
-        draws = [_run(design, cores, load, overhead, gil, connections, workers, processes or cores, requests, warmup,
-                      None)]  # fmt: skip
+    processes = processes or cores
+    hashed = bool(design.processes) and processes > 1
+    draws = [_run(design, cores, load, overhead, gil, connections, workers, processes,
+                  max(requests // 4, 250) if hashed else requests, warmup, random.Random(seed + draw) if hashed else None)
+             for draw in range(HASH_DRAWS if hashed else 1)]  # fmt: skip
     return Result(*(statistics.fmean(figures) for figures in zip(*((r.rps, r.p50_ms, r.p99_ms) for r in draws))))
 
 
