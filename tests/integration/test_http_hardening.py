@@ -77,6 +77,8 @@ MALFORMED = {
     "bad-chunk-size": b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nab\r\n0\r\n\r\n",
     "chunk-longer-than-said": b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabcd\r\n0\r\n\r\n",
     "bare-lf-in-chunk": b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2\nab\r\n0\r\n\r\n",
+    "no-host": b"GET /ping HTTP/1.1\r\n\r\n",
+    "two-hosts": b"GET /ping HTTP/1.1\r\nHost: x\r\nhost: y\r\n\r\n",
 }
 
 

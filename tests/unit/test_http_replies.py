@@ -34,7 +34,7 @@ def get(path, version=b"1.1", headers=b""):
 
 
 def test_each_route_runs_its_command():
-    answered = serve(get(b"/ping") + b"POST /echo HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello"
+    answered = serve(get(b"/ping") + b"POST /echo HTTP/1.1\r\nHost: lab\r\nContent-Length: 5\r\n\r\nhello"
                      + get(b"/sleep?ms=1") + get(b"/work?us=10") + get(b"/info"))
     assert [(label, status, body) for label, status, _, body, _ in answered[:4]] == [
         ("PING", 200, b"PONG"), ("ECHO", 200, b"hello"), ("SLEEP", 200, b"OK"), ("WORK", 200, b"OK")]
@@ -43,7 +43,7 @@ def test_each_route_runs_its_command():
 
 @pytest.mark.parametrize("request_bytes, status, header", [
     (get(b"/nowhere"), 404, b""),
-    (b"POST /ping HTTP/1.1\r\nContent-Length: 0\r\n\r\n", 405, b"Allow: GET\r\n"),
+    (b"POST /ping HTTP/1.1\r\nHost: lab\r\nContent-Length: 0\r\n\r\n", 405, b"Allow: GET\r\n"),
     (get(b"/echo"), 405, b"Allow: POST\r\n"),
     (get(b"/sleep"), 400, b""),
     (get(b"/sleep?ms=soon"), 400, b""),
@@ -64,6 +64,22 @@ def test_what_cannot_be_served_gets_its_status_and_keeps_the_connection(request_
 def test_persistent_connections(version, headers, connection, closes):
     [(_, status, got, _, closed)] = serve(get(b"/ping", version, headers))
     assert (status, got, closed) == (200, connection, closes)
+
+
+@pytest.mark.parametrize("data", [
+    b"GET /ping HTTP/1.1\r\n\r\n",
+    b"GET /ping HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n",
+    b"GET /ping HTTP/1.0\r\nHost: a\r\nHOST: b\r\nConnection: keep-alive\r\n\r\n",
+], ids=["none", "two", "two-in-1.0"])
+def test_a_request_without_one_host_gets_400_and_closes(data):
+    (label, status, headers, body, closes), _ = serve(data + get(b"/ping"))  # the next is never answered
+    assert (label, status, headers, closes) == ("unknown", 400, b"Connection: close\r\n", True)
+    assert b"Host" in body
+
+
+def test_http_1_0_may_leave_host_out():
+    [(label, status, _, _, _)] = serve(b"GET /ping HTTP/1.0\r\n\r\n")
+    assert (label, status) == ("PING", 200)
 
 
 @pytest.mark.parametrize("data, status", [

@@ -143,6 +143,7 @@ class Http:
         self._body = []
         self._body_size = 0  # bytes of the body being read, over all the feeds it takes
         self._content_length = 0
+        self._hosts = 0  # Host header lines in the head being read
         self._in_body = False  # between a head's end and its message's end
         self._boundary = False  # a head or message ended during the current feed
         self._after_head = 0  # body bytes since the last head ended, in the current feed
@@ -210,7 +211,7 @@ class Http:
 
     # --- httptools' callbacks: one request at a time ------------------------------------
     def on_message_begin(self):
-        self._url, self._body, self._body_size, self._content_length = b"", [], 0, 0
+        self._url, self._body, self._body_size, self._content_length, self._hosts = b"", [], 0, 0, 0
         self._head_size = 16  # about the request line's spaces, version and line ends (the method not counted)
         self._head_open = True
 
@@ -221,6 +222,8 @@ class Http:
         self._head_size += len(name) + len(value) + 4  # "name: value\r\n"
         if len(name) == 14 and name.lower() == b"content-length":
             self._content_length = int(value)  # llhttp has checked it is a number
+        elif len(name) == 4 and name.lower() == b"host":
+            self._hosts += 1
 
     def on_headers_complete(self):
         if len(self._url) + self._head_size > self.limits.max_header:
@@ -240,12 +243,21 @@ class Http:
     def on_message_complete(self):
         self._in_body, self._boundary = False, True
         parser = self._parser
-        request = _route(parser.get_method(), self._url, self._body)
-        if not parser.should_keep_alive():
+        # RFC 9112 §3.2: a 400 to an HTTP/1.1 request without a Host header and to any with
+        # two; then the connection closes, as nginx does (the target is ambiguous).
+        if self._hosts != 1 and (self._hosts or parser.get_http_version() != "1.0"):
+            request = _refused(400, HOST_TEXT, self._url.partition(b"?")[0])
+            request.close = True
+        else:
+            request = _route(parser.get_method(), self._url, self._body)
+        if request.close or not parser.should_keep_alive():
             request.close, request.header = True, CLOSE
         elif parser.get_http_version() == "1.0":
             request.header = KEEP_ALIVE
         self._requests.append(request)
+
+
+HOST_TEXT = "an HTTP/1.1 request needs one Host header (RFC 9112 section 3.2)\n"
 
 
 def _route(method, url, body):
