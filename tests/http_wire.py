@@ -71,14 +71,18 @@ class Replies:
             raise ConnectionError(f"closed by the server with {bytes(self.buf[:200])!r} unread")
         self.buf += chunk
 
-    def next(self):
-        """The next reply; ConnectionError if the server closes before it is whole."""
+    def next(self, bodiless=False):
+        """The next reply; ConnectionError if the server closes before it is whole.
+        `bodiless`: the reply to a HEAD request, whose Content-Length no body follows."""
         while (end := self.buf.find(b"\r\n\r\n")) < 0:
             if len(self.buf) > MAX_HEAD:
                 raise ProtocolViolation(f"no end of the reply head in {bytes(self.buf[:200])!r}")
             self._fill()
         head = bytes(self.buf[: end + 4])
         reply = parse_head(head)
+        if bodiless:
+            del self.buf[: end + 4]
+            return reply
         length = reply.header("Content-Length")
         if not isinstance(length, str) or not length.isdigit():
             raise ProtocolViolation(f"one Content-Length expected in {head!r}")

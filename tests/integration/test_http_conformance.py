@@ -52,10 +52,10 @@ ROUTES = {
     "work": (get("/work?us=200"), 200, b"OK", None),
     "unknown-path": (get("/nosuch"), 404, None, None),
     "root": (get("/"), 404, None, None),
-    "ping-by-post": (post("/ping", b"x"), 405, None, "GET"),
+    "ping-by-post": (post("/ping", b"x"), 405, None, "GET, HEAD"),
     "echo-by-get": (get("/echo"), 405, None, "POST"),
-    "sleep-by-post": (post("/sleep?ms=1", b""), 405, None, "GET"),
-    "info-by-delete": (request("DELETE", "/info"), 405, None, "GET"),
+    "sleep-by-post": (post("/sleep?ms=1", b""), 405, None, "GET, HEAD"),
+    "info-by-delete": (request("DELETE", "/info"), 405, None, "GET, HEAD"),
     "sleep-not-a-number": (get("/sleep?ms=abc"), 400, b"ERR milliseconds is not an integer: 'abc'", None),
     "sleep-without-ms": (get("/sleep"), 400, None, None),
     "work-negative": (get("/work?us=-5"), 400, b"ERR microseconds must not be negative", None),
@@ -69,6 +69,20 @@ def test_route(server, route):
         check_reply(exchange(sock, data), status, body, allow=allow)
         # Not hostile input: the connection stays open and serves the next request.
         check_reply(exchange(sock, get("/ping")), 200, b"PONG")
+
+
+def test_head_is_get_without_its_body(server):
+    """RFC 9110 §9.3.2: HEAD gets GET's status and headers, Content-Length included, and
+    no body: the next reply on the connection starts right after the head."""
+    with connect(server) as sock:
+        paths = {"/ping": (200, None), "/nosuch": (404, None), "/echo": (405, "POST")}  # HEAD is GET on GET's routes only
+        sock.sendall(b"".join(request("HEAD", path) + get(path) for path in paths))
+        replies = Replies(sock)
+        for status, allow in paths.values():
+            head, whole = replies.next(bodiless=True), replies.next()
+            check_reply(whole, status, allow=allow)
+            assert head.status == status and [name for name, _ in head.headers] == [name for name, _ in whole.headers]
+            assert head.header("Content-Length") == str(len(whole.body)), (head.head, whole.head)
 
 
 def test_info_says_the_protocol_and_architecture(server):

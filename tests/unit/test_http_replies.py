@@ -43,7 +43,7 @@ def test_each_route_runs_its_command():
 
 @pytest.mark.parametrize("request_bytes, status, header", [
     (get(b"/nowhere"), 404, b""),
-    (b"POST /ping HTTP/1.1\r\nHost: lab\r\nContent-Length: 0\r\n\r\n", 405, b"Allow: GET\r\n"),
+    (b"POST /ping HTTP/1.1\r\nHost: lab\r\nContent-Length: 0\r\n\r\n", 405, b"Allow: GET, HEAD\r\n"),
     (get(b"/echo"), 405, b"Allow: POST\r\n"),
     (get(b"/sleep"), 400, b""),
     (get(b"/sleep?ms=soon"), 400, b""),
@@ -75,6 +75,15 @@ def test_a_request_without_one_host_gets_400_and_closes(data):
     (label, status, headers, body, closes), _ = serve(data + get(b"/ping"))  # the next is never answered
     assert (label, status, headers, closes) == ("unknown", 400, b"Connection: close\r\n", True)
     assert b"Host" in body
+
+
+@pytest.mark.parametrize("path", [b"/ping", b"/nowhere"])
+def test_head_gets_get_s_head_without_the_body(path):
+    [request] = Http().feed(b"HEAD %s HTTP/1.1\r\nHost: lab\r\n\r\n" % path)
+    reply = Http.render(commands.execute(request, Settings.from_env({"PROTOCOL": "http"}))[1], request)
+    head = HEAD.fullmatch(reply)
+    [(_, status, _, body, _)] = serve(get(path))
+    assert head and (int(head[1]), int(head[2])) == (status, len(body)), reply
 
 
 def test_http_1_0_may_leave_host_out():

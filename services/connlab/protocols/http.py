@@ -48,9 +48,10 @@ ROUTES = {
 class Request(list):
     """A command and its arguments (as RESP's requests are), and what its reply needs:
     `close`: the connection closes after it; `header`: a Connection header to send;
-    `refusal`: (status, text, headers) when the request cannot be served (404, 405, 400)."""
+    `refusal`: (status, text, headers) when the request cannot be served (404, 405, 400);
+    `bodiless`: a HEAD request, answered with GET's head and no body (RFC 9110 §9.3.2)."""
 
-    __slots__ = ("close", "header", "refusal")
+    __slots__ = ("close", "header", "refusal", "bodiless")
 
 
 def _head(status, *headers):
@@ -97,17 +98,19 @@ def render(result, request):
     """The reply to `request` (an Http Request) whose command returned `result`."""
     if request.refusal is not None:
         status, text, headers = request.refusal
-        return _closing(request, _reply(status, text.encode(), headers + request.header))
+        return _finished(request, text.encode(), _reply(status, text.encode(), headers + request.header))
     kind = type(result)
     if kind is Closing:  # QUIT has no route; a Closing result still closes
         request.close, result = True, result.reply
         kind = type(result)
     status = 400 if kind is Error else 200
     body = _PONG_BODY if result is PONG else _body(result)
-    return _closing(request, _reply(status, body, request.header))
+    return _finished(request, body, _reply(status, body, request.header))
 
 
-def _closing(request, reply):
+def _finished(request, body, reply):
+    if request.bodiless:  # its Content-Length stays: the length GET's body would have
+        reply = reply[: len(reply) - len(body)]
     return Closing(reply) if request.close else reply
 
 
@@ -242,14 +245,15 @@ class Http:
 
     def on_message_complete(self):
         self._in_body, self._boundary = False, True
-        parser = self._parser
+        parser, method = self._parser, self._parser.get_method()
         # RFC 9112 §3.2: a 400 to an HTTP/1.1 request without a Host header and to any with
         # two; then the connection closes, as nginx does (the target is ambiguous).
         if self._hosts != 1 and (self._hosts or parser.get_http_version() != "1.0"):
             request = _refused(400, HOST_TEXT, self._url.partition(b"?")[0])
             request.close = True
         else:
-            request = _route(parser.get_method(), self._url, self._body)
+            request = _route(method, self._url, self._body)
+        request.bodiless = method == b"HEAD"
         if request.close or not parser.should_keep_alive():
             request.close, request.header = True, CLOSE
         elif parser.get_http_version() == "1.0":
@@ -266,8 +270,9 @@ def _route(method, url, body):
     route = ROUTES.get(path)
     if route is None:
         return _refused(404, f"no route {path[:200].decode(errors='replace')} (routes: {', '.join(r.decode() for r in ROUTES)})\n", path)
-    if method != route.method:
-        return _refused(405, f"{path.decode()} takes {route.method.decode()}\n", path, b"Allow: %s\r\n" % route.method)
+    if method != route.method and not (method == b"HEAD" and route.method == b"GET"):
+        allowed = route.method + (b", HEAD" if route.method == b"GET" else b"")
+        return _refused(405, f"{path.decode()} takes {allowed.decode()}\n", path, b"Allow: %s\r\n" % allowed)
     request = Request((route.command,))
     request.close, request.header, request.refusal = False, b"", None
     if route.query is BODY:
