@@ -6,7 +6,8 @@ a run queue for a CPU, and how many times it was put on a CPU. Read in the serve
 container before and after a step, per thread name (services/connlab/threads.py),
 they say which thread waits and for what: waiting in the run queue is waiting for a
 CPU; off the CPU and not runnable is waiting for something else (a socket, a queue,
-or with the GIL the interpreter).
+or with the GIL the interpreter). Threads of no named role are "other": the main
+thread (the single acceptor's, where a design has one) and the metrics server's.
 """
 
 import re
@@ -16,7 +17,8 @@ import re
 READ = ('for t in /proc/[0-9]*/task/[0-9]*; do case $t in /proc/$$/*) continue;; esac; '  # not this shell
         'printf "%s %s %s %s\\n" "${t#/proc/}" "$(cat $t/comm)" '
         '"$(sed "s/.*) //" $t/stat | cut -d" " -f17)" "$(cat $t/schedstat)"; done 2>/dev/null')  # fmt: skip
-ROLES = (("loop-(p[0-9]+-)?io$", "I/O thread"), ("worker-", "workers"), ("loop-", "event loops"))
+ROLES = (("loop-(p[0-9]+-)?io$", "I/O thread"), ("worker-", "workers"), ("loop-", "event loops"),
+         ("connection$", "connection threads"))
 
 
 def parse(text):

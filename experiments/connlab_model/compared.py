@@ -58,11 +58,16 @@ def load_of(group):
     return (Load(), command) if command in ("PING", "ECHO") else None
 
 
+def cpus_of(scenario, machine):
+    """How many CPUs the run gave the server in `scenario`."""
+    return machine["cpus"] if scenario.server_cpus == "all" else len(cpu_set(machine["server_cpus"]))
+
+
 def steps(scenarios, machine):
     """[Said] of every step the model can say."""
     found = []
     for scenario in scenarios:
-        cpus = machine["cpus"] if scenario.server_cpus == "all" else len(cpu_set(machine["server_cpus"]))
+        cpus = cpus_of(scenario, machine)
         for step in scenario.steps:
             if len(step.groups) == 1 and (said := load_of(step.groups[0])) is not None:
                 found.append(Said(scenario, step, *said, step.groups[0]["users"], cpus))
@@ -270,37 +275,47 @@ def plot(rows, predictions, out):
     (dashed). Its name, or None."""
     if not predictions:
         return None
+    panels = {}
+    for key, by_cores in predictions.items():
+        design, python, protocol, load = key
+        mine = [r for r in rows if (r["design"], r["python"], r["protocol"]) == key[:3] and r["step"].startswith(load)]
+        panels.setdefault(f"{load} (dots: measured; hollow: the model's input)", []).append(
+            (f"{design} ({python}, {protocol}) model", by_cores, [(r["cpus"], r["rps"]) for r in mine if r["judged"]],
+             [(r["cpus"], r["rps"]) for r in mine if r["input"]]))  # fmt: skip
+    return draw(panels, "requests/s", out / "model.png")
+
+
+def draw(panels, axis_label, path):
+    """A figure at `path` with a panel per title in `panels` ({title: [(label, {cores:
+    value}, measured [(cpus, value)], the model's inputs [(cpus, value)])]}): the model
+    dashed, the measured points as dots, hollow where they were inputs. Its file name."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    loads = list(dict.fromkeys(key[3] for key in predictions))
-    figure, axes = plt.subplots(1, len(loads), figsize=(6 * len(loads), 4.5), squeeze=False)
-    for axis, load in zip(axes[0], loads):
-        for index, (key, by_cores) in enumerate((k, v) for k, v in predictions.items() if k[3] == load):
-            design, python, protocol, _ = key
+    figure, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4.5), squeeze=False)
+    for axis, (title, lines) in zip(axes[0], panels.items()):
+        for index, (label, by_cores, measured, inputs) in enumerate(lines):
             color = f"C{index % 10}"
-            axis.plot(list(by_cores), list(by_cores.values()), "--", color=color, alpha=0.8,
-                      label=f"{design} ({python}, {protocol}) model")
-            mine = [r for r in rows if (r["design"], r["python"], r["protocol"]) == key[:3] and r["step"].startswith(load)]
-            for shown, fill in ((r for r in mine if r["judged"]), color), ((r for r in mine if r["input"]), "none"):
-                measured = [(r["cpus"], r["rps"]) for r in shown]
-                axis.plot([c for c, _ in measured], [r for _, r in measured], "o", color=color, markerfacecolor=fill)
-        axis.set(xscale="log", yscale="log", xlabel="server cores", ylabel="requests/s",
-                 title=f"{load} (dots: measured; hollow: the model's input)")
+            axis.plot(list(by_cores), list(by_cores.values()), "--", color=color, alpha=0.8, label=label)
+            for shown, fill in ((measured, color), (inputs, "none")):
+                axis.plot([c for c, _ in shown], [v for _, v in shown], "o", color=color, markerfacecolor=fill)
+        axis.set(xscale="log", yscale="log", xlabel="server cores", ylabel=axis_label, title=title)
         axis.legend(fontsize=6)
     figure.tight_layout()
-    figure.savefig(out / "model.png", dpi=110)
+    figure.savefig(path, dpi=110)
     plt.close(figure)
-    return "model.png"
+    return path.name
 
 
 def section(scenarios, results, out):
-    """The report's model section for a run's results, its figure drawn in `out`."""
+    """The report's model section for a run's results, its figures drawn in `out`."""
+    from . import accepting  # which reads this module's helpers
     rows = check(scenarios, results["points"], results["machine"])
     predictions, missed = predict(scenarios, results["points"], results["machine"], rows)
     measured = {(v["scenario"], v["claim"], v["python"], v.get("protocol", "resp"), v.get("design")): v
                 for v in results.get("verdicts", [])}  # a verdict per design where the prediction judges each
     verdicts = model_verdicts(scenarios, predictions, measured)
-    return blocks(rows, predictions, missed, plot(rows, predictions, out), verdicts)
+    return blocks(rows, predictions, missed, plot(rows, predictions, out), verdicts) + accepting.section(
+        scenarios, results, measured, out)

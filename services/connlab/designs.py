@@ -17,6 +17,7 @@ class Design:
     processes: str | None = None  # the setting that counts its processes (each with its own listener), if several
     pooled: bool = False  # requests (not connections) wait on a pool of worker threads
     blocking: bool = False  # a thread serves one connection at a time with blocking calls
+    acceptor: bool = False  # one thread accepts every connection and hands it to the thread that serves it
     workers: int = 4  # WORKERS by default
     reads_workers: bool = True  # False: it has `workers` threads whatever WORKERS says
     lab_settings: dict = field(default_factory=dict)  # what the suites and experiments run it with too
@@ -30,18 +31,18 @@ DESIGNS = (
     Design("single-thread", "single-thread", "single_thread", "one loop accepts and serves", workers=1,
            reads_workers=False),
     Design("single-acceptor/pool", "single-acceptor", "single_acceptor", "round robin to event loops",
-           mode={**POOL, "DISPATCH": "round-robin"}),
+           mode={**POOL, "DISPATCH": "round-robin"}, acceptor=True),
     Design("single-acceptor/per-connection", "single-acceptor", "single_acceptor", "a new thread per connection",
-           mode={"WORKER_MODEL": "per-connection"}, blocking=True),
+           mode={"WORKER_MODEL": "per-connection"}, blocking=True, acceptor=True),
     Design("single-acceptor/least-connections", "single-acceptor", "single_acceptor",
            "to the loop with the fewest open connections (Envoy's exact_balance)",
-           mode={**POOL, "DISPATCH": "least-connections"}, policy=True),
+           mode={**POOL, "DISPATCH": "least-connections"}, policy=True, acceptor=True),
     Design("single-acceptor/two-choices", "single-acceptor", "single_acceptor",
            "to the less loaded of two loops picked at random (HAProxy)", mode={**POOL, "DISPATCH": "two-choices"},
-           policy=True),
+           policy=True, acceptor=True),
     Design("single-acceptor/steal", "single-acceptor", "single_acceptor",
            "round robin; an idle loop takes connections waiting on a busy one (ZygOS)",
-           mode={**POOL, "DISPATCH": "steal"}, policy=True),
+           mode={**POOL, "DISPATCH": "steal"}, policy=True, acceptor=True),
     Design("multi-acceptor/epoll", "multi-acceptor", "multi_acceptor", "every loop waits on the shared socket",
            mode={"ACCEPT_MODE": "epoll"}),
     Design("multi-acceptor/exclusive", "multi-acceptor", "multi_acceptor", "EPOLLEXCLUSIVE: one waiter woken",

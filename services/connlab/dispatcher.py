@@ -14,7 +14,7 @@ import random
 import threading
 import time
 
-from . import tally
+from . import tally, threads
 from .blocking_reader import serve_connection
 
 STEAL_AFTER = 0.005  # seconds a loop must have been busy before others take its waiting connections
@@ -103,5 +103,6 @@ class ThreadPerConnection:
         threading.Thread(target=self._serve, args=(sock,), daemon=True).start()
 
     def _serve(self, sock):
+        threads.name_this_thread("connection")
         with self.ctx.metrics.borrowed("per-connection") as counts:
             serve_connection(sock, counts, self.ctx)

@@ -485,6 +485,7 @@ def test_schedstat_says_which_thread_waited_for_a_cpu():
     assert found["workers"]["threads"] == 3 and found["workers"]["cpu_ms"] == pytest.approx(500.0, abs=0.01)
     assert found["workers"]["delay_us"] == pytest.approx(10_000_000 / 11 / 1e3)
     assert schedstat.role("loop-p1-io") == "I/O thread" and schedstat.role("loop-3") == "event loops"
+    assert schedstat.role("connection") == "connection threads" and schedstat.role("python3") == "other"
     assert schedstat.parse("garbage\n1/task/2 only three 4\n") == {}
     assert schedstat.parse("1/task/2 worker-0 -5 1 2 3\n") == {"1/task/2": ("worker-0", -5, 1, 2, 3)}
 
