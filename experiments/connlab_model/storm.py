@@ -2,9 +2,10 @@
 design sustains per second on `cores` cores, from what each connection cost where the
 lab measured it.
 
-A connection arrives (at random: many users, each on its own schedule), waits in its listening socket's accept queue, and is accepted by the thread
-that accepts: the design's one acceptor thread, which then hands it on (`accept` seconds
-of CPU), or else the thread that serves it. That thread reads its request, replies and
+A connection arrives (at random: many users, each on its own schedule), waits in its
+listening socket's accept queue, and is accepted by the thread that accepts: the
+design's one acceptor thread, which then hands it on (`accept` seconds of CPU), or else
+the thread that serves it. That thread reads its request, replies and
 closes (`serve` seconds; with a pool, the I/O thread's half each way around it). Which
 thread serves it: the next loop in turn after an acceptor; any free one where every loop
 (or thread blocked in accept()) waits on one shared socket; a new thread where the
@@ -23,6 +24,7 @@ import random
 import simpy
 
 from .machine import Machine, Process
+from .wiring import layout, settings
 
 ARRIVALS = 2000  # connections simulated
 OVERLOAD = 2.0  # arrivals at twice what the cores could do with no wait at all
@@ -33,9 +35,7 @@ def capacity(design, cores, accept, serve, *, gil=True, workers=None, processes=
     take (`workers` and `processes` as in wiring.simulate): completions counted from the
     first fifth of them to the third, while arrivals go on and every thread on the way
     has a queue."""
-    if workers is None:
-        workers = design.workers if design.processes == "PROCESSES" else cores
-    processes = processes or cores
+    workers, processes = settings(design, cores, workers, processes)
     env, draw = simpy.Environment(), random.Random(seed)
     listeners = _listeners(design, Machine(env, cores), gil, workers, processes)
     rate, finished = OVERLOAD * cores / (accept + serve), []
@@ -57,8 +57,7 @@ def capacity(design, cores, accept, serve, *, gil=True, workers=None, processes=
 
 def _listeners(design, machine, gil, workers, processes):
     """[take(accept, serve)] per listening socket: one, or one per process."""
-    count = {"WORKERS": workers, "PROCESSES": processes}.get(design.processes, 1)
-    threads = workers if design.reads_workers else design.workers
+    count, threads = layout(design, workers, processes)
     return [_listener(design, Process(machine, gil), 1 if design.processes and not design.pooled else threads)
             for _ in range(count)]  # fmt: skip
 

@@ -48,14 +48,25 @@ def simulate(design, cores, load, overhead, *, gil=True, connections=64, workers
     A design with a listener per process gets its connections by the kernel's SO_REUSEPORT
     hash, at random: a process may get none while another gets several, so the figures are
     the mean over HASH_DRAWS placements. Every other design spreads them round robin."""
-    if workers is None:
-        workers = design.workers if design.processes == "PROCESSES" else cores
-    processes = processes or cores
+    workers, processes = settings(design, cores, workers, processes)
     hashed = bool(design.processes) and processes > 1
     draws = [_run(design, cores, load, overhead, gil, connections, workers, processes,
                   max(requests // 4, 250) if hashed else requests, warmup, random.Random(seed + draw) if hashed else None)
              for draw in range(HASH_DRAWS if hashed else 1)]  # fmt: skip
     return Result(*(statistics.fmean(figures) for figures in zip(*((r.rps, r.p50_ms, r.p99_ms) for r in draws))))
+
+
+def settings(design, cores, workers=None, processes=None):
+    """(WORKERS, PROCESSES) as given, or bench-scaling's: one per core (a pooled design's
+    processes, one per core, keep their own pool)."""
+    return (design.workers if design.processes == "PROCESSES" else cores) if workers is None else workers, \
+        processes or cores  # fmt: skip
+
+
+def layout(design, workers, processes):
+    """(listening processes, threads that serve in each: loops, or a pool's workers)."""
+    count = {"WORKERS": workers, "PROCESSES": processes}.get(design.processes, 1)
+    return count, workers if design.reads_workers else design.workers
 
 
 def _run(design, cores, load, overhead, gil, connections, workers, processes, requests, warmup, hashing):
@@ -89,8 +100,7 @@ def _run(design, cores, load, overhead, gil, connections, workers, processes, re
 def _server(design, machine, gil, connections, workers, processes):
     """[serve(load, overhead)] per place a connection may land: a loop, a connection's
     thread, or a process's pool (one place per process where processes listen each)."""
-    count = {"WORKERS": workers, "PROCESSES": processes}.get(design.processes, 1)
-    threads = workers if design.reads_workers else design.workers  # loops, or a pool's workers
+    count, threads = layout(design, workers, processes)
     places = []
     for _ in range(count):
         process = Process(machine, gil)

@@ -98,7 +98,8 @@ def render(result, request):
     """The reply to `request` (an Http Request) whose command returned `result`."""
     if request.refusal is not None:
         status, text, headers = request.refusal
-        return _finished(request, text.encode(), _reply(status, text.encode(), headers + request.header))
+        body = text.encode()
+        return _finished(request, body, _reply(status, body, headers + request.header))
     kind = type(result)
     if kind is Closing:  # QUIT has no route; a Closing result still closes
         request.close, result = True, result.reply
