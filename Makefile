@@ -234,12 +234,12 @@ compare-report: venv ## Redo the verdicts, figures and report of a run, finished
 
 CPUS ?= 1
 .PHONY: bench-scaling
-bench-scaling: venv ## Benchmark: requests/s and p99 of each architecture on CPUS=1,2,4,... server CPUs [PYTHONS=3.13,3.13t] (table in build/scaling.json)
-	@$(VENV)/bin/python benchmarks/scaling.py --cpus $(CPUS) $(if $(PYTHONS),--pythons $(PYTHONS)) --json build/scaling.json
+bench-scaling: venv ## Benchmark: requests/s and p99 of each architecture on CPUS=1,2,4,... server CPUs, new connections/s, and p99 beside a blocked worker [PYTHONS=3.13,3.13t LOADS=work,sleep,new,blocked] (table in build/scaling.json)
+	@$(VENV)/bin/python benchmarks/scaling.py --cpus $(CPUS) $(if $(PYTHONS),--pythons $(PYTHONS)) $(if $(LOADS),--loads $(LOADS)) --json build/scaling.json
 
 .PHONY: model
 model: venv ## The many-core model checked against a bench-scaling table, then its predictions to 64 cores [INPUTS=build/scaling.json]
-	@PYTHONPATH=services:experiments $(VENV)/bin/python -m connlab_model $(if $(INPUTS),--inputs $(INPUTS)) --out build/model
+	@PYTHONPATH=services:loadgen:experiments $(VENV)/bin/python -m connlab_model $(if $(INPUTS),--inputs $(INPUTS)) --out build/model
 
 # Fuzz and soak
 .PHONY: fuzz soak

@@ -1,10 +1,16 @@
-"""How each architecture scales with CPUs: requests/s and p99 latency of CPU-bound
-requests (`WORK`) and of blocking ones (`SLEEP`), with the server pinned to 1, 2, 4, …
-CPUs.
+"""How each architecture scales with CPUs, with the server pinned to 1, 2, 4, … CPUs:
+requests/s and p99 latency of CPU-bound requests (`WORK`) and of blocking ones
+(`SLEEP`); new connections a second, each connect, `PING`, close (`NEW PING`, the
+accept-storm scenario's load); and the connect-to-reply p99 and max of new connections
+arriving at random beside one connection whose `SLEEP`s block its thread back to back
+(`NEW PING beside SLEEP`, the blocked-worker scenario's).
 
 Servers run as plain pinned processes, so this also runs on a machine without Docker.
-The load comes from client processes pinned to the other CPUs, each keeping its
-connections busy with one request in flight (closed loop).
+The load comes from client processes pinned to the other CPUs: persistent connections
+each with one request in flight (closed loop), new connections so many at a time
+(closed loop) or at a rate (open loop, each timed from when it was due). Around the new
+connections' loads the server's threads are read (/proc's schedstat, as `make compare`
+reads them): its CPU and its acceptor thread's share, the model's inputs.
 
 `--pythons` runs every architecture on each Python named, side by side: a server build
 (`3.13`, `3.13t`: the server image of that build, started with host networking and
@@ -15,6 +21,7 @@ or a name on PATH such as `python3.13t`). Without it: the interpreter running th
 """
 
 import argparse
+import contextlib
 import json
 import multiprocessing
 import os
@@ -29,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "services"), str(ROOT / "experiments")]
 from connlab import designs  # noqa: E402
 from connlab.config import ARCHITECTURES, cpu_list, server_image  # noqa: E402
-from connlab_compare import containers, targets  # noqa: E402
+from connlab_compare import containers, schedstat, targets  # noqa: E402
 
 BUILDS = {python: server_image(python, targets.tag()) for python in targets.PYTHONS}
 
@@ -51,6 +58,15 @@ class Container:
     def stop(self):
         containers.stop(self.container, timeout=10)
 
+    def threads(self):
+        """Its threads' scheduler counters (schedstat.parse), read in its PID namespace."""
+        return schedstat.parse(containers.execute(self.container, ["sh", "-c", schedstat.READ], timeout=30)[1])
+
+    def cpu(self):
+        """CPU seconds its processes have used, exited threads' included."""
+        text = containers.execute(self.container, ["sh", "-c", "cat /proc/[0-9]*/stat"], timeout=30)[1]
+        return sum(cpu_seconds(line) for line in text.splitlines() if line.strip())
+
 
 class Process:
     """A server on an interpreter of this machine, pinned to `cpus`."""
@@ -64,6 +80,42 @@ class Process:
     def stop(self):
         self.process.terminate()
         self.process.wait(15)
+
+    def threads(self):
+        """Its threads' and its children's scheduler counters (schedstat.parse)."""
+        text = subprocess.run(["sh", "-c", schedstat.READ], capture_output=True, text=True).stdout
+        mine = descendants(self.process.pid)
+        return {thread: figures for thread, figures in schedstat.parse(text).items() if int(thread.split("/")[0]) in mine}
+
+    def cpu(self):
+        """CPU seconds its processes have used, exited threads' included."""
+        found = 0.0
+        for pid in descendants(self.process.pid):
+            with contextlib.suppress(OSError):
+                found += cpu_seconds(Path(f"/proc/{pid}/stat").read_text())
+        return found
+
+
+def cpu_seconds(stat):
+    """utime + stime of a /proc/<pid>/stat line, in seconds."""
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def descendants(pid):
+    """`pid` and every process below it."""
+    parents = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):  # gone meanwhile
+            continue
+    found, grew = {pid}, True
+    while grew:
+        below = {child for child, parent in parents.items() if parent in found}
+        grew = not below <= found
+        found |= below
+    return found
 
 
 def start_server(python, arch, cpus, port):
@@ -130,13 +182,138 @@ def measure(port, request, seconds, client_cpus, connections):
     return len(latencies) / seconds, p99
 
 
+def fresh(port, seconds, cpu, results, slots=0, rate=0.0, seed=0):
+    """One load process of new connections, each connect, PING, close: `slots` at a time
+    (closed loop), or started at random at `rate` a second (open loop, each timed from
+    when it was due). Puts (the latency in seconds of each answered, and of each still
+    unanswered at the end its age: at least that; errors). Each binds its own loopback
+    address (127.x.y.z), so that connections closed here (TIME_WAIT) do not use up one
+    address's ports."""
+    import random
+    import selectors
+
+    os.sched_setaffinity(0, {cpu})
+    selector, draw = selectors.DefaultSelector(), random.Random(seed)
+    latencies, errors, count = [], 0, 0
+
+    def start(due):
+        nonlocal count
+        count += 1
+        sock = socket.socket()
+        sock.setblocking(False)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.bind((f"127.{cpu % 250}.{count // 250 % 250}.{count % 250 + 2}", 0))
+        sock.connect_ex(("127.0.0.1", port))
+        selector.register(sock, selectors.EVENT_WRITE, [due, bytearray()])
+
+    now = time.perf_counter()
+    end, due = now + seconds, now
+    for _ in range(slots):
+        start(now)
+    while (now := time.perf_counter()) < end:
+        while rate and due <= now:
+            start(due)
+            due += draw.expovariate(rate)
+        for key, events in selector.select(timeout=min(0.05, max(0.0, due - now)) if rate else 0.05):
+            sock, (started, reply) = key.fileobj, key.data
+            try:
+                if events & selectors.EVENT_WRITE:  # connected (or refused: send says)
+                    sock.send(b"PING\r\n")
+                    selector.modify(sock, selectors.EVENT_READ, key.data)
+                    continue
+                if not (chunk := sock.recv(64)):
+                    raise ConnectionResetError
+                reply += chunk
+                if not reply.endswith(b"\r\n"):
+                    continue
+                latencies.append(time.perf_counter() - started)
+            except OSError:
+                errors += 1
+            selector.unregister(sock)
+            sock.close()
+            if slots:
+                start(time.perf_counter())
+    latencies += [end - key.data[0] for key in selector.get_map().values()] if rate else []
+    results.put((latencies, errors))
+
+
+def sleeper(port, request, seconds, cpu, ready):
+    """One connection sending `request` back to back (the blocked worker's), until `seconds`."""
+    os.sched_setaffinity(0, {cpu})
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        ready.set()
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            sock.sendall(request)
+            reply = b""
+            while not reply.endswith(b"\r\n"):
+                reply += sock.recv(64) or b"\r\n"  # closed: stop waiting
+
+
+def measure_fresh(server, port, seconds, client_cpus, slots=0, rate=0.0, blocking=None):
+    """{rps: new connections answered a second, p99_ms, max_ms, errors, server_cpu: the
+    CPUs the server used, cost_us: its CPU per connection answered, other_share: the
+    share of it in threads of no named role (the acceptor's, where there is one)} of new
+    connections `slots` at a time or at `rate` a second over the clients, beside a
+    connection sending `blocking` back to back where given."""
+    results, ready = multiprocessing.Queue(), multiprocessing.Event()
+    helpers = []
+    if blocking:
+        helpers.append(multiprocessing.Process(target=sleeper, args=(port, blocking, seconds + 1, client_cpus[0], ready)))
+        helpers[0].start()
+        ready.wait(10)
+    before, cpu_before, started = server.threads(), server.cpu(), time.monotonic()
+    procs = [multiprocessing.Process(target=fresh, args=(port, seconds, cpu, results, max(1, slots // len(client_cpus)) if slots else 0,
+                                                         rate / len(client_cpus), index))
+             for index, cpu in enumerate(client_cpus)]  # fmt: skip
+    for proc in procs:
+        proc.start()
+    answers = [results.get(timeout=seconds + 30) for _ in procs]
+    after, cpu, elapsed = server.threads(), server.cpu() - cpu_before, time.monotonic() - started
+    for proc in procs + helpers:
+        proc.join(seconds + 15)
+    latencies = sorted(latency for mine, _ in answers for latency in mine)
+    other = schedstat.per_role(before, after, elapsed).get("other", {}).get("cpu_ms", 0.0) * elapsed / 1000
+    return {"rps": len(latencies) / seconds, "errors": sum(errors for _, errors in answers),
+            "p99_ms": latencies[int(len(latencies) * 0.99)] * 1000 if latencies else float("nan"),
+            "max_ms": latencies[-1] * 1000 if latencies else float("nan"), "server_cpu": cpu / elapsed,
+            "cost_us": cpu / len(latencies) * 1e6 if latencies else None, "other_share": min(1.0, other / cpu) if cpu else None}  # fmt: skip
+
+
+FIGURES = ("rps", "p99_ms", "max_ms", "server_cpu", "cost_us", "other_share")  # what a cell may hold
+
+
+def loads_of(args):
+    """{name: (spec as the JSON's loads hold it, measure(server, port, client CPUs) -> figures)}
+    of the loads --loads names."""
+    work, sleep = b"WORK %d\r\n" % args.work_us, b"SLEEP %d\r\n" % args.sleep_ms
+    persistent = lambda request: lambda server, port, cpus: dict(  # noqa: E731
+        zip(("rps", "p99_ms"), measure(port, request, args.seconds, cpus, args.connections)))
+    known = {
+        "work": (f"WORK {args.work_us}us", {"work_us": args.work_us}, persistent(work)),
+        "sleep": (f"SLEEP {args.sleep_ms}ms", {"sleep_ms": args.sleep_ms}, persistent(sleep)),
+        "new": ("NEW PING", {"new": True},
+                lambda server, port, cpus: measure_fresh(server, port, args.seconds, cpus, slots=args.connections)),
+        "blocked": (f"NEW PING beside SLEEP {args.block_ms}ms", {"new": True, "rate": args.rate, "sleep_ms": args.block_ms},
+                    lambda server, port, cpus: measure_fresh(server, port, args.seconds, cpus, rate=args.rate,
+                                                             blocking=b"SLEEP %d\r\n" % args.block_ms)),
+    }  # fmt: skip
+    names = args.loads.split(",")
+    if unknown := [n for n in names if n not in known]:
+        sys.exit(f"--loads: {', '.join(unknown)}: choose among {', '.join(known)}")
+    return {known[n][0]: known[n][1:] for n in names}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cpus", default="1", help="server CPU counts to try, e.g. 1,2,4,8")
     parser.add_argument("--seconds", type=float, default=5)
+    parser.add_argument("--loads", default="work,sleep,new,blocked", help="of work, sleep, new, blocked")
     parser.add_argument("--work-us", type=int, default=200, help="CPU per WORK request")
     parser.add_argument("--sleep-ms", type=int, default=5, help="block per SLEEP request")
-    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--connections", type=int, default=64, help="persistent connections, or new ones at a time")
+    parser.add_argument("--rate", type=float, default=100, help="new connections a second beside the blocking one")
+    parser.add_argument("--block-ms", type=int, default=100, help="block per SLEEP of the blocking connection")
     parser.add_argument("--archs", default=",".join(ARCHITECTURES))
     parser.add_argument("--pythons", default=sys.executable, help="3.13, 3.13t, or interpreters, comma-separated")
     parser.add_argument("--json", help="also write the table here, one per Python, as the model reads it (make model INPUTS=)")
@@ -150,54 +327,53 @@ def main():
     for python in pythons:
         if python not in BUILDS and not shutil.which(python):
             sys.exit(f"--pythons: {python!r} is neither a server build ({', '.join(BUILDS)}) nor an interpreter here")
-    loads = {
-        f"WORK {args.work_us}us": b"WORK %d\r\n" % args.work_us,
-        f"SLEEP {args.sleep_ms}ms": b"SLEEP %d\r\n" % args.sleep_ms,
-    }
+    loads = loads_of(args)
     print(f"{len(available)} CPUs; server on the first N, load on the rest; {args.connections} connections, {args.seconds:g} s each")
     columns = " ".join(f"{f'{n} CPU':>9}" for n in counts)
     print(f"{'architecture':<18} {'load':<12} " + " | ".join(f"{Path(p).name + ':':<8}{columns} speed-up" for p in pythons))
     port = 17100
-    table = {python: {} for python in pythons}
-    tails = {python: {} for python in pythons}  # p99 ms, in the same shape
+    tables = {python: {figure: {} for figure in FIGURES} for python in pythons}  # {figure: {arch: {load: {cpus: value}}}}
     for arch in args.archs.split(","):
-        for load, request in loads.items():
+        for load, (_, measuring) in loads.items():
             cells = []
             for python in pythons:
-                rates, p99s = [], []
+                found = []
                 for n in counts:
                     server_cpus, client_cpus = set(available[:n]), available[n:]
                     port += 2
                     server = start_server(python, arch, server_cpus, port)
                     try:
-                        rate, p99 = measure(port, request, args.seconds, client_cpus, args.connections)
-                        rates.append(rate)
-                        p99s.append(p99)
+                        found.append(measuring(server, port, client_cpus))
                     finally:
                         server.stop()
-                table[python].setdefault(arch, {})[load] = {str(n): round(rate) for n, rate in zip(counts, rates)}
-                tails[python].setdefault(arch, {})[load] = {str(n): round(p99, 3) for n, p99 in zip(counts, p99s)}
+                for figure in FIGURES:
+                    if any(cell.get(figure) is not None for cell in found):
+                        tables[python][figure].setdefault(arch, {})[load] = {
+                            str(n): round(cell[figure], 4) for n, cell in zip(counts, found) if cell.get(figure) is not None}
+                rates = [cell["rps"] for cell in found]
                 speedup = rates[-1] / rates[0] if rates[0] else float("nan")
                 cells.append(" " * 8 + " ".join(f"{r:>9.0f}" for r in rates) + f" {speedup:>7.2f}x"
-                             + " p99 ms " + " ".join(f"{p:.3g}" for p in p99s))
+                             + " p99 ms " + " ".join(f"{cell['p99_ms']:.3g}" for cell in found)
+                             + ("  max ms " + " ".join(f"{cell['max_ms']:.3g}" for cell in found) if "max_ms" in found[0] else ""))
             print(f"{arch:<18} {load:<12} " + " | ".join(cells), flush=True)
     if args.json:
-        write_json(args, table, tails, len(available))
+        write_json(args, loads, tables, len(available))
 
 
-def write_json(args, table, tails, cpus):
+def write_json(args, loads, tables, cpus):
     """The table in the form connlab_model's inputs read (experiments/connlab_model/data/)."""
-    for python, rps in table.items():
-        path = Path(args.json if len(table) == 1 else f"{Path(args.json).with_suffix('')}-{Path(python).name}.json")
+    for python, figures in tables.items():
+        path = Path(args.json if len(tables) == 1 else f"{Path(args.json).with_suffix('')}-{Path(python).name}.json")
         free = python.endswith("t") if python in BUILDS else subprocess.run(
             [shutil.which(python) or python, "-c", "import sys; print(sys._is_gil_enabled())"],
             capture_output=True, text=True).stdout.strip() == "False"  # fmt: skip
         path.write_text(json.dumps({
             "source": f"make bench-scaling CPUS={args.cpus} on a {cpus}-CPU machine, {Path(python).name}, "
-                      f"{args.seconds:g} s per cell, {args.connections} connections with one request in flight",
+                      f"{args.seconds:g} s per cell, {args.connections} connections with one request in flight "
+                      f"(or new ones at a time)",
             "python": Path(python).name, "gil": not free, "connections": args.connections,
-            "loads": {f"WORK {args.work_us}us": {"work_us": args.work_us}, f"SLEEP {args.sleep_ms}ms": {"sleep_ms": args.sleep_ms}},
-            "rps": rps, "p99_ms": tails[python]}, indent=1))  # fmt: skip
+            "loads": {name: spec for name, (spec, _) in loads.items()},
+            **{figure: table for figure, table in figures.items() if table}}, indent=1))  # fmt: skip
         print(f"connlab: {path}")
 
 

@@ -288,7 +288,8 @@ def plot(rows, predictions, out):
 def draw(panels, axis_label, path):
     """A figure at `path` with a panel per title in `panels` ({title: [(label, {cores:
     value}, measured [(cpus, value)], the model's inputs [(cpus, value)])]}): the model
-    dashed, the measured points as dots, hollow where they were inputs. Its file name."""
+    dashed, the measured points as dots, hollow where they were inputs. `axis_label`: the
+    values' name, or {title: it}. Its file name."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -301,7 +302,8 @@ def draw(panels, axis_label, path):
             axis.plot(list(by_cores), list(by_cores.values()), "--", color=color, alpha=0.8, label=label)
             for shown, fill in ((measured, color), (inputs, "none")):
                 axis.plot([c for c, _ in shown], [v for _, v in shown], "o", color=color, markerfacecolor=fill)
-        axis.set(xscale="log", yscale="log", xlabel="server cores", ylabel=axis_label, title=title)
+        axis.set(xscale="log", yscale="log", xlabel="server cores", title=title,
+                 ylabel=axis_label.get(title) if isinstance(axis_label, dict) else axis_label)
         axis.legend(fontsize=6)
     figure.tight_layout()
     figure.savefig(path, dpi=110)
@@ -311,11 +313,11 @@ def draw(panels, axis_label, path):
 
 def section(scenarios, results, out):
     """The report's model section for a run's results, its figures drawn in `out`."""
-    from . import accepting  # which reads this module's helpers
+    from . import accepting, tails  # which read this module's helpers
     rows = check(scenarios, results["points"], results["machine"])
     predictions, missed = predict(scenarios, results["points"], results["machine"], rows)
     measured = {(v["scenario"], v["claim"], v["python"], v.get("protocol", "resp"), v.get("design")): v
                 for v in results.get("verdicts", [])}  # a verdict per design where the prediction judges each
     verdicts = model_verdicts(scenarios, predictions, measured)
     return blocks(rows, predictions, missed, plot(rows, predictions, out), verdicts) + accepting.section(
-        scenarios, results, measured, out)
+        scenarios, results, measured, out) + tails.section(scenarios, results, measured, out)

@@ -41,3 +41,35 @@ def test_the_client_counts_replies_and_times_each_one():
     # Two connections, one request in flight each, DELAY per reply: at most 2 / DELAY a second.
     assert 0.5 * 2 / DELAY <= rps <= 2 / DELAY
     assert DELAY * 1000 <= p99_ms < 20 * DELAY * 1000
+
+
+class Unread:
+    """A server whose threads and CPU are not read (the client is what is tested)."""
+
+    def threads(self):
+        return {}
+
+    def cpu(self):
+        return 0.0
+
+
+def test_new_connections_are_counted_and_timed_so_many_at_a_time():
+    port = delaying_server()
+    cpu = min(os.sched_getaffinity(0))
+    found = scaling.measure_fresh(Unread(), port, 1.0, [cpu], slots=2)
+    # Two at a time, each answered DELAY after its PING: at most 2 / DELAY a second.
+    assert 0.4 * 2 / DELAY <= found["rps"] <= 2 / DELAY and found["errors"] == 0
+    assert DELAY * 1000 <= found["p99_ms"] <= found["max_ms"] < 20 * DELAY * 1000
+
+
+def test_new_connections_at_a_rate_beside_a_blocking_one_are_timed_from_when_each_was_due():
+    port = delaying_server()
+    cpu = min(os.sched_getaffinity(0))
+    found = scaling.measure_fresh(Unread(), port, 2.0, [cpu], rate=50, blocking=b"SLEEP 1\r\n")
+    assert 30 <= found["rps"] <= 70 and found["errors"] == 0  # 50 a second, at random
+    assert DELAY * 1000 <= found["p99_ms"] < 20 * DELAY * 1000
+
+
+def test_the_processes_of_a_server_are_found_below_it():
+    assert os.getpid() in scaling.descendants(os.getppid())
+    assert scaling.cpu_seconds(Path("/proc/self/stat").read_text()) > 0

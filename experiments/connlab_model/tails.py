@@ -1,0 +1,183 @@
+"""The blocked-worker model (blocked.py) against a `make compare` run: each design's
+connect-to-reply p99 and max beside the measured ones on the run's server CPUs, then
+the p99 on 1 to 64 cores (a loop, thread or process per core), and the scenario's
+predictions judged by the model at 64 cores beside the run's verdicts.
+
+The inputs, per design, build and protocol: the server's CPU per new connection in the
+step itself (its cgroup's CPU over the connections answered, the blocked connection's
+few requests included), all of it counted in the thread that serves: 100 new
+connections a second take a few per cent of a core, so where the acceptor's part runs
+moves no tail. And the floor: the model has no client and no network, so the lowest p99
+any design measured in the step (per build and protocol; that row is the input, not
+judged) is taken as theirs and added to the model's. The rate and the blocking come
+from the scenario's step. Checked: p99 within 2×. The max is shown, not judged: one draw.
+"""
+
+import statistics
+
+from connlab_compare.verdict import MARGIN
+
+from .blocked import Tail, tail, unmodelled
+from .compared import BY_NAME, CORES, P99_GOAL, cpus_of, draw, settings_of
+
+SCENARIO = "blocked-worker"
+
+
+def load_of(step):
+    """(new connections/s, seconds each blocking request blocks) of a blocked-worker step,
+    or None where it is not one connection-per-request group at a rate beside blocking
+    ones."""
+    fresh = [g["parameters"] for g in step.groups if g["parameters"].get("connection_mode") == "per-request"]
+    blocking = [g["parameters"] for g in step.groups if g["parameters"].get("mix", "").startswith("SLEEP")]
+    if len(fresh) != 1 or not blocking or not fresh[0].get("rate"):
+        return None
+    return float(fresh[0]["rate"]), blocking[0].get("sleep_ms", 0) / 1e3
+
+
+def check(scenario, points, machine):
+    """[{design, python, protocol, cpus, p99_ms, max_ms, model_p99_ms, model_max_ms (the
+    floor added), ratio, floor_ms, input, serve_us}] per design, build and protocol that
+    ran the step, and {key: why none}."""
+    step = scenario.steps[0]
+    rate, blocked = load_of(step)
+    cpus, cells, rows, why = cpus_of(scenario, machine), {}, [], {}
+    for point in points:
+        figures = point["metrics"]
+        if (point["scenario"], point["step"], point["client"]) == (scenario.name, step.label, "locust") \
+                and point["target"] in BY_NAME and figures["rps"] and figures["p99_ms"] is not None \
+                and not figures.get("noisy"):  # fmt: skip
+            cells.setdefault((point["target"], point["python"], point["protocol"]), []).append(figures)
+    floors = {}
+    for (_, python, protocol), figures in cells.items():
+        p99 = statistics.median(f["p99_ms"] for f in figures)
+        floors[python, protocol] = min(p99, floors.get((python, protocol), p99))
+    for key, figures in cells.items():
+        design = BY_NAME[key[0]]
+        if reason := unmodelled(design):
+            why[key] = reason
+            continue
+        serve = statistics.median((f.get("server_cpu") or 0.0) / f["rps"] for f in figures)
+        workers, processes = settings_of(design, scenario, machine)
+        model = tail(design, cpus, 0.0, serve, rate=rate, blocked=blocked, gil=key[1] != "3.13t", workers=workers,
+                     processes=processes)  # fmt: skip
+        p99, floor = statistics.median(f["p99_ms"] for f in figures), floors[key[1:]]
+        rows.append({"design": key[0], "python": key[1], "protocol": key[2], "cpus": cpus, "p99_ms": p99,
+                     "max_ms": statistics.median(f["max_ms"] for f in figures), "model_p99_ms": model.p99_ms + floor,
+                     "model_max_ms": model.max_ms + floor, "ratio": (model.p99_ms + floor) / p99, "floor_ms": floor,
+                     "input": p99 == floor, "serve_us": serve * 1e6})  # fmt: skip
+    return rows, why
+
+
+def within(row):
+    return not row["input"] and 1 / P99_GOAL <= row["ratio"] <= P99_GOAL
+
+
+def predict(scenario, rows):
+    """{(design, python, protocol): {cores: Tail}} for each row within the goal (and the
+    floor's, whose part of the model the others check), with bench-scaling's wiring (a
+    loop, thread or process per core; a blocking design the threads the lab runs it with,
+    one per connection it serves at once)."""
+    rate, blocked = load_of(scenario.steps[0])
+    found = {}
+    for r in (r for r in rows if within(r) or r["input"]):
+        design = BY_NAME[r["design"]]
+        workers = int(design.lab_settings["WORKERS"]) if "WORKERS" in design.lab_settings else None
+        found[r["design"], r["python"], r["protocol"]] = {
+            cores: _floored(tail(design, cores, 0.0, r["serve_us"] / 1e6, rate=rate, blocked=blocked,
+                                 gil=r["python"] != "3.13t", workers=workers), r["floor_ms"]) for cores in CORES}  # fmt: skip
+    return found
+
+
+def _floored(found, floor):
+    return Tail(found.p99_ms + floor, found.max_ms + floor)
+
+
+def verdicts(scenario, predictions, measured_verdicts):
+    """[claim, build, protocol, the run's verdict, the model's ratio at the most cores, its
+    verdict] for each prediction whose designs the model all predicted: worse over
+    better (each side's median), against the prediction's margin."""
+    found, top = [], CORES[-1]
+    for prediction in scenario.predictions:
+        metric = prediction["metric"]
+        if metric not in ("p99_ms", "max_ms"):
+            continue
+        index = 0 if metric == "p99_ms" else 1
+        for python, protocol in dict.fromkeys(key[1:] for key in predictions):
+            figures = {d: predictions.get((d, python, protocol), {}).get(top) for group in ("better", "worse", "similar")
+                       for d in prediction.get(group, [])}  # fmt: skip
+            if not figures or None in figures.values():
+                continue
+            if "similar" in prediction:
+                values = [figures[d][index] for d in prediction["similar"]]
+                ratio = max(values) / min(values)
+                holds = ratio <= prediction.get("margin", MARGIN)
+            else:
+                side = {g: statistics.median(figures[d][index] for d in prediction[g]) for g in ("better", "worse")}
+                ratio = side["worse"] / side["better"]
+                holds = ratio >= prediction.get("margin", MARGIN)
+            run = measured_verdicts.get((scenario.name, prediction["claim"], python, protocol, None))
+            found.append([prediction["claim"], python, protocol,
+                          f"{run['verdict']}, {run['ratio']:.2f}×" if run and run.get("ratio") else "–",
+                          f"{ratio:.2f}×", "yes" if holds else "no"])  # fmt: skip
+    return found
+
+
+def blocks(rows, why, predictions, verdicts, figure):
+    """The report's blocked-worker part of the model section."""
+    if not rows and not why:
+        return []
+    table = [[r["design"], r["python"], r["protocol"], r["cpus"], f"{r['serve_us']:.0f}", f"{r['p99_ms']:.3g}",
+              _ms(r["model_p99_ms"]), f"{r['ratio']:.2f}×", f"{r['max_ms']:.3g}", _ms(r["model_max_ms"]),
+              "input" if r["input"] else "yes" if within(r) else "no"] for r in rows]  # fmt: skip
+    found = [("h2", "A blocked worker, by the many-core model"),
+             ("p", "blocked-worker by experiments/connlab_model/blocked.py: where each design puts a new connection "
+                   "(the kernel's wake-up of a waiting thread, the acceptor's dispatch policy, the SO_REUSEPORT hash) "
+                   "and whether it waits there behind the connection whose SLEEP blocks its thread. Inputs: the "
+                   "step's server CPU per new connection; the model has no client and no network, so the lowest p99 "
+                   "any design measured (marked input) is taken as theirs and added to the model's. Goal: "
+                   f"connect-to-reply p99 within {P99_GOAL:g}×; the max is shown, not judged."),
+             ("table", ["design", "build", "protocol", "CPUs", "µs per connection", "p99 ms", "model", "ratio",
+                        "max ms", "model", "within the goal?"], table)]  # fmt: skip
+    if predictions:
+        found += [("p", "Predicted connect-to-reply p99 (ms), a loop, thread or process per core (model, not "
+                        "measured): where connections land by turn or by hash, the blocked thread's share of them "
+                        "falls with the cores, and with it the tail:"),
+                  ("table", ["design", "build", "protocol", *map(str, CORES)],
+                   [[*key, *(_ms(t.p99_ms) for t in by_cores.values())] for key, by_cores in predictions.items()])]
+        found += [("img", figure, "the model's blocked-worker p99")] if figure else []
+    if verdicts:
+        found += [("p", f"The scenario's predictions by the model at {CORES[-1]} cores (a model verdict, beside the "
+                        "run's measured one, never mixed with it):"),
+                  ("table", ["prediction", "build", "protocol", "measured here", "model ratio", "model verdict"],
+                   verdicts)]  # fmt: skip
+    missed = [f"{d} ({p}, {pr}): {reason}" for (d, p, pr), reason in why.items()]
+    missed += [f"{r['design']} ({r['python']}, {r['protocol']}): p99 {r['ratio']:.2f}×" for r in rows
+               if not within(r) and not r["input"]]  # fmt: skip
+    return found + ([("p", "No blocked-worker prediction: " + "; ".join(missed) + ".")] if missed else [])
+
+
+def _ms(value):
+    return "never answered" if value == float("inf") else f"{value:.3g}"
+
+
+def section(scenarios, results, measured_verdicts, out):
+    """The blocked-worker blocks for a run (nothing where it has no blocked-worker step the
+    model can say), its figure drawn in `out`."""
+    scenario = next((s for s in scenarios if s.name == SCENARIO), None)
+    if scenario is None or load_of(scenario.steps[0]) is None:
+        return []
+    rows, why = check(scenario, results["points"], results["machine"])
+    predictions = predict(scenario, rows)
+    return blocks(rows, why, predictions, verdicts(scenario, predictions, measured_verdicts), plot(rows, predictions, out))
+
+
+def plot(rows, predictions, out):
+    """model-blocked.png in `out`: each predicted design's p99, the model's at 1 to 64
+    cores (dashed) and the run's (dots). Its name, or None."""
+    if not predictions:
+        return None
+    lines = [(f"{design} ({python}, {protocol}) model", {cores: t.p99_ms for cores, t in by_cores.items()},
+              [(r["cpus"], r["p99_ms"]) for r in rows if (r["design"], r["python"], r["protocol"]) == (design, python, protocol)], [])
+             for (design, python, protocol), by_cores in predictions.items()]  # fmt: skip
+    return draw({"new connections beside a blocked one (dots: measured)": lines}, "connect-to-reply p99 (ms)",
+                out / "model-blocked.png")
