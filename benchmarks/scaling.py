@@ -250,12 +250,40 @@ def sleeper(port, request, seconds, cpu, ready):
                 reply += sock.recv(64) or b"\r\n"  # closed: stop waiting
 
 
-def measure_fresh(server, port, seconds, client_cpus, slots=0, rate=0.0, blocking=None):
+CONNTRACK = Path("/proc/sys/net/netfilter")  # the kernel's connection tracking, where loaded (Docker's NAT loads it)
+FRESH_MOST = 20_000  # new connections a second the closed loop may reach here, for the room it needs
+
+
+def conntrack():
+    """(tracked connections, the table's size), or None where nothing tracks them."""
+    try:
+        return int((CONNTRACK / "nf_conntrack_count").read_text()), int((CONNTRACK / "nf_conntrack_max").read_text())
+    except OSError:
+        return None
+
+
+def wait_for_room(needed, patience=300):
+    """Until connection tracking has room for `needed` more: a full table drops new SYNs,
+    which clients retry after 1 s, then 3 s, timing the table, not the server (a closed
+    connection stays in it for two minutes). Seconds waited."""
+    started = time.monotonic()
+    while (table := conntrack()) and table[0] + needed > 0.9 * table[1]:
+        if time.monotonic() - started > patience:
+            raise RuntimeError(f"connection tracking holds {table[0]} of {table[1]} entries after {patience} s")
+        time.sleep(1)
+    return time.monotonic() - started
+
+
+def measure_fresh(server, port, seconds, client_cpus, slots=0, rate=0.0, blocking=None, most=FRESH_MOST):
     """{rps: new connections answered a second, p99_ms, max_ms, errors, server_cpu: the
     CPUs the server used, cost_us: its CPU per connection answered, other_share: the
     share of it in threads of no named role (the acceptor's, where there is one)} of new
     connections `slots` at a time or at `rate` a second over the clients, beside a
-    connection sending `blocking` back to back where given."""
+    connection sending `blocking` back to back where given (`most`: the closed loop's
+    rate at most). `tracking_full`: the kernel's connection tracking was full at the end
+    (SYNs were dropped: the cell timed that, and is left out of the JSON)."""
+    if (waited := wait_for_room(int(seconds * (rate or most)))) >= 1:
+        print(f"  (waited {waited:.0f} s for room in the kernel's connection tracking)", file=sys.stderr, flush=True)
     results, ready = multiprocessing.Queue(), multiprocessing.Event()
     helpers = []
     if blocking:
@@ -277,7 +305,8 @@ def measure_fresh(server, port, seconds, client_cpus, slots=0, rate=0.0, blockin
     return {"rps": len(latencies) / seconds, "errors": sum(errors for _, errors in answers),
             "p99_ms": latencies[int(len(latencies) * 0.99)] * 1000 if latencies else float("nan"),
             "max_ms": latencies[-1] * 1000 if latencies else float("nan"), "server_cpu": cpu / elapsed,
-            "cost_us": cpu / len(latencies) * 1e6 if latencies else None, "other_share": min(1.0, other / cpu) if cpu else None}  # fmt: skip
+            "cost_us": cpu / len(latencies) * 1e6 if latencies else None, "other_share": min(1.0, other / cpu) if cpu else None,
+            "tracking_full": bool((table := conntrack()) and table[0] >= 0.98 * table[1])}  # fmt: skip
 
 
 FIGURES = ("rps", "p99_ms", "max_ms", "server_cpu", "cost_us", "other_share")  # what a cell may hold
@@ -349,12 +378,14 @@ def main():
                 for figure in FIGURES:
                     if any(cell.get(figure) is not None for cell in found):
                         tables[python][figure].setdefault(arch, {})[load] = {
-                            str(n): round(cell[figure], 4) for n, cell in zip(counts, found) if cell.get(figure) is not None}
+                            str(n): round(cell[figure], 4) for n, cell in zip(counts, found)
+                            if cell.get(figure) is not None and not cell.get("tracking_full")}  # fmt: skip
                 rates = [cell["rps"] for cell in found]
                 speedup = rates[-1] / rates[0] if rates[0] else float("nan")
                 cells.append(" " * 8 + " ".join(f"{r:>9.0f}" for r in rates) + f" {speedup:>7.2f}x"
                              + " p99 ms " + " ".join(f"{cell['p99_ms']:.3g}" for cell in found)
-                             + ("  max ms " + " ".join(f"{cell['max_ms']:.3g}" for cell in found) if "max_ms" in found[0] else ""))
+                             + ("  max ms " + " ".join(f"{cell['max_ms']:.3g}" for cell in found) if "max_ms" in found[0] else "")
+                             + ("  (connection tracking full: SYNs dropped)" if any(c.get("tracking_full") for c in found) else ""))
             print(f"{arch:<18} {load:<12} " + " | ".join(cells), flush=True)
     if args.json:
         write_json(args, loads, tables, len(available))

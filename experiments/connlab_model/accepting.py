@@ -19,7 +19,7 @@ import statistics
 
 from connlab_compare.verdict import MARGIN, round_ratios
 
-from .compared import BY_NAME, CORES, RPS_GOAL, cpus_of, draw, settings_of
+from .compared import BY_NAME, CORES, RPS_GOAL, cpus_of, draw, predicted, settings_of
 from .storm import capacity
 
 SCENARIO = "accept-storm"
@@ -144,17 +144,9 @@ def blocks(rows, predictions, why, verdicts, figure):
                    f"the client was bound, or the server used under {SATURATED:.0%} of its CPUs."),
              ("table", ["design", "build", "protocol", "CPUs", "µs acceptor + serving", "measured conn/s",
                         "model", "error", "within the goal?"], table)]  # fmt: skip
-    if predictions:
-        found += [("p", "Predicted sustained new connections/s, a loop, thread or process per core (model, not "
-                        "measured):"),
-                  ("table", ["design", "build", "protocol", *map(str, CORES)],
-                   [[*key, *(f"{rate:,.0f}" for rate in by_cores.values())] for key, by_cores in predictions.items()])]
-        found += [("img", figure, "the model's sustained new connections")] if figure else []
-    if verdicts:
-        found += [("p", f"The scenario's prediction by the model at {CORES[-1]} cores (a model verdict, beside the "
-                        "run's measured one, never mixed with it):"),
-                  ("table", ["prediction", "build", "protocol", "measured here", "model ratio", "model verdict"],
-                   verdicts)]  # fmt: skip
+    found += predicted("Predicted sustained new connections/s, a loop, thread or process per core (model, not "
+                       "measured):", predictions, lambda rate: f"{rate:,.0f}", figure,
+                       "the model's sustained new connections", verdicts)  # fmt: skip
     missed = [f"{design} ({python}, {protocol}): {reason}" for (design, python, protocol), reason in why.items()]
     missed += [f"{r['design']} ({r['python']}, {r['protocol']}): {r['error']:+.0%}" for r in rows
                if r["judged"] and abs(r["error"]) > RPS_GOAL]  # fmt: skip

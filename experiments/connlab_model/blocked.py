@@ -25,7 +25,9 @@ opened, and is read after the next SLEEP, whose request came in between. On one 
 bench-scaling measured 100 to 300 ms (p10 118, p50 199, p99 302, this 2-CPU machine):
 a third SLEEP in half the cases, which the model does not have (it says 100 to 200).
 A thread that accepts, reads or replies computes on a core under its process's GIL; one
-executing SLEEP blocks, holding neither. The model has no client and no network.
+executing SLEEP blocks, holding neither. Of the clients the model has their schedule
+(tail's `users`: Locust's, each opening one connection at a time) and a turn as long as
+half the server's CPU per connection; not their CPU, and no network.
 """
 
 import math
@@ -56,37 +58,61 @@ def unmodelled(design):
     return None
 
 
-def tail(design, cores, accept, serve, *, rate=100.0, blocked=0.1, gil=True, workers=None, processes=None,
-         arrivals=ARRIVALS, seed=1):
-    """Connect-to-reply p99 and max (ms) of new connections arriving at `rate` per second
-    beside one connection whose requests block for `blocked` seconds, back to back.
-    `accept`: the CPU the accepting thread spends on each (the acceptor's, where the design
-    has one; else the serving thread's, added to `serve`)."""
+def tail(design, cores, accept, serve, *, rate=100.0, blocked=0.1, users=None, window=(1.0, 5.0), gil=True,
+         workers=None, processes=None, arrivals=ARRIVALS, seed=1):
+    """Connect-to-reply p99 and max (ms) of new connections at `rate` per second beside one
+    connection whose requests block for `blocked` seconds, back to back. `accept`: the CPU
+    the accepting thread spends on each (the acceptor's, where the design has one; else
+    the serving thread's, added to `serve`).
+
+    Where they come from: `users` clients, each opening one at a time on a schedule of its
+    own (one every users / rate seconds from a random phase, timed from when each was due:
+    Locust's users, whose backlog grows where each connection takes longer than that; a
+    user behind its schedule opens the next a client's turn after the last reply),
+    over `window` (warm-up, measured seconds: what completes in the measured part
+    counts); or, without `users`, `arrivals` connections arriving at random, each on its
+    own (bench-scaling's open loop)."""
     workers, processes = settings(design, cores, workers, processes)
     env, draw = simpy.Environment(), random.Random(seed)
     machine = Machine(env, cores)
     server = _Server(design, machine, gil, workers, processes, draw, gap=serve / 2)
-    waits = []
+    waits, begin = [], blocked / 2  # the blocked connection first
+    start, end = begin + window[0], begin + sum(window)
 
     def sleeper():  # its requests back to back, for ever, where it landed
         yield from server.place()(serve, blocked, 0.0)
 
-    def connection():
-        arrived = env.now
+    def connection(due):
         yield from server.place()(serve, 0.0, accept)
-        waits.append(env.now - arrived)
+        if not users or start <= env.now <= end:
+            waits.append(env.now - due)
+
+    def user(due, interval):
+        while due < end:
+            yield env.timeout(max(0.0, due - env.now))
+            yield from connection(due)
+            yield env.timeout(server.gap)  # its own turn before the next, as the blocked connection's client's
+            due += interval
 
     def arrive():
-        yield env.timeout(blocked / 2)  # the blocked connection first
+        yield env.timeout(begin)
         for _ in range(arrivals):
-            env.process(connection())
+            env.process(connection(env.now))
             yield env.timeout(draw.expovariate(rate))
 
     env.process(sleeper())
-    finished = env.process(arrive())
-    env.run(until=finished)
-    env.run(until=env.now + 5 * blocked)  # the last ones answered (two SLEEPs and more), where they can be
-    waits += [math.inf] * (arrivals - len(waits))  # never answered: every thread that could is blocked
+    if users:
+        for _ in range(users):
+            env.process(user(begin + draw.uniform(0, users / rate), users / rate))
+        env.run(until=end)
+        expected = rate * window[1] / 100  # a percent of what was due: fewer answered means the p99 never was
+    else:
+        env.run(until=env.process(arrive()))
+        env.run(until=env.now + 5 * blocked)  # the last ones answered (two SLEEPs and more), where they can be
+        waits += [math.inf] * (arrivals - len(waits))  # never answered: every thread that could is blocked
+        expected = 2
+    if len(waits) < expected:
+        return Tail(math.inf, math.inf)
     return Tail(statistics.quantiles(waits, n=100)[98] * 1000, max(waits) * 1000)
 
 

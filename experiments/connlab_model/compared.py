@@ -59,8 +59,10 @@ def load_of(group):
 
 
 def cpus_of(scenario, machine):
-    """How many CPUs the run gave the server in `scenario`."""
-    return machine["cpus"] if scenario.server_cpus == "all" else len(cpu_set(machine["server_cpus"]))
+    """How many CPUs the run gave the server in `scenario` (every CPU: of the machine that
+    ran the servers)."""
+    return machine.get("server_engine", machine)["cpus"] if scenario.server_cpus == "all" \
+        else len(cpu_set(machine["server_cpus"]))  # fmt: skip
 
 
 def steps(scenarios, machine):
@@ -262,6 +264,23 @@ def blocks(rows, predictions, missed, figure, verdicts=()):
         found += [("p", "No prediction (the first requests/s miss, or why none): " + "; ".join(
             f"{design} ({python}, {protocol}): " + (f"{row['scenario']} · {row['step']} " if row else "") + ", ".join(why)
             for (design, python, protocol), (row, why) in missed.items()) + ".")]  # fmt: skip
+    return found
+
+
+def predicted(text, predictions, shown, figure, alt, verdicts):
+    """A scenario's blocks of the report's model section: its predictions ({(design,
+    build, protocol): {cores: value}}, each cell `shown(value)`) after `text`, their
+    figure, then the scenario's predictions judged by the model at the most cores."""
+    found = []
+    if predictions:
+        found += [("p", text), ("table", ["design", "build", "protocol", *map(str, CORES)],
+                                [[*key, *map(shown, by_cores.values())] for key, by_cores in predictions.items()])]
+        found += [("img", figure, alt)] if figure else []
+    if verdicts:
+        found += [("p", f"The scenario's predictions by the model at {CORES[-1]} cores (a model verdict, beside the "
+                        "run's measured one, never mixed with it):"),
+                  ("table", ["prediction", "build", "protocol", "measured here", "model ratio", "model verdict"],
+                   verdicts)]  # fmt: skip
     return found
 
 

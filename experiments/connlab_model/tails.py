@@ -7,10 +7,14 @@ The inputs, per design, build and protocol: the server's CPU per new connection 
 step itself (its cgroup's CPU over the connections answered, the blocked connection's
 few requests included), all of it counted in the thread that serves: 100 new
 connections a second take a few per cent of a core, so where the acceptor's part runs
-moves no tail. And the floor: the model has no client and no network, so the lowest p99
-any design measured in the step (per build and protocol; that row is the input, not
-judged) is taken as theirs and added to the model's. The rate and the blocking come
-from the scenario's step. Checked: p99 within 2×. The max is shown, not judged: one draw.
+moves no tail. And the floor: the model has no client's CPU and no network, so the
+lowest p99 any design measured in the step (per build and protocol; that row is the
+input, not judged) is taken as theirs and added to the model's. The rate, the blocking
+and Locust's users (each opening one connection at a time on its own schedule, timed
+from when it was due: where connections wait behind the SLEEP, a user falls behind and
+its backlog, not the server, makes the tail) come from the scenario's step, the warm-up
+and measured seconds from the run. Checked: p99 within 2×. The max is shown, not judged:
+one draw.
 """
 
 import statistics
@@ -18,28 +22,34 @@ import statistics
 from connlab_compare.verdict import MARGIN
 
 from .blocked import Tail, tail, unmodelled
-from .compared import BY_NAME, CORES, P99_GOAL, cpus_of, draw, settings_of
+from .compared import BY_NAME, CORES, P99_GOAL, cpus_of, draw, predicted, settings_of
 
 SCENARIO = "blocked-worker"
 
 
 def load_of(step):
-    """(new connections/s, seconds each blocking request blocks) of a blocked-worker step,
-    or None where it is not one connection-per-request group at a rate beside blocking
-    ones."""
-    fresh = [g["parameters"] for g in step.groups if g["parameters"].get("connection_mode") == "per-request"]
+    """(new connections/s, seconds each blocking request blocks, the users opening them)
+    of a blocked-worker step, or None where it is not one connection-per-request group at
+    a rate beside blocking ones."""
+    fresh = [g for g in step.groups if g["parameters"].get("connection_mode") == "per-request"]
     blocking = [g["parameters"] for g in step.groups if g["parameters"].get("mix", "").startswith("SLEEP")]
-    if len(fresh) != 1 or not blocking or not fresh[0].get("rate"):
+    if len(fresh) != 1 or not blocking or not fresh[0]["parameters"].get("rate"):
         return None
-    return float(fresh[0]["rate"]), blocking[0].get("sleep_ms", 0) / 1e3
+    return float(fresh[0]["parameters"]["rate"]), blocking[0].get("sleep_ms", 0) / 1e3, fresh[0]["users"]
+
+
+def _load(scenario, machine):
+    """tail()'s keywords for the scenario's step as the run measured it."""
+    rate, blocked, users = load_of(scenario.steps[0])
+    quick = machine.get("quick", False)
+    return {"rate": rate, "blocked": blocked, "users": users, "window": (scenario.warmup(quick), scenario.duration(quick))}
 
 
 def check(scenario, points, machine):
     """[{design, python, protocol, cpus, p99_ms, max_ms, model_p99_ms, model_max_ms (the
     floor added), ratio, floor_ms, input, serve_us}] per design, build and protocol that
     ran the step, and {key: why none}."""
-    step = scenario.steps[0]
-    rate, blocked = load_of(step)
+    step, load = scenario.steps[0], _load(scenario, machine)
     cpus, cells, rows, why = cpus_of(scenario, machine), {}, [], {}
     for point in points:
         figures = point["metrics"]
@@ -58,8 +68,7 @@ def check(scenario, points, machine):
             continue
         serve = statistics.median((f.get("server_cpu") or 0.0) / f["rps"] for f in figures)
         workers, processes = settings_of(design, scenario, machine)
-        model = tail(design, cpus, 0.0, serve, rate=rate, blocked=blocked, gil=key[1] != "3.13t", workers=workers,
-                     processes=processes)  # fmt: skip
+        model = tail(design, cpus, 0.0, serve, gil=key[1] != "3.13t", workers=workers, processes=processes, **load)
         p99, floor = statistics.median(f["p99_ms"] for f in figures), floors[key[1:]]
         rows.append({"design": key[0], "python": key[1], "protocol": key[2], "cpus": cpus, "p99_ms": p99,
                      "max_ms": statistics.median(f["max_ms"] for f in figures), "model_p99_ms": model.p99_ms + floor,
@@ -72,19 +81,18 @@ def within(row):
     return not row["input"] and 1 / P99_GOAL <= row["ratio"] <= P99_GOAL
 
 
-def predict(scenario, rows):
+def predict(scenario, machine, rows):
     """{(design, python, protocol): {cores: Tail}} for each row within the goal (and the
     floor's, whose part of the model the others check), with bench-scaling's wiring (a
     loop, thread or process per core; a blocking design the threads the lab runs it with,
     one per connection it serves at once)."""
-    rate, blocked = load_of(scenario.steps[0])
-    found = {}
+    load, found = _load(scenario, machine), {}
     for r in (r for r in rows if within(r) or r["input"]):
         design = BY_NAME[r["design"]]
         workers = int(design.lab_settings["WORKERS"]) if "WORKERS" in design.lab_settings else None
         found[r["design"], r["python"], r["protocol"]] = {
-            cores: _floored(tail(design, cores, 0.0, r["serve_us"] / 1e6, rate=rate, blocked=blocked,
-                                 gil=r["python"] != "3.13t", workers=workers), r["floor_ms"]) for cores in CORES}  # fmt: skip
+            cores: _floored(tail(design, cores, 0.0, r["serve_us"] / 1e6, gil=r["python"] != "3.13t", workers=workers,
+                                 **load), r["floor_ms"]) for cores in CORES}  # fmt: skip
     return found
 
 
@@ -138,18 +146,10 @@ def blocks(rows, why, predictions, verdicts, figure):
                    f"connect-to-reply p99 within {P99_GOAL:g}×; the max is shown, not judged."),
              ("table", ["design", "build", "protocol", "CPUs", "µs per connection", "p99 ms", "model", "ratio",
                         "max ms", "model", "within the goal?"], table)]  # fmt: skip
-    if predictions:
-        found += [("p", "Predicted connect-to-reply p99 (ms), a loop, thread or process per core (model, not "
-                        "measured): where connections land by turn or by hash, the blocked thread's share of them "
-                        "falls with the cores, and with it the tail:"),
-                  ("table", ["design", "build", "protocol", *map(str, CORES)],
-                   [[*key, *(_ms(t.p99_ms) for t in by_cores.values())] for key, by_cores in predictions.items()])]
-        found += [("img", figure, "the model's blocked-worker p99")] if figure else []
-    if verdicts:
-        found += [("p", f"The scenario's predictions by the model at {CORES[-1]} cores (a model verdict, beside the "
-                        "run's measured one, never mixed with it):"),
-                  ("table", ["prediction", "build", "protocol", "measured here", "model ratio", "model verdict"],
-                   verdicts)]  # fmt: skip
+    found += predicted("Predicted connect-to-reply p99 (ms), a loop, thread or process per core (model, not "
+                       "measured): where connections land by turn or by hash, the blocked thread's share of them "
+                       "falls with the cores, and with it the tail:", predictions, lambda t: _ms(t.p99_ms), figure,
+                       "the model's blocked-worker p99", verdicts)  # fmt: skip
     missed = [f"{d} ({p}, {pr}): {reason}" for (d, p, pr), reason in why.items()]
     missed += [f"{r['design']} ({r['python']}, {r['protocol']}): p99 {r['ratio']:.2f}×" for r in rows
                if not within(r) and not r["input"]]  # fmt: skip
@@ -167,7 +167,7 @@ def section(scenarios, results, measured_verdicts, out):
     if scenario is None or load_of(scenario.steps[0]) is None:
         return []
     rows, why = check(scenario, results["points"], results["machine"])
-    predictions = predict(scenario, rows)
+    predictions = predict(scenario, results["machine"], rows)
     return blocks(rows, why, predictions, verdicts(scenario, predictions, measured_verdicts), plot(rows, predictions, out))
 
 

@@ -61,6 +61,17 @@ def test_stealing_bounds_the_wait_by_how_long_a_loop_must_be_busy():
     assert 1.0 < found.p99_ms < (STEAL_AFTER + 2 * LOOK_EVERY) * 1000 + 1
 
 
+def test_users_who_open_one_connection_at_a_time_fall_behind_where_each_waits_longer_than_their_turn():
+    # Ten users at 100/s: each opens one every 100 ms. Behind one loop's two SLEEPs each
+    # takes 200 ms: a user falls a further 100 ms behind its schedule with every one, and the
+    # tail is the backlog at the end, growing with the run (Locust's users; open arrivals
+    # each on their own wait two SLEEPs at most).
+    short, long = (tail("single-thread", 1, users=10, window=(1.0, seconds)).p99_ms for seconds in (2.0, 5.0))
+    assert 2 * SLEEP * 1000 < short < long and long - short == pytest.approx(0.5 * 3000, rel=0.2)
+    # Where no connection waits behind the SLEEP, users keep to their schedule.
+    assert tail("multi-acceptor/epoll", 1, workers=4, users=10, window=(1.0, 5.0)).p99_ms < 2.0
+
+
 def test_steering_by_cpu_is_not_placed():
     assert "interrupts" in blocked.unmodelled(BY_NAME["socket-sharding/cpu"])
     assert blocked.unmodelled(BY_NAME["socket-sharding/random"]) is None
@@ -82,22 +93,22 @@ def blocked_worker_step():
 
 
 def test_the_step_is_read_as_its_rate_beside_its_blocking(blocked_worker):
-    assert tails.load_of(blocked_worker.steps[0]) == (100.0, 0.1)
+    assert tails.load_of(blocked_worker.steps[0]) == (100.0, 0.1, 10)
 
 
 def test_rows_are_checked_by_p99_and_only_those_within_it_predicted(blocked_worker, tmp_path):
-    points = [blocked_point("single-acceptor/pool", 296.0, 301.0), blocked_point("socket-sharding", 297.0, 302.0),
+    points = [blocked_point("single-acceptor/pool", 500.0, 650.0), blocked_point("socket-sharding", 600.0, 800.0),
               blocked_point("multi-acceptor/epoll", 0.5, 1.2), blocked_point("message-balancing", 0.4, 0.9),
               blocked_point("multi-acceptor/exclusive", 0.5, 1.0), blocked_point("multi-acceptor/blocking", 0.5, 1.0),
               blocked_point("single-thread", 5.0, 110.0),  # far from the model's two SLEEPs: a miss
               blocked_point("socket-sharding/cpu", 3.0, 99.0)]  # fmt: skip
-    machine = {"cpus": 2, "server_cpus": "1", "settings": {}}
+    machine = {"cpus": 2, "server_cpus": "1", "settings": {}, "quick": True}
     rows, why = tails.check(blocked_worker, points, machine)
     by_design = {r["design"]: r for r in rows}
     assert by_design["single-acceptor/pool"]["serve_us"] == pytest.approx(200)  # 0.02 CPU over 100 connections/s
     assert tails.within(by_design["single-acceptor/pool"]) and not tails.within(by_design["single-thread"])
     assert set(why) == {("socket-sharding/cpu", "3.13", "resp")}
-    predicted = tails.predict(blocked_worker, rows)
+    predicted = tails.predict(blocked_worker, machine, rows)
     assert ("single-thread", "3.13", "resp") not in predicted
     pool = predicted["single-acceptor/pool", "3.13", "resp"]
     assert pool[64].p99_ms < pool[4].p99_ms  # the blocked loop's share falls with the loops

@@ -9,6 +9,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 import scaling  # noqa: E402
 
@@ -56,7 +58,7 @@ class Unread:
 def test_new_connections_are_counted_and_timed_so_many_at_a_time():
     port = delaying_server()
     cpu = min(os.sched_getaffinity(0))
-    found = scaling.measure_fresh(Unread(), port, 1.0, [cpu], slots=2)
+    found = scaling.measure_fresh(Unread(), port, 1.0, [cpu], slots=2, most=2 / DELAY)
     # Two at a time, each answered DELAY after its PING: at most 2 / DELAY a second.
     assert 0.4 * 2 / DELAY <= found["rps"] <= 2 / DELAY and found["errors"] == 0
     assert DELAY * 1000 <= found["p99_ms"] <= found["max_ms"] < 20 * DELAY * 1000
@@ -73,3 +75,13 @@ def test_new_connections_at_a_rate_beside_a_blocking_one_are_timed_from_when_eac
 def test_the_processes_of_a_server_are_found_below_it():
     assert os.getpid() in scaling.descendants(os.getppid())
     assert scaling.cpu_seconds(Path("/proc/self/stat").read_text()) > 0
+
+
+def test_a_full_connection_tracking_table_is_waited_out_and_said(monkeypatch):
+    tables = iter([(95, 100), (95, 100), (50, 100)])  # full, full, then room as entries expire
+    monkeypatch.setattr(scaling, "conntrack", lambda: next(tables))
+    monkeypatch.setattr(scaling.time, "sleep", lambda seconds: None)
+    assert scaling.wait_for_room(20) >= 0  # 50 + 20 fits in 90 % of 100
+    monkeypatch.setattr(scaling, "conntrack", lambda: (99, 100))
+    with pytest.raises(RuntimeError, match="holds 99 of 100"):
+        scaling.wait_for_room(20, patience=0)
