@@ -211,7 +211,7 @@ QUICK ?=
 PYTHONS ?=
 PROTOCOLS ?=
 .PHONY: compare
-compare: check-python-run check-docker venv images | build/prometheus/targets ## Every scenario on every architecture: results/compare/<UTC>/ [SCENARIOS= TARGETS= PROTOCOLS=resp,http REPEAT=3 QUICK=1 BUDGET=minutes PYTHONS=3.13,3.13t SETTINGS=KEY=VALUE,... RESUME=<run> PROMETHEUS=auto|off]
+compare: check-python-run check-docker venv images | build/prometheus/targets ## Every scenario on every architecture: results/compare/<UTC>/ [SCENARIOS= TARGETS= PROTOCOLS=resp,http REPEAT=3 QUICK=1 BUDGET=minutes PYTHONS=3.13,3.13t SETTINGS=KEY=VALUE,... RESUME=<run> PROMETHEUS=auto|off SERVER_ENGINE=ssh://user@host SERVER_ADDRESS=host]
 	@$(if $(RESUME),test -f "$(RESUME)/run.json" || { echo "connlab: RESUME=$(RESUME) is not a run that make compare started (it has no run.json); give results/compare/<UTC stamp>" >&2; exit 2; })
 	@scripts/images.sh references
 	@for build in $(filter-out $(PYTHON),$(subst $(comma), ,$(PYTHONS))); do PYTHON=$$build scripts/images.sh server || exit; done
@@ -219,7 +219,8 @@ compare: check-python-run check-docker venv images | build/prometheus/targets ##
 	  $(if $(RESUME),--resume "$(RESUME)",--scenarios "$(SCENARIOS)" --targets "$(TARGETS)" --protocols "$(PROTOCOLS)" $(if $(QUICK),--quick) \
 	  $(if $(filter command line environment,$(origin REPEAT)),--repeat $(REPEAT)) \
 	  $(if $(BUDGET),--budget "$(BUDGET)") \
-	  --pythons "$(or $(PYTHONS),$(PYTHON))" --set "$(SETTINGS)" --server-cpus $(SERVER_CPUS) --loadgen-cpus $(LOADGEN_CPUS)) \
+	  --pythons "$(or $(PYTHONS),$(PYTHON))" --set "$(SETTINGS)" --server-cpus $(SERVER_CPUS) --loadgen-cpus $(LOADGEN_CPUS) \
+	  --server-engine "$(SERVER_ENGINE)" --server-address "$(SERVER_ADDRESS)") \
 	  $(if $(PROMETHEUS),--prometheus "$(PROMETHEUS)")
 
 .PHONY: compare-diff

@@ -44,6 +44,11 @@ def arguments():
     parser.add_argument("--pythons", default="3.13", help="server builds: 3.13, 3.13t or both")
     parser.add_argument("--server-cpus", default=os.environ.get("SERVER_CPUS", "1"))
     parser.add_argument("--loadgen-cpus", default=os.environ.get("LOADGEN_CPUS", "0"))
+    parser.add_argument("--server-engine", default=os.environ.get("SERVER_ENGINE", ""), metavar="ssh://|tcp://|unix://",
+                        help="the Docker engine of another machine that runs the servers (the load stays on this "
+                        "one's); with --server-address")
+    parser.add_argument("--server-address", default=os.environ.get("SERVER_ADDRESS", ""),
+                        help="the server engine's machine, as the load generator here reaches it")
     parser.add_argument("--set", default="", metavar="KEY=VALUE,...", help="server settings given to every server "
                         "(docs/operations.md), e.g. WORKER_NICE=0")
     parser.add_argument("--out", default="results/compare")
@@ -66,6 +71,9 @@ def arguments():
     except ScenarioError as exc:
         parser.exit(2, f"connlab: compare: PROTOCOLS: {exc}\n")
     args.settings = settings(args.set)
+    if bool(args.server_engine) != bool(args.server_address):
+        parser.exit(2, "connlab: compare: SERVER_ENGINE and SERVER_ADDRESS go together: the engine that runs the servers "
+                       "(e.g. ssh://user@server) and that machine's address as the load generator reaches it\n")
     return args
 
 
@@ -100,6 +108,7 @@ def resume(args):
         sys.exit(f"connlab: compare: cannot resume {folder}: {exc!r}; give a folder that `make compare` started")
     for key in ("repeat", "quick", "pythons", "server_cpus", "loadgen_cpus"):
         setattr(args, key, started[key])
+    args.server_engine, args.server_address = started.get("server_engine", ""), started.get("server_address", "")
     args.protocols = journal.protocols_asked(started)
     args.budget = started.get("budget", 0.0)  # a run started before budgets had none
     args.scenarios, args.targets = ",".join(started["scenarios"]), ",".join(journal.targets_asked(started))

@@ -1,6 +1,10 @@
 """Docker, through its SDK (the `docker` package): the one place the lab and the
 benchmarks start, ask and remove containers. Every failure is a ContainerError.
 
+An engine is the environment's (DOCKER_HOST, or Docker's default), or one named by its
+address as Docker contexts name them (`ssh://user@host`, `tcp://host:2376`,
+`unix:///path`): a container started on it is then asked and removed through it too.
+
 A command run inside a container with a time limit runs under the container's own
 `timeout` (coreutils or busybox): the SDK's exec has no limit of its own.
 """
@@ -17,11 +21,12 @@ class ContainerError(Exception):
 
 
 @functools.cache
-def client():
+def client(engine=None):
+    """The engine at `engine`, or the environment's."""
     try:
-        return docker.from_env(timeout=300)
+        return docker.DockerClient(base_url=engine, timeout=300) if engine else docker.from_env(timeout=300)
     except docker.errors.DockerException as exc:
-        raise ContainerError(f"Docker is not reachable: {exc}") from None
+        raise ContainerError(f"Docker is not reachable{f' at {engine}' if engine else ''}: {exc}") from None
 
 
 def _calling(what, function, *args, **kwargs):
@@ -31,14 +36,19 @@ def _calling(what, function, *args, **kwargs):
         raise ContainerError(f"docker {what}: {getattr(exc, 'explanation', None) or exc}") from None
 
 
-def version():
-    return _calling("version", client().version)["Version"]
+def version(engine=None):
+    return _calling("version", client(engine).version)["Version"]
 
 
-def image_id(image):
-    """The image's id, or None where it is not here."""
+def info(engine=None):
+    """The engine's machine: {"Name", "NCPU", "KernelVersion", ...} (docker info)."""
+    return _calling("info", client(engine).info)
+
+
+def image_id(image, engine=None):
+    """The image's id, or None where it is not on the engine."""
     try:
-        return client().images.get(image).id
+        return client(engine).images.get(image).id
     except docker.errors.ImageNotFound:
         return None
 
@@ -63,16 +73,17 @@ def disconnect(name, container):
     _calling("network disconnect", client().networks.get(name).disconnect, container)
 
 
-def run(image, command=None, *, name, network=None, aliases=(), cpus=None, env=None, volumes=None, **options):
-    """A container started detached: `cpus` as --cpuset-cpus takes them, `aliases` its
-    names on `network` besides `name`, `volumes` {source: (destination, "ro"|"rw")};
-    `options`: docker-py's (sysctls, entrypoint, user, pids_limit...)."""
+def run(image, command=None, *, name, network=None, aliases=(), cpus=None, env=None, volumes=None, engine=None,
+        **options):
+    """A container started detached (on `engine`): `cpus` as --cpuset-cpus takes them,
+    `aliases` its names on `network` besides `name`, `volumes` {source: (destination,
+    "ro"|"rw")}; `options`: docker-py's (sysctls, entrypoint, user, pids_limit...)."""
     if aliases:
-        endpoint = client().api.create_endpoint_config(aliases=list(aliases))
+        endpoint = client(engine).api.create_endpoint_config(aliases=list(aliases))
         options["networking_config"] = {network: endpoint}
     binds = {source: {"bind": bind, "mode": mode} for source, (bind, mode) in (volumes or {}).items()}
-    return _calling(f"run {image}", client().containers.run, image, command, name=name, detach=True, network=network,
-                    cpuset_cpus=cpus, environment=env, volumes=binds, **options)  # fmt: skip
+    return _calling(f"run {image}", client(engine).containers.run, image, command, name=name, detach=True,
+                    network=network, cpuset_cpus=cpus, environment=env, volumes=binds, **options)  # fmt: skip
 
 
 def run_to_end(image, command, *, name=None, timeout=300, stderr=True, **options):
@@ -89,8 +100,20 @@ def run_to_end(image, command, *, name=None, timeout=300, stderr=True, **options
     return status, output
 
 
-def get(name):
-    return _calling(f"inspect {name}", client().containers.get, name)
+def get(name, engine=None):
+    return _calling(f"inspect {name}", client(engine).containers.get, name)
+
+
+def cpu_usage(container):
+    """(CPU-seconds, of them in user code) the container has used, from its engine's
+    stats (for a container whose cgroup files are on another machine); None where it
+    has gone."""
+    try:
+        stats = container.stats(stream=False, one_shot=True)
+        used = stats["cpu_stats"]["cpu_usage"]
+        return used["total_usage"] / 1e9, used["usage_in_usermode"] / 1e9
+    except (docker.errors.DockerException, KeyError):
+        return None
 
 
 def _container(container):
@@ -129,9 +152,9 @@ def remove(container):
         pass
 
 
-def named(prefix):
+def named(prefix, engine=None):
     """Every container (running or not) whose name starts with `prefix`."""
-    found = _calling("ps", client().containers.list, all=True, filters={"name": prefix})
+    found = _calling("ps", client(engine).containers.list, all=True, filters={"name": prefix})
     return [container for container in found if container.name.startswith(prefix)]
 
 

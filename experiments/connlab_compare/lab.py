@@ -4,6 +4,13 @@ server CPUs, and the load generator's agents (one per load generator CPU) beside
 Everything talks inside the network, container to container: the published-port proxy
 would cost more than the servers do. Every container and the network are removed at
 the end, whatever happens.
+
+Or the server on another machine's engine (`server_engine`, an address as Docker
+contexts take it), as a serious measurement puts the load apart from the server: it
+runs there on that machine's network (host networking, as TechEmpower's servers do: no
+proxy, no bridge), the clients dial `server_address`, and its CPU comes from that
+engine's stats and that machine's /proc/stat (read in the server's container: it is not
+namespaced), not from this machine's files.
 """
 
 import json
@@ -31,9 +38,10 @@ class LabError(Exception):
     pass
 
 
-def every_cpu():
-    """The CPUs this machine lets the lab use, as --cpuset-cpus takes them ("0-1")."""
-    return cpu_list(os.sched_getaffinity(0))
+def every_cpu(engine=None):
+    """The CPUs the server's machine lets the lab use, as --cpuset-cpus takes them ("0-1"):
+    this machine's, or every CPU of another engine's."""
+    return cpu_list(range(containers.info(engine)["NCPU"]) if engine else os.sched_getaffinity(0))
 
 
 def server_alias(cell):
@@ -82,7 +90,7 @@ class Agent:
 
 
 class Lab:
-    def __init__(self, server_cpus, loadgen_cpus, logs):
+    def __init__(self, server_cpus, loadgen_cpus, logs, server_engine=None, server_address=None):
         self.name = f"connlab-compare-{uuid.uuid4().hex[:8]}"
         self.network = self.name
         self.server_cpus = server_cpus
@@ -92,6 +100,8 @@ class Lab:
         self._log_files = []
         self._references = {}  # {C client's name: its container}, each started on first use
         self.server_id = None  # the running server's container id
+        self.server = None  # and the container
+        self.server_engine, self.server_address = server_engine, server_address
         self._clients = None  # (their names, {container id: CPU accounting file}) of the agents and the C client
 
     def __enter__(self):
@@ -107,8 +117,9 @@ class Lab:
             agent.close()
         for log in self._log_files:
             log.close()
-        for container in containers.named(self.name):
-            containers.remove(container)
+        for engine in dict.fromkeys((None, self.server_engine)):
+            for container in containers.named(self.name, engine):
+                containers.remove(container)
         containers.remove_network(self.network)
 
     def start_server(self, target, python, settings, cpus=None, alias=None):
@@ -116,12 +127,21 @@ class Lab:
         `cpus`), also named `alias` on the network; returns its address."""
         self.stop_server()
         image, env = target.run_spec(python, settings)
-        server = containers.run(image, name=f"{self.name}-server", network=self.network,
-                                aliases=["target", *([alias] if alias else [])], cpus=cpus or self.server_cpus,
-                                env=env, healthcheck={"test": ["NONE"]}, pids_limit=-1)  # fmt: skip
-        self.server_id = server.id
-        containers.wait_ready(server, target.ready, READY_SECONDS, f"{target.name} on {python}")
-        return f"tcp://target:{target.port}"
+        where = {"network_mode": "host", "engine": self.server_engine} if self.server_engine else \
+            {"network": self.network, "aliases": ["target", *([alias] if alias else [])]}  # fmt: skip
+        if self.server_engine and not containers.image_id(image, self.server_engine):
+            raise LabError(f"{image} is not on the server's engine {self.server_engine}: copy it there with "
+                           f"docker save {image} | docker -H {self.server_engine} load")  # fmt: skip
+        self.server = containers.run(image, name=f"{self.name}-server", cpus=cpus or self.server_cpus, env=env,
+                                     healthcheck={"test": ["NONE"]}, pids_limit=-1, **where)  # fmt: skip
+        self.server_id = self.server.id
+        containers.wait_ready(self.server, target.ready, READY_SECONDS, f"{target.name} on {python}")
+        return f"tcp://{self.server_host()}:{target.port}"
+
+    def server_host(self, alias="target"):
+        """The server's name, as the clients and Prometheus reach it: on the lab's network
+        (`alias`), or the address of the machine whose engine runs it."""
+        return self.server_address if self.server_engine else alias
 
     def run_reference(self, client, argv, timeout=300):
         """The C client `client` (a class of clients.py) with `argv` in its container
@@ -137,6 +157,15 @@ class Lab:
         status, output = containers.execute(container, ["sh", "-c", script, "sh", *argv], timeout=timeout)
         return status == 0, output
 
+    def snapshot(self, cpus):
+        """noise.snapshot of the server's `cpus`: this machine's, or those of the machine
+        whose engine runs the server (its /proc/stat read in the server's container)."""
+        if not self.server_engine:
+            return noise.snapshot(cpus, self.noise_files(cpus))
+        server = self.server
+        return noise.snapshot(cpus, {self.server_id: lambda: containers.cpu_usage(server)},
+                              stat=lambda: containers.execute(server, ["cat", "/proc/stat"], timeout=10)[1])
+
     def noise_files(self, cpus):
         """{container id: its CPU accounting file} of the server and, where they run on
         `cpus` too, of the lab's own clients: what is not noise on those CPUs."""
@@ -151,13 +180,15 @@ class Lab:
 
     def server_threads(self):
         """The server container's threads' scheduler counters (schedstat.READ's output)."""
-        status, output = containers.execute(f"{self.name}-server", ["sh", "-c", schedstat.READ], timeout=30)
+        status, output = containers.execute(self.server, ["sh", "-c", schedstat.READ], timeout=30)
         if status:
             raise LabError(f"the server's threads could not be read: {output.strip()[-200:]}")
         return output.strip()
 
     def stop_server(self):
-        containers.remove(f"{self.name}-server")
+        for container in containers.named(f"{self.name}-server", self.server_engine):
+            containers.remove(container)
+        self.server = None
 
     def ask_all(self, requests, on_phase=None):
         """Send requests[i] to agent i (the first one only, if fewer) at once; the replies.

@@ -67,10 +67,13 @@ def usage(path):
         return None
 
 
-def snapshot(cpus, files):
-    """The counters of `cpus` and of the containers in `files` ({id: path}) now."""
-    user, steal = cpu_times(cpus)
-    return Snapshot(time.monotonic(), time.time(), user, steal, {cid: usage(path) for cid, path in files.items()})
+def snapshot(cpus, files, stat=None):
+    """The counters of `cpus` and of the containers in `files` ({id: path, or a function
+    giving usage()'s figures}) now; `stat`: a function giving /proc/stat's text where it
+    is another machine's."""
+    user, steal = cpu_times(cpus, stat() if stat else None)
+    return Snapshot(time.monotonic(), time.time(), user, steal,
+                    {cid: path() if callable(path) else usage(path) for cid, path in files.items()})  # fmt: skip
 
 
 def between(before, after, cpus, server, loaded=None):

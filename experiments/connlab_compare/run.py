@@ -37,6 +37,7 @@ def machine(args, scenarios, pythons_found, scraped_by):
         "cpus": os.cpu_count(), "server_cpus": args.server_cpus, "loadgen_cpus": args.loadgen_cpus,
         "docker": containers.version(),
         "images": {image: containers.image_id(image) for image in images(args)},
+        **({"server_engine": server_engine(args)} if args.server_engine else {}),
         "packages": {image: exports.packages(image) for image in python_images(args)},
         **exports.provenance(scenario_files(scenarios)),
         "pythons": args.pythons, "python_versions": pythons_found, "protocols": args.protocols,
@@ -49,9 +50,26 @@ def scenario_files(scenarios):
     return [SCENARIO_DIRECTORY / f"{scenario.name}.toml" for scenario in scenarios]
 
 
+def server_engine(args):
+    """The machine whose engine runs the servers: its address, and what the engine says
+    of it (its CPU model is read where a server runs: /proc/cpuinfo is the machine's)."""
+    found = containers.info(args.server_engine)
+    return {"engine": args.server_engine, "address": args.server_address, "hostname": found["Name"],
+            "kernel": found["KernelVersion"], "cpus": found["NCPU"], "docker": found["ServerVersion"],
+            "images": {image: containers.image_id(image, args.server_engine) for image in server_images(args)}}  # fmt: skip
+
+
 def python_images(args):
     """The images of connlab's Python code: the servers' builds and the load generator."""
     return [*(server_image(p, targets.tag()) for p in args.pythons), targets.image("loadgen")]
+
+
+def server_images(args):
+    """The images the servers' machine runs: the server builds, the references chosen and
+    the calibration's."""
+    chosen = [targets.get(name) for name in split(args.targets)] or targets.references().values()
+    own = {target.image for target in chosen if target.reference} | {targets.get(runner.CALIBRATION_REFERENCE).image}
+    return [*(server_image(p, targets.tag()) for p in args.pythons), *map(targets.image, sorted(own))]
 
 
 def images(args):
@@ -139,10 +157,15 @@ def measure_run(args, folder, resumed):
         sys.exit(f"connlab: compare: {exc}")
     try:
         missing = [image for image in images(args) if containers.image_id(image) is None]
+        elsewhere = [image for image in server_images(args) if args.server_engine
+                     and containers.image_id(image, args.server_engine) is None]  # fmt: skip
     except containers.ContainerError as exc:
         sys.exit(f"connlab: compare: {exc}")
     if missing:
         sys.exit(f"connlab: compare: image {missing[0]} is missing; `make compare` builds it")
+    if elsewhere:
+        sys.exit(f"connlab: compare: image {elsewhere[0]} is not on the server's engine {args.server_engine}: copy each "
+                 f"there (docker save {' '.join(elsewhere)} | docker -H {args.server_engine} load)")
     log = journal.Journal(folder)
     points = journal.read(folder)[1] if resumed else []
     done = journal.finished_cells(points, lambda cell: runner.expected(by_name[cell.scenario], cell))
@@ -163,7 +186,8 @@ def measure_run(args, folder, resumed):
         took[cell.scenario, cell.target, cell.python, cell.protocol] = time.monotonic() - started
 
     try:
-        with Lab(args.server_cpus, cpu_set(args.loadgen_cpus), folder / "logs") as lab, \
+        with Lab(args.server_cpus, cpu_set(args.loadgen_cpus), folder / "logs", args.server_engine or None,
+                 args.server_address or None) as lab, \
                 Scrape(lab, folder.name, args.prometheus) as scrape:
             if not resumed:
                 archs = sorted({cell.target for cell in cells}, key=list(targets.all_targets()).index)
@@ -246,4 +270,5 @@ def asked(args, cells):
             "targets": list(dict.fromkeys(cell.target for cell in cells)), "pythons": args.pythons,
             "protocols": args.protocols,
             "repeat": args.repeat, "budget": args.budget, "quick": args.quick, "server_cpus": args.server_cpus,
-            "loadgen_cpus": args.loadgen_cpus, "settings": args.settings, "command": " ".join(["python -m connlab_compare", *sys.argv[1:]])}  # fmt: skip
+            "loadgen_cpus": args.loadgen_cpus, "settings": args.settings, "server_engine": args.server_engine,
+            "server_address": args.server_address, "command": " ".join(["python -m connlab_compare", *sys.argv[1:]])}  # fmt: skip

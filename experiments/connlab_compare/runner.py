@@ -128,17 +128,17 @@ def step_requests(lab, scenario, step, address, target, quick, protocol="resp"):
             groups.append({"users": users, "parameters": parameters})
         requests.append({"step": {
             "host": address, "groups": groups, "warmup": scenario.warmup(quick), "duration": scenario.duration(quick),
-            "spawn_rate": scenario.timing["spawn_rate"], "scrape": scrape_source(scenario, target) if index == 0 else None,
+            "spawn_rate": scenario.timing["spawn_rate"], "scrape": scrape_source(scenario, target, address) if index == 0 else None,
         }})  # fmt: skip
     return requests
 
 
-def scrape_source(scenario, target):
-    """What the load generator reads of the server around a step: its /metrics, or its
-    probe where it has none (only the resources a scenario reads)."""
+def scrape_source(scenario, target, address):
+    """What the load generator reads of the server at `address` around a step: its
+    /metrics, or its probe where it has none (only the resources a scenario reads)."""
     if not (scenario.server_figures or (scenario.theory and target.metrics_port)):
         return None
-    return target.scrape_source()
+    return target.scrape_source(address.removeprefix("tcp://").rsplit(":", 1)[0])
 
 
 def locust_point(lab, scenario, step, address, target, quick, baseline, on_phase=None, protocol="resp"):
@@ -185,7 +185,7 @@ def run_cell(lab, cell, scenario, quick, progress, journal, settings=None):
     machine took for something else (noise.noisy) is measured once more, and marked if
     it stays noisy."""
     target = targets.get(cell.target)
-    cpus = every_cpu() if scenario.server_cpus == "all" else None
+    cpus = every_cpu(lab.server_engine) if scenario.server_cpus == "all" else None
     settings = {**scenario.server_settings, **(settings or {}), "PROTOCOL": cell.protocol}
     address = lab.start_server(target, cell.python, settings, cpus, server_alias(cell))
     server_cpus = cpu_set(cpus or lab.server_cpus)
@@ -197,17 +197,16 @@ def run_cell(lab, cell, scenario, quick, progress, journal, settings=None):
         for attempt in (1, 2):
             if attempt == 2 and first:
                 baseline.clear()
-            files = lab.noise_files(server_cpus)
-            marks = {"measuring": noise.snapshot(server_cpus, files)}  # Locust's agent marks its own
+            marks = {"measuring": lab.snapshot(server_cpus)}  # Locust's agent marks its own
             if client == LOCUST:
-                mark = lambda phase: marks.__setitem__(phase, noise.snapshot(server_cpus, files))  # noqa: E731
+                mark = lambda phase: marks.__setitem__(phase, lab.snapshot(server_cpus))  # noqa: E731
                 figures = locust_point(lab, scenario, step, address, target, quick, baseline, mark, cell.protocol)
                 loaded = None
             else:  # the C client has no warm-up: its window is the container's run, its load its own seconds
                 figures = reference_point(lab, scenario, step, address, quick, served.get(step.label) or served.get(step.base),
                                           cell.protocol)  # fmt: skip
                 loaded = figures["requests"] / figures["rps"] if figures["rps"] else None
-            after = marks.get("measured") or noise.snapshot(server_cpus, files)
+            after = marks.get("measured") or lab.snapshot(server_cpus)
             figures.update(noise.between(marks["measuring"], after, server_cpus, lab.server_id, loaded))
             if not noise.noisy(figures):
                 break
@@ -238,11 +237,10 @@ def calibrate(lab, when, readings=CALIBRATION_READINGS):
     cpus = cpu_set(lab.server_cpus)
     rates, shares = [], []
     for _ in range(readings):
-        files = lab.noise_files(cpus)
-        before = noise.snapshot(cpus, files)
+        before = lab.snapshot(cpus)
         ok, output = lab.run_reference(RedisBenchmark, RedisBenchmark.command(host, port, ["PING"], clients=1,
                                                                               requests=CALIBRATION_REQUESTS))  # fmt: skip
-        shares.append(noise.between(before, noise.snapshot(cpus, files), cpus, lab.server_id)["noise"])
+        shares.append(noise.between(before, lab.snapshot(cpus), cpus, lab.server_id)["noise"])
         if not ok:
             raise LabError(f"the calibration step failed: {output.strip()[-200:]}")
         rates.append(reference_client.parse(output)["rps"])

@@ -63,7 +63,7 @@ def target_groups(lab, run, cell):
     labels, port = cell_labels(run, cell), targets.get(cell.target).metrics_port
     groups = [{"targets": [f"{agent.name}:{AGENT_PORT}" for agent in lab.agents], "labels": {**labels, "role": "loadgen"}}]
     if port:
-        groups.append({"targets": [f"{server_alias(cell)}:{port}"], "labels": {**labels, "role": "server"}})
+        groups.append({"targets": [f"{lab.server_host(server_alias(cell))}:{port}"], "labels": {**labels, "role": "server"}})
     return groups
 
 

@@ -120,10 +120,9 @@ def test_a_cell_speaks_its_protocol_to_the_server_and_the_load_generator(lines_c
             started.append(settings)
             return "tcp://target:7000"
 
-        def noise_files(self, cpus):
-            return {}
+        def snapshot(self, cpus):
+            return None
 
-    monkeypatch.setattr(runner.noise, "snapshot", lambda cpus, files: None)
     monkeypatch.setattr(runner.noise, "between", lambda *args: {"noise": 0.0})
     monkeypatch.setattr(runner.measure, "point_metrics", lambda replies, names: {"rps": 1.0})
     monkeypatch.setattr(Lab, "ask_all", lambda self, requests, on_phase=None: asked.extend(requests) or [

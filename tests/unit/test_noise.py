@@ -168,8 +168,8 @@ class FakeLab:
     def start_server(self, *args):
         return "tcp://target:7000"
 
-    def noise_files(self, cpus):
-        return {}
+    def snapshot(self, cpus):
+        return None
 
 
 class Journal(list):
@@ -181,7 +181,6 @@ def test_a_noisy_point_is_measured_again_and_marked_if_it_stays_noisy(monkeypatc
     scenario.steps = scenario.steps[:2]  # PING, ECHO: Locust and redis-benchmark each
     readings = iter([0.9, 0.02, 0.0, 0.0, 0.6, 0.7])  # PING: noisy then quiet; ECHO's C point: noisy twice
     measured = []
-    monkeypatch.setattr(runner.noise, "snapshot", lambda cpus, files: None)
     monkeypatch.setattr(runner.noise, "between", lambda *args: {"noise": next(readings)})  # steal alone
     monkeypatch.setattr(runner, "locust_point", lambda lab, scenario, step, *rest: measured.append(step.label) or {"rps": 1.0})
     monkeypatch.setattr(runner, "reference_point",

@@ -12,7 +12,7 @@ from connlab_compare.journal import Cell
 
 def fake_lab():
     agents = [SimpleNamespace(name=f"lab-x-agent-{i}") for i in range(2)]
-    return SimpleNamespace(name="lab-x", network="lab-x", agents=agents, loadgen_cpus={0})
+    return SimpleNamespace(name="lab-x", network="lab-x", agents=agents, loadgen_cpus={0}, server_host=lambda alias: alias)
 
 
 def cell(arch, python, repeat=1, scenario="spread", protocol="resp"):

@@ -1,0 +1,134 @@
+"""make compare with the servers on another machine's Docker engine (SERVER_ENGINE).
+
+The other machine is of the test's own making: a second Docker engine on this one, with
+its own state, socket, containerd namespace and cgroup parent (so that no cgroup file of
+its containers is where the lab would look for this engine's), the server and
+calibration images copied into it as they would be to another machine. Its servers run
+on the host's network, as on another machine; the load stays on this engine and dials
+the host's address on Docker's bridge. The points must carry the server's CPU (from the
+second engine's stats) and its threads, and only the second engine may have run a server.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import docker
+import jsonschema
+import pytest
+
+from compose_util import ROOT
+from conftest import SERVER_CPUS, SERVER_IMAGE, TAG, wait_until
+from connlab_compare import report
+from loadgen_lab import LOADGEN_CPUS
+
+pytestmark = pytest.mark.integration
+CALIBRATION_IMAGE = f"connlab/redis:{TAG}"
+BRIDGE = f"connlab-e2-{os.getpid() % 10000}"  # the second engine's own bridge (an interface name: 15 characters at most)
+
+
+@pytest.fixture(scope="module")
+def engine(docker_client, tmp_path_factory):
+    """The second engine's address, its images loaded."""
+    if os.geteuid() != 0 or not shutil.which("dockerd"):
+        pytest.skip("a second Docker engine of the test's own needs root and dockerd on this machine")
+    root = tmp_path_factory.mktemp("engine")
+    address = f"unix://{root}/docker.sock"
+    log = open(root / "dockerd.log", "w")
+    # Its own configuration (not /etc/docker's, whose paths are the first engine's), with the
+    # storage driver this machine's engine found it can use; and a bridge of its own (with
+    # --bridge=none an engine deletes docker0, the first engine's).
+    (root / "daemon.json").write_text(json.dumps({"storage-driver": docker_client.info()["Driver"]}))
+    subprocess.run(["ip", "link", "add", BRIDGE, "type", "bridge"], check=True)
+    subprocess.run(["ip", "addr", "add", "10.213.0.1/24", "dev", BRIDGE], check=True)
+    daemon = subprocess.Popen(
+        ["dockerd", "--config-file", str(root / "daemon.json"), "--data-root", str(root / "data"),
+         "--exec-root", str(root / "exec"), "--pidfile", str(root / "pid"),
+         "-H", address, "--bridge", BRIDGE, "--iptables=false", "--ip-masq=false", "--containerd-namespace", "connlab-e2",
+         "--containerd-plugins-namespace", "connlab-e2-plugins", "--cgroup-parent", "connlab-e2"],
+        stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+    clients = []  # the SDK's client asks the engine its version as it is made
+
+    def answering():
+        clients[:] = clients or [docker.DockerClient(base_url=address, timeout=120)]
+        return daemon.poll() is None and clients[0].ping()
+
+    try:
+        wait_until(answering, 60, "the second Docker engine to answer")
+        client = clients[0]
+        copied = subprocess.run(f"docker save {SERVER_IMAGE} {CALIBRATION_IMAGE} | docker -H {address} load",
+                                shell=True, capture_output=True, text=True, timeout=600)  # fmt: skip
+        assert copied.returncode == 0, copied.stderr
+        yield address, client
+    finally:
+        if clients and daemon.poll() is None:
+            for container in clients[0].containers.list(all=True):
+                container.remove(force=True)
+        daemon.terminate()
+        daemon.wait(60)
+        log.close()
+        subprocess.run(["ip", "link", "delete", BRIDGE], capture_output=True)
+        for mount in sorted((line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()
+                             if line.split()[1].startswith(str(root))), reverse=True):  # fmt: skip
+            subprocess.run(["umount", "-l", mount], capture_output=True)  # what it left mounted (its netns)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def run(engine, docker_client, tmp_path_factory):
+    address, client = engine
+    out = tmp_path_factory.mktemp("compare")
+    # The host's address on a bridge of this engine: the load's containers reach it, as a
+    # load machine reaches a server machine's address.
+    network = docker_client.networks.create(f"connlab-engine-test-{os.getpid()}")
+    try:
+        network.reload()
+        host = network.attrs["IPAM"]["Config"][0]["Gateway"]
+        yield from _run(address, host, out)
+    finally:
+        network.remove()
+
+
+def _run(address, host, out):
+    started = time.time()
+    result = subprocess.run(
+        [sys.executable, "-m", "connlab_compare", "--scenarios", "head-of-line", "--targets", "single-thread",
+         "--quick", "--repeat", "1", "--budget", "0", "--prometheus", "off", "--server-cpus", SERVER_CPUS,
+         "--loadgen-cpus", LOADGEN_CPUS, "--server-engine", address, "--server-address", host, "--out", str(out)],
+        cwd=ROOT, env={**os.environ, "LOCUST_SKIP_MONKEY_PATCH": "1", "PYTHONPATH": "services:loadgen:experiments"},
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    (folder,) = [path for path in out.iterdir() if path.is_dir()]
+    yield folder, address, host, started
+
+
+def servers_started(client, since):
+    """The images of the lab's servers (its containers named <lab>-server) the engine started."""
+    return {event["Actor"]["Attributes"]["image"] for event in client.events(
+        since=int(since), until=int(time.time()) + 1, decode=True, filters={"type": "container", "event": "start"})
+        if event["Actor"]["Attributes"]["name"].endswith("-server")}  # fmt: skip
+
+
+def test_the_servers_ran_on_the_other_engine_and_were_measured_there(run, engine, docker_client):
+    folder, address, host, started = run
+    results = json.loads((folder / "results.json").read_text())
+    jsonschema.validate(results, report.schema())
+    machine = results["machine"]["server_engine"]
+    assert (machine["engine"], machine["address"]) == (address, host)
+    assert machine["images"][SERVER_IMAGE] and machine["cpus"] == os.cpu_count()
+    points = results["points"]
+    assert len(points) == 2 and {p["target"] for p in points} == {"single-thread"}
+    for point in points:
+        figures = point["metrics"]
+        assert figures["rps"] > 0 and figures["errors"] == 0
+        # Its cgroup is the second engine's (connlab-e2/...): the CPU came from that engine's stats.
+        assert 0 < figures["server_cpu"] <= 1.05 and 0 <= figures["steal_share"] <= figures["noise"] <= 1
+    [traced] = [p for p in points if "threads" in p["metrics"]]
+    assert traced["metrics"]["threads"]["event loops"]["threads"] == 1  # read by an exec through the other engine
+    assert servers_started(engine[1], started) == {SERVER_IMAGE, CALIBRATION_IMAGE}  # the design, the calibration's
+    assert not servers_started(docker_client, started)  # here only the load
