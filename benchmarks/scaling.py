@@ -9,8 +9,9 @@ Servers run as plain pinned processes, so this also runs on a machine without Do
 The load comes from client processes pinned to the other CPUs: persistent connections
 each with one request in flight (closed loop), new connections so many at a time
 (closed loop) or at a rate (open loop, each timed from when it was due). Around the new
-connections' loads the server's threads are read (/proc's schedstat, as `make compare`
-reads them): its CPU and its acceptor thread's share, the model's inputs.
+connections' loads the server's CPU is read (its processes' /proc stat, exited threads
+included) and its threads' (/proc's schedstat, as `make compare` reads them): its CPU
+per connection and the acceptor thread's share of it, the model's inputs.
 
 `--pythons` runs every architecture on each Python named, side by side: a server build
 (`3.13`, `3.13t`: the server image of that build, started with host networking and
@@ -37,6 +38,7 @@ sys.path[:0] = [str(ROOT / "services"), str(ROOT / "experiments")]
 from connlab import designs  # noqa: E402
 from connlab.config import ARCHITECTURES, cpu_list, server_image  # noqa: E402
 from connlab_compare import containers, schedstat, targets  # noqa: E402
+from connlab_model.inputs import FIGURES  # noqa: E402  (what a cell may hold)
 
 BUILDS = {python: server_image(python, targets.tag()) for python in targets.PYTHONS}
 
@@ -83,9 +85,9 @@ class Process:
 
     def threads(self):
         """Its threads' and its children's scheduler counters (schedstat.parse)."""
-        text = subprocess.run(["sh", "-c", schedstat.READ], capture_output=True, text=True).stdout
-        mine = descendants(self.process.pid)
-        return {thread: figures for thread, figures in schedstat.parse(text).items() if int(thread.split("/")[0]) in mine}
+        mine = descendants(self.process.pid)  # their threads only: all of this machine's take seconds to read
+        read = schedstat.READ.replace("/proc/[0-9]*/task/[0-9]*", " ".join(f"/proc/{pid}/task/[0-9]*" for pid in mine))
+        return schedstat.parse(subprocess.run(["sh", "-c", read], capture_output=True, text=True).stdout)
 
     def cpu(self):
         """CPU seconds its processes have used, exited threads' included."""
@@ -185,8 +187,8 @@ def measure(port, request, seconds, client_cpus, connections):
 def fresh(port, seconds, cpu, results, slots=0, rate=0.0, seed=0):
     """One load process of new connections, each connect, PING, close: `slots` at a time
     (closed loop), or started at random at `rate` a second (open loop, each timed from
-    when it was due). Puts (the latency in seconds of each answered, and of each still
-    unanswered at the end its age: at least that; errors). Each binds its own loopback
+    when it was due). Puts (the latency in seconds of each answered, the age of each
+    still unanswered at the end: at least its latency; errors). Each binds its own loopback
     address (127.x.y.z), so that connections closed here (TIME_WAIT) do not use up one
     address's ports."""
     import random
@@ -233,17 +235,16 @@ def fresh(port, seconds, cpu, results, slots=0, rate=0.0, seed=0):
             sock.close()
             if slots:
                 start(time.perf_counter())
-    latencies += [end - key.data[0] for key in selector.get_map().values()] if rate else []
-    results.put((latencies, errors))
+    pending = [end - key.data[0] for key in selector.get_map().values()] if rate else []
+    results.put((latencies, pending, errors))
 
 
-def sleeper(port, request, seconds, cpu, ready):
-    """One connection sending `request` back to back (the blocked worker's), until `seconds`."""
+def sleeper(port, request, cpu, ready, done):
+    """One connection sending `request` back to back (the blocked worker's) until `done`."""
     os.sched_setaffinity(0, {cpu})
     with socket.create_connection(("127.0.0.1", port)) as sock:
         ready.set()
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
+        while not done.is_set():
             sock.sendall(request)
             reply = b""
             while not reply.endswith(b"\r\n"):
@@ -267,7 +268,7 @@ def wait_for_room(needed, patience=300):
     which clients retry after 1 s, then 3 s, timing the table, not the server (a closed
     connection stays in it for two minutes). Seconds waited."""
     started = time.monotonic()
-    while (table := conntrack()) and table[0] + needed > 0.9 * table[1]:
+    while (table := conntrack()) and table[0] + min(needed, table[1] // 2) > 0.9 * table[1]:  # a cell fills half at most
         if time.monotonic() - started > patience:
             raise RuntimeError(f"connection tracking holds {table[0]} of {table[1]} entries after {patience} s")
         time.sleep(1)
@@ -284,10 +285,10 @@ def measure_fresh(server, port, seconds, client_cpus, slots=0, rate=0.0, blockin
     (SYNs were dropped: the cell timed that, and is left out of the JSON)."""
     if (waited := wait_for_room(int(seconds * (rate or most)))) >= 1:
         print(f"  (waited {waited:.0f} s for room in the kernel's connection tracking)", file=sys.stderr, flush=True)
-    results, ready = multiprocessing.Queue(), multiprocessing.Event()
+    results, ready, done = multiprocessing.Queue(), multiprocessing.Event(), multiprocessing.Event()
     helpers = []
     if blocking:
-        helpers.append(multiprocessing.Process(target=sleeper, args=(port, blocking, seconds + 1, client_cpus[0], ready)))
+        helpers.append(multiprocessing.Process(target=sleeper, args=(port, blocking, client_cpus[0], ready, done)))
         helpers[0].start()
         ready.wait(10)
     before, cpu_before, started = server.threads(), server.cpu(), time.monotonic()
@@ -298,18 +299,20 @@ def measure_fresh(server, port, seconds, client_cpus, slots=0, rate=0.0, blockin
         proc.start()
     answers = [results.get(timeout=seconds + 30) for _ in procs]
     after, cpu, elapsed = server.threads(), server.cpu() - cpu_before, time.monotonic() - started
+    done.set()
     for proc in procs + helpers:
-        proc.join(seconds + 15)
-    latencies = sorted(latency for mine, _ in answers for latency in mine)
+        proc.join(15)
+    answered = [latency for mine, _, _ in answers for latency in mine]
+    latencies = sorted(answered + [age for _, pending, _ in answers for age in pending])  # the unanswered: at least
     other = schedstat.per_role(before, after, elapsed).get("other", {}).get("cpu_ms", 0.0) * elapsed / 1000
-    return {"rps": len(latencies) / seconds, "errors": sum(errors for _, errors in answers),
+    # The server is idle outside the clients' seconds: its CPU over them is what it used under load.
+    return {"rps": len(answered) / seconds, "errors": sum(errors for _, _, errors in answers),
             "p99_ms": latencies[int(len(latencies) * 0.99)] * 1000 if latencies else float("nan"),
-            "max_ms": latencies[-1] * 1000 if latencies else float("nan"), "server_cpu": cpu / elapsed,
-            "cost_us": cpu / len(latencies) * 1e6 if latencies else None, "other_share": min(1.0, other / cpu) if cpu else None,
+            "max_ms": latencies[-1] * 1000 if latencies else float("nan"), "server_cpu": cpu / seconds,
+            "cost_us": cpu / len(answered) * 1e6 if answered else None, "other_share": min(1.0, other / cpu) if cpu else None,
             "tracking_full": bool((table := conntrack()) and table[0] >= 0.98 * table[1])}  # fmt: skip
 
 
-FIGURES = ("rps", "p99_ms", "max_ms", "server_cpu", "cost_us", "other_share")  # what a cell may hold
 
 
 def loads_of(args):

@@ -51,6 +51,8 @@ def image_id(image, engine=None):
         return client(engine).images.get(image).id
     except docker.errors.ImageNotFound:
         return None
+    except docker.errors.DockerException as exc:  # an engine that does not answer
+        raise ContainerError(f"docker image inspect {image}: {exc}") from None
 
 
 def network(name):

@@ -17,6 +17,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 import threading
 import uuid
 
@@ -117,10 +118,15 @@ class Lab:
             agent.close()
         for log in self._log_files:
             log.close()
-        for engine in dict.fromkeys((None, self.server_engine)):
-            for container in containers.named(self.name, engine):
-                containers.remove(container)
-        containers.remove_network(self.network)
+        try:
+            for engine in dict.fromkeys((None, self.server_engine)):
+                try:
+                    for container in containers.named(self.name, engine):
+                        containers.remove(container)
+                except containers.ContainerError as error:  # e.g. the other machine's engine gone: say so, go on
+                    print(f"connlab: compare: could not remove the lab's containers: {error}", file=sys.stderr)
+        finally:
+            containers.remove_network(self.network)
 
     def start_server(self, target, python, settings, cpus=None, alias=None):
         """A fresh container running `target` (targets.Target) on the server CPUs (or

@@ -29,7 +29,7 @@ CORES = (4, 8, 16, 32, 64)
 def check(data, overheads):
     """[{arch, load, cpus, measured, model, error, input, p99_ms, model_p99_ms, p99_ratio}]
     for every measured cell (p99 None where the table has none)."""
-    if not data["loads"]:
+    if inputs.cpu_bound(data) is None:  # no input for requests: bench-scaling LOADS= without work
         return []
     rows, input_load = [], inputs.cpu_bound(data)
     for arch, by_load in data["rps"].items():
@@ -51,7 +51,7 @@ def check(data, overheads):
 def predict(data, overheads, checked):
     """({(arch, load): {cores: rps}} where every checked cell met the goal, {(arch, load): worst row} where not)."""
     predictions, missed = {}, {}
-    for arch, by_load in data["rps"].items():
+    for arch, by_load in data["rps"].items() if overheads else ():  # no input: nothing to predict from
         for load_name in (name for name in by_load if name in data["loads"]):
             mine = [r for r in checked if r["arch"] == arch and r["load"] == load_name and not r["input"]]
             worst = max(mine, key=lambda r: abs(r["error"]), default=None)
@@ -92,8 +92,9 @@ def main():
     parser.add_argument("--out", default="build/model")
     args = parser.parse_args()
     data = inputs.read(args.inputs)
-    overheads = inputs.overheads(data) if data["loads"] else {}
-    if lacking := [arch for arch, by_load in data["rps"].items() if set(by_load) & set(data["loads"]) and arch not in overheads]:
+    overheads = inputs.overheads(data)
+    if overheads and (lacking := [arch for arch, by_load in data["rps"].items()
+                                  if set(by_load) & set(data["loads"]) and arch not in overheads]):  # fmt: skip
         sys.exit(f"connlab: model: {args.inputs} has no one-CPU cell of the CPU-bound load for {', '.join(lacking)}, "
                  "the model's input: make bench-scaling CPUS=1,2,4 (one CPU and more) writes a table it can use")
     checked = check(data, overheads)

@@ -234,7 +234,7 @@ def blocks(rows, predictions, missed, figure, verdicts=()):
         return []
     table = [[r["design"], r["python"], r["protocol"], f"{r['scenario']} · {r['step']}", r["cpus"],
               f"{r['rps']:,.0f}", f"{r['model_rps']:,.0f}", "input" if r["input"] else f"{r['rps_error']:+.0%}",
-              _ms(r["p99_ms"]), _ms(r["model_p99_ms"]), f"{r['p99_ratio']:.2f}×" if r["p99_ratio"] else "–",
+              shown_ms(r["p99_ms"]), shown_ms(r["model_p99_ms"]), f"{r['p99_ratio']:.2f}×" if r["p99_ratio"] else "–",
               "input" if r["input"] else ("†, not judged" if not r["judged"] else ", ".join(misses(r)) or "yes")]
              for r in rows]  # fmt: skip
     found = [("h2", "The many-core model against this run"),
@@ -284,8 +284,8 @@ def predicted(text, predictions, shown, figure, alt, verdicts):
     return found
 
 
-def _ms(value):
-    return "–" if value is None else f"{value:.3g}"
+def shown_ms(value):
+    return "–" if value is None else "never answered" if value == float("inf") else f"{value:.3g}"
 
 
 def plot(rows, predictions, out):

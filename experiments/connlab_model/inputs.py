@@ -34,14 +34,17 @@ def read(path=KEPT):
 
 
 def cpu_bound(data):
-    """The name of the load whose requests compute (and do not sleep): the input's."""
-    return next(name for name, load in data["loads"].items() if load.work and not load.sleep)
+    """The name of the load whose requests compute (and do not sleep): the input's; None
+    where the table has none."""
+    return next((name for name, load in data["loads"].items() if load.work and not load.sleep), None)
 
 
 def overheads(data):
     """{arch: seconds of CPU per request beyond the command}, from each design's one-CPU
     figure under the CPU-bound load."""
     cpu_bound_ = cpu_bound(data)
+    if cpu_bound_ is None:
+        return {}
     work = data["loads"][cpu_bound_].work
     return {arch: 1 / by_load[cpu_bound_][1] - work for arch, by_load in data["rps"].items()
             if 1 in by_load.get(cpu_bound_, {})}  # fmt: skip

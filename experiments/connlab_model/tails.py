@@ -19,10 +19,10 @@ one draw.
 
 import statistics
 
-from connlab_compare.verdict import MARGIN
+from connlab_compare.verdict import MARGIN, round_ratios
 
 from .blocked import Tail, tail, unmodelled
-from .compared import BY_NAME, CORES, P99_GOAL, cpus_of, draw, predicted, settings_of
+from .compared import BY_NAME, CORES, P99_GOAL, cpus_of, draw, predicted, settings_of, shown_ms
 
 SCENARIO = "blocked-worker"
 
@@ -57,16 +57,18 @@ def check(scenario, points, machine):
                 and point["target"] in BY_NAME and figures["rps"] and figures["p99_ms"] is not None \
                 and not figures.get("noisy"):  # fmt: skip
             cells.setdefault((point["target"], point["python"], point["protocol"]), []).append(figures)
+    for key, figures in list(cells.items()):
+        if reason := unmodelled(BY_NAME[key[0]]) or (None in (f.get("server_cpu") for f in figures)
+                                                        and "the server's CPU was not read"):  # fmt: skip
+            why[key] = reason
+            del cells[key]
     floors = {}
     for (_, python, protocol), figures in cells.items():
         p99 = statistics.median(f["p99_ms"] for f in figures)
         floors[python, protocol] = min(p99, floors.get((python, protocol), p99))
     for key, figures in cells.items():
         design = BY_NAME[key[0]]
-        if reason := unmodelled(design):
-            why[key] = reason
-            continue
-        serve = statistics.median((f.get("server_cpu") or 0.0) / f["rps"] for f in figures)
+        serve = statistics.median(f["server_cpu"] / f["rps"] for f in figures)
         workers, processes = settings_of(design, scenario, machine)
         model = tail(design, cpus, 0.0, serve, gil=key[1] != "3.13t", workers=workers, processes=processes, **load)
         p99, floor = statistics.median(f["p99_ms"] for f in figures), floors[key[1:]]
@@ -102,31 +104,23 @@ def _floored(found, floor):
 
 def verdicts(scenario, predictions, measured_verdicts):
     """[claim, build, protocol, the run's verdict, the model's ratio at the most cores, its
-    verdict] for each prediction whose designs the model all predicted: worse over
-    better (each side's median), against the prediction's margin."""
+    verdict] for each prediction of p99 or max whose designs the model all predicted,
+    judged as the run's verdicts are (verdict.round_ratios) with the prediction's margin."""
     found, top = [], CORES[-1]
     for prediction in scenario.predictions:
-        metric = prediction["metric"]
-        if metric not in ("p99_ms", "max_ms"):
+        if prediction["metric"] not in ("p99_ms", "max_ms"):
             continue
-        index = 0 if metric == "p99_ms" else 1
+        index = ("p99_ms", "max_ms").index(prediction["metric"])
+        named = [d for group in ("better", "worse", "similar") for d in prediction.get(group, [])]
         for python, protocol in dict.fromkeys(key[1:] for key in predictions):
-            figures = {d: predictions.get((d, python, protocol), {}).get(top) for group in ("better", "worse", "similar")
-                       for d in prediction.get(group, [])}  # fmt: skip
-            if not figures or None in figures.values():
+            if any((d, python, protocol) not in predictions for d in named):
                 continue
-            if "similar" in prediction:
-                values = [figures[d][index] for d in prediction["similar"]]
-                ratio = max(values) / min(values)
-                holds = ratio <= prediction.get("margin", MARGIN)
-            else:
-                side = {g: statistics.median(figures[d][index] for d in prediction[g]) for g in ("better", "worse")}
-                ratio = side["worse"] / side["better"]
-                holds = ratio >= prediction.get("margin", MARGIN)
+            [ratio] = round_ratios(prediction, {d: {1: predictions[d, python, protocol][top][index]} for d in named})
+            margin = prediction.get("margin", MARGIN)
             run = measured_verdicts.get((scenario.name, prediction["claim"], python, protocol, None))
             found.append([prediction["claim"], python, protocol,
                           f"{run['verdict']}, {run['ratio']:.2f}×" if run and run.get("ratio") else "–",
-                          f"{ratio:.2f}×", "yes" if holds else "no"])  # fmt: skip
+                          f"{ratio:.2f}×", "yes" if (ratio <= margin if "similar" in prediction else ratio >= margin) else "no"])  # fmt: skip
     return found
 
 
@@ -135,7 +129,7 @@ def blocks(rows, why, predictions, verdicts, figure):
     if not rows and not why:
         return []
     table = [[r["design"], r["python"], r["protocol"], r["cpus"], f"{r['serve_us']:.0f}", f"{r['p99_ms']:.3g}",
-              _ms(r["model_p99_ms"]), f"{r['ratio']:.2f}×", f"{r['max_ms']:.3g}", _ms(r["model_max_ms"]),
+              shown_ms(r["model_p99_ms"]), f"{r['ratio']:.2f}×", f"{r['max_ms']:.3g}", shown_ms(r["model_max_ms"]),
               "input" if r["input"] else "yes" if within(r) else "no"] for r in rows]  # fmt: skip
     found = [("h2", "A blocked worker, by the many-core model"),
              ("p", "blocked-worker by experiments/connlab_model/blocked.py: where each design puts a new connection "
@@ -148,16 +142,12 @@ def blocks(rows, why, predictions, verdicts, figure):
                         "max ms", "model", "within the goal?"], table)]  # fmt: skip
     found += predicted("Predicted connect-to-reply p99 (ms), a loop, thread or process per core (model, not "
                        "measured): where connections land by turn or by hash, the blocked thread's share of them "
-                       "falls with the cores, and with it the tail:", predictions, lambda t: _ms(t.p99_ms), figure,
+                       "falls with the cores, and with it the tail:", predictions, lambda t: shown_ms(t.p99_ms), figure,
                        "the model's blocked-worker p99", verdicts)  # fmt: skip
     missed = [f"{d} ({p}, {pr}): {reason}" for (d, p, pr), reason in why.items()]
     missed += [f"{r['design']} ({r['python']}, {r['protocol']}): p99 {r['ratio']:.2f}×" for r in rows
                if not within(r) and not r["input"]]  # fmt: skip
     return found + ([("p", "No blocked-worker prediction: " + "; ".join(missed) + ".")] if missed else [])
-
-
-def _ms(value):
-    return "never answered" if value == float("inf") else f"{value:.3g}"
 
 
 def section(scenarios, results, measured_verdicts, out):

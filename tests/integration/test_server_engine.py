@@ -11,6 +11,7 @@ second engine's stats) and its threads, and only the second engine may have run 
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -108,10 +109,11 @@ def _run(address, host, out):
 
 
 def servers_started(client, since):
-    """The images of the lab's servers (its containers named <lab>-server) the engine started."""
+    """The images of the lab's servers (containers named connlab-compare-<id>-server) the
+    engine started."""
     return {event["Actor"]["Attributes"]["image"] for event in client.events(
         since=int(since), until=int(time.time()) + 1, decode=True, filters={"type": "container", "event": "start"})
-        if event["Actor"]["Attributes"]["name"].endswith("-server")}  # fmt: skip
+        if re.fullmatch(r"connlab-compare-[0-9a-f]{8}-server", event["Actor"]["Attributes"]["name"])}  # fmt: skip
 
 
 def test_the_servers_ran_on_the_other_engine_and_were_measured_there(run, engine, docker_client):
@@ -120,7 +122,7 @@ def test_the_servers_ran_on_the_other_engine_and_were_measured_there(run, engine
     jsonschema.validate(results, report.schema())
     machine = results["machine"]["server_engine"]
     assert (machine["engine"], machine["address"]) == (address, host)
-    assert machine["images"][SERVER_IMAGE] and machine["cpus"] == os.cpu_count()
+    assert machine["images"][SERVER_IMAGE] and machine["cpus"] == engine[1].info()["NCPU"]
     points = results["points"]
     assert len(points) == 2 and {p["target"] for p in points} == {"single-thread"}
     for point in points:
