@@ -317,15 +317,15 @@ def draw(panels, axis_label, path):
     figure, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4.5), squeeze=False)
     for axis, (title, lines) in zip(axes[0], panels.items()):
         for index, (label, by_cores, measured, inputs) in enumerate(lines):
-            color = f"C{index % 10}"
+            color = plt.cm.tab20(index % 20)  # twenty lines before a colour comes back
             axis.plot(list(by_cores), list(by_cores.values()), "--", color=color, alpha=0.8, label=label)
             for shown, fill in ((measured, color), (inputs, "none")):
                 axis.plot([c for c, _ in shown], [v for _, v in shown], "o", color=color, markerfacecolor=fill)
         axis.set(xscale="log", yscale="log", xlabel="server cores", title=title,
                  ylabel=axis_label.get(title) if isinstance(axis_label, dict) else axis_label)
-        axis.legend(fontsize=6)
+        axis.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.0, 1.0))  # beside the lines, not on them
     figure.tight_layout()
-    figure.savefig(path, dpi=110)
+    figure.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(figure)
     return path.name
 
