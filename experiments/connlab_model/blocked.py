@@ -57,6 +57,16 @@ def unmodelled(design):
     return None
 
 
+def floors(p99s):
+    """{group: the lowest p99 measured in it} from (group, p99) pairs. The model has no
+    client's CPU and no network; the lowest tail any design showed in the same cell is
+    their share, added to every modelled one (and that design's row is an input)."""
+    lowest = {}
+    for group, p99 in p99s:
+        lowest[group] = min(p99, lowest.get(group, p99))
+    return lowest
+
+
 def tail(design, cores, accept, serve, *, rate=100.0, blocked=0.1, users=None, window=(1.0, 5.0), gil=True,
          workers=None, processes=None, arrivals=ARRIVALS, seed=1):
     """Connect-to-reply p99 and max (ms) of new connections at `rate` per second beside one

@@ -15,7 +15,7 @@
 from connlab import designs
 
 from .accepting import SATURATED
-from .blocked import tail, unmodelled
+from .blocked import floors, tail, unmodelled
 from .compared import CORES, P99_GOAL, RPS_GOAL
 from .storm import capacity
 
@@ -33,11 +33,8 @@ def check(data):
     """[{arch, load, cpus, metric, measured, model, judged, within, input, bound}] for every
     new-connection cell."""
     rows = []
-    floors = {}  # {(load, cpus): the lowest p99 any design measured}
-    for by_load in data["p99_ms"].values():
-        for load in data["new_loads"]:
-            for cpus, p99 in by_load.get(load, {}).items():
-                floors[load, cpus] = min(p99, floors.get((load, cpus), p99))
+    lowest = floors(((load, cpus), p99) for by_load in data["p99_ms"].values()
+                    for load in data["new_loads"] for cpus, p99 in by_load.get(load, {}).items())  # fmt: skip
     for arch, by_load in data["rps"].items():
         design = designs.of(arch)
         for load, spec in data["new_loads"].items():
@@ -48,7 +45,7 @@ def check(data):
                 costs = _costs(data, arch, load, cpus) if blocking else source
                 if costs is None or (blocking and unmodelled(design)):
                     continue
-                floor = floors.get((load, cpus), 0.0)
+                floor = lowest.get((load, cpus), 0.0)
                 if blocking:
                     measured = data["p99_ms"][arch][load][cpus]
                     model = floor + tail(design, cpus, 0.0, sum(costs), rate=spec["rate"], blocked=spec["sleep_ms"] / 1e3,

@@ -21,7 +21,7 @@ import statistics
 
 from connlab_compare.verdict import MARGIN, round_ratios
 
-from .blocked import Tail, tail, unmodelled
+from .blocked import Tail, floors, tail, unmodelled
 from .compared import BY_NAME, CORES, P99_GOAL, cpus_of, draw, predicted, settings_of, shown_ms
 
 SCENARIO = "blocked-worker"
@@ -62,16 +62,13 @@ def check(scenario, points, machine):
                                                         and "the server's CPU was not read"):  # fmt: skip
             why[key] = reason
             del cells[key]
-    floors = {}
-    for (_, python, protocol), figures in cells.items():
-        p99 = statistics.median(f["p99_ms"] for f in figures)
-        floors[python, protocol] = min(p99, floors.get((python, protocol), p99))
+    lowest = floors((key[1:], statistics.median(f["p99_ms"] for f in figures)) for key, figures in cells.items())
     for key, figures in cells.items():
         design = BY_NAME[key[0]]
         serve = statistics.median(f["server_cpu"] / f["rps"] for f in figures)
         workers, processes = settings_of(design, scenario, machine)
         model = tail(design, cpus, 0.0, serve, gil=key[1] != "3.13t", workers=workers, processes=processes, **load)
-        p99, floor = statistics.median(f["p99_ms"] for f in figures), floors[key[1:]]
+        p99, floor = statistics.median(f["p99_ms"] for f in figures), lowest[key[1:]]
         rows.append({"design": key[0], "python": key[1], "protocol": key[2], "cpus": cpus, "p99_ms": p99,
                      "max_ms": statistics.median(f["max_ms"] for f in figures), "model_p99_ms": model.p99_ms + floor,
                      "model_max_ms": model.max_ms + floor, "ratio": (model.p99_ms + floor) / p99, "floor_ms": floor,
