@@ -48,6 +48,8 @@ class Connection:
             execute(self, requests, received)
         if self.failed:
             self._give_up()
+        elif (interim := self.protocol.owed()) is not None:
+            self.reply_all((interim,))  # behind the replies to the requests before it
 
     def stalled(self, now):
         """Whether its protocol gave up on a request that has taken too long to arrive

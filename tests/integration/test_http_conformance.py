@@ -223,6 +223,19 @@ def test_chunk_extensions_and_trailers(server):
         check_reply(exchange(sock, data + get("/ping"), 2)[0], 200, b"hello, trailers")
 
 
+def test_expect_100_continue_comes_in_its_turn(server):
+    """A client waiting with Expect: 100-continue gets 100 Continue once its head is in,
+    after the reply to the request before it; then its body is answered."""
+    head = b"POST /echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n"
+    with connect(server) as sock:
+        sock.sendall(get("/sleep?ms=50") + head)
+        replies = Replies(sock)
+        check_reply(replies.next(), 200, b"OK")
+        assert replies.next(bodiless=True).head == b"HTTP/1.1 100 Continue\r\n\r\n"
+        sock.sendall(b"hello")
+        check_reply(replies.next(), 200, b"hello")
+
+
 def test_concurrent_connections_never_cross(server):
     connections = [connect(server) for _ in range(40)]
     try:
@@ -301,6 +314,10 @@ def test_curl(server):
     head = curl("--http1.0", "--include", f"{url}/ping").decode()
     assert head.startswith("HTTP/1.1 200 OK\r\n") and "\r\nConnection: close\r\n" in head and head.endswith("\r\n\r\nPONG")
     assert curl("--write-out", "%{http_code}", "--output", "/dev/null", "--data", "x", f"{url}/ping") == b"405"
+    # curl waits for 100 Continue (a second at most, then it sends the body anyway).
+    waited = subprocess.run(["curl", "-sS", "-v", "-H", "Expect: 100-continue", "--data-binary", "waited", f"{url}/echo"],
+                            capture_output=True, timeout=30)  # fmt: skip
+    assert waited.stdout == b"waited" and b"< HTTP/1.1 100 Continue" in waited.stderr, waited.stderr[-600:]
 
 
 def test_python_http_client(server):

@@ -51,6 +51,9 @@ class Lines:
     def stalled(self, now):
         return None
 
+    def owed(self):
+        return None
+
 
 PROTOCOL = Lines
 '''

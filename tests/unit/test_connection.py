@@ -5,6 +5,8 @@ import socket
 from connlab.commands import Closing
 from connlab.config import Settings
 from connlab.connection import Connection
+from connlab.protocols.http import Http
+from http_wire import get
 
 
 def make_connection():
@@ -48,3 +50,14 @@ def test_protocol_error_keeps_earlier_requests():
     assert isinstance(conn.failed, Closing)
     assert conn.failed.reply.startswith(b"-ERR Protocol error: invalid bulk length")
     assert conn.receive(b"PING\r\n") == []  # nothing is read after the error
+
+
+def test_100_continue_waits_behind_the_replies_before_it():
+    conn = Connection(socket.socketpair()[0], None, Settings(protocol=Http, limits=Http.Limits()))
+    slots = []
+    conn.process(get("/sleep?ms=5") + b"POST /echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n",
+                 lambda conn, requests, received: slots.extend(conn.reply_later() for _ in requests))  # fmt: skip
+    assert len(slots) == 1 and conn.out == b""
+    slots[0].reply = b"first"
+    conn.collect_replies()
+    assert conn.out == b"firstHTTP/1.1 100 Continue\r\n\r\n"

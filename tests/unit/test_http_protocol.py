@@ -187,3 +187,50 @@ def test_an_unfinished_head_is_timed_however_it_follows(requests, last, cut):
     assert parser.stalled(fed) is None
     reply = parser.stalled(time.monotonic() + 1.5)
     assert reply is not None and reply.startswith(b"HTTP/1.1 408 Request Timeout\r\n")
+
+
+EXPECTING = [("Expect", "100-continue")]
+
+
+@QUICK
+@given(st.lists(valid_request(), max_size=3), st.binary(min_size=1, max_size=64), st.lists(st.integers(min_value=0), max_size=8))
+def test_100_continue_is_owed_once_when_its_head_has_ended(requests, payload, cuts):
+    """However the requests before it and the waiting head are split, 100 Continue is owed
+    once, after the read that ends the head; the body then completes its request."""
+    data = request("POST", "/echo", payload, headers=EXPECTING)
+    head = data[: data.index(b"\r\n\r\n") + 4]
+    stream = b"".join(requests) + head
+    parser, owed, parsed = Http(SMALL), [], []
+    for piece in split(stream, cuts):
+        if piece:  # a read is never empty
+            parsed.extend(parser.feed(piece))
+            owed.append(parser.owed())
+    assert [o for o in owed if o is not None] == [b"HTTP/1.1 100 Continue\r\n\r\n"]
+    assert owed[-1] is not None  # it was owed by the read that ended the head
+    assert len(parsed) == len(requests)
+    assert parser.feed(payload) == [[b"ECHO", payload]] and parser.owed() is None
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        request("POST", "/echo", b"abc", headers=EXPECTING),  # the body came with the head
+        request("POST", "/echo", b"abc", version="1.0", headers=EXPECTING)[:-3],  # HTTP/1.0 ignores it
+        request("GET", "/ping", headers=EXPECTING),  # no body to wait for
+        request("POST", "/echo", b"abc", headers=[("Expect", "something-else")])[:-3],
+    ],
+    ids=["with-body", "http-1.0", "no-body", "other-expectation"],
+)
+def test_100_continue_is_not_owed(data):
+    parser = Http(SMALL)
+    parser.feed(data)
+    assert parser.owed() is None
+
+
+def test_a_body_over_the_limit_is_refused_instead_of_continued():
+    """A final status the head decides (413) is sent instead of 100 Continue."""
+    parser = Http(SMALL)
+    head = b"POST /echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: %d\r\n\r\n" % (SMALL.max_body + 1)
+    with pytest.raises(ProtocolError) as caught:
+        parser.feed(head)
+    assert caught.value.status == 413

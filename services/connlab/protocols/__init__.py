@@ -21,6 +21,9 @@ A protocol class has:
     patience(limits)       seconds a request may take to arrive (0: no limit); a static method
     stalled(now)           the reply to send before closing, if the request arriving has taken
                            longer than that at time.monotonic() `now`; else None
+    owed()                 an interim reply owed now, after the replies to the requests before
+                           it (HTTP's 100 Continue), else None; asked after each feed, and
+                           owed once
 """
 
 import importlib

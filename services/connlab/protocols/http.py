@@ -6,6 +6,7 @@ with Transfer-Encoding, a second Content-Length); this module adds the limits a 
 needs (head size, body size, how long a head may take) and maps each request to a
 command: `GET /sleep?ms=5` is SLEEP 5. Persistent connections and pipelining come from
 the rest of the server: each request gets its reply slot, answered in request order.
+A client that waits with `Expect: 100-continue` gets `100 Continue` in its turn.
 """
 
 import time
@@ -23,6 +24,7 @@ except ImportError:  # make's checks read the settings with the host's Python, w
 
 CRLF = b"\r\n"
 HEAD_END = b"\r\n\r\n"
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 # Bytes in a request head (request line and headers), bytes in a body, seconds a head may
 # take to arrive: nginx's large_client_header_buffers, client_max_body_size and
@@ -148,6 +150,8 @@ class Http:
         self._body_size = 0  # bytes of the body being read, over all the feeds it takes
         self._content_length = 0
         self._hosts = 0  # Host header lines in the head being read
+        self._expects = False  # the head being read has Expect: 100-continue
+        self._owed = False  # such a head has ended and none of its body has come
         self._in_body = False  # between a head's end and its message's end
         self._boundary = False  # a head or message ended during the current feed
         self._after_head = 0  # body bytes since the last head ended, in the current feed
@@ -170,6 +174,15 @@ class Http:
         """The 408 reply if a request head has been arriving for too long, else None."""
         if self._since and now - self._since > self.limits.header_timeout:
             return self.error(Failure(408, f"request head not complete within {self.limits.header_timeout} s"))
+        return None
+
+    def owed(self):
+        """100 Continue once an HTTP/1.1 head that expects it has ended and no byte of its
+        body has come with it (RFC 9110 §10.1.1: a server that has some of the body may
+        omit it; one with a final status for the head alone, 413 here, sends that)."""
+        if self._owed:
+            self._owed = False
+            return CONTINUE
         return None
 
     def feed(self, data):
@@ -216,6 +229,7 @@ class Http:
     # --- httptools' callbacks: one request at a time ------------------------------------
     def on_message_begin(self):
         self._url, self._body, self._body_size, self._content_length, self._hosts = b"", [], 0, 0, 0
+        self._expects = self._owed = False
         self._head_size = 16  # about the request line's spaces, version and line ends (the method not counted)
         self._head_open = True
 
@@ -228,6 +242,8 @@ class Http:
             self._content_length = int(value)  # llhttp has checked it is a number
         elif len(name) == 4 and name.lower() == b"host":
             self._hosts += 1
+        elif len(name) == 6 and name.lower() == b"expect":  # an HTTP/1.0 client's is ignored (§10.1.1)
+            self._expects = value.strip().lower() == b"100-continue" and self._parser.get_http_version() == "1.1"
 
     def on_headers_complete(self):
         if len(self._url) + self._head_size > self.limits.max_header:
@@ -235,9 +251,10 @@ class Http:
         if self._content_length > self.limits.max_body:
             raise Failure(413, f"body of {self._content_length} bytes over {self.limits.max_body} (MAX_BODY)")
         self._in_body, self._boundary, self._after_head, self._partial, self._since = True, True, 0, 0, 0.0
-        self._head_open = False
+        self._head_open, self._owed = False, self._expects
 
     def on_body(self, body):
+        self._owed = False
         self._after_head += len(body)
         self._body_size += len(body)
         self._body.append(body)
@@ -245,7 +262,7 @@ class Http:
             raise Failure(413, f"body over {self.limits.max_body} bytes (MAX_BODY)")
 
     def on_message_complete(self):
-        self._in_body, self._boundary = False, True
+        self._in_body, self._boundary, self._owed = False, True, False
         parser, method = self._parser, self._parser.get_method()
         # RFC 9112 §3.2: a 400 to an HTTP/1.1 request without a Host header and to any with
         # two; then the connection closes, as nginx does (the target is ambiguous).

@@ -113,6 +113,9 @@ class Resp:
     def stalled(self, now):
         return None
 
+    def owed(self):
+        return None  # RESP has no interim replies
+
     def _line(self, limit, what):
         end = self._buf.find(CRLF, self._pos, self._pos + limit + 2)
         if end < 0:
