@@ -40,6 +40,14 @@ grafana_profile = $$(docker image inspect $(GRAFANA_IMAGE) >/dev/null 2>&1 || do
 grafana_password = $${GRAFANA_ADMIN_PASSWORD:-$$(cat build/grafana-admin-password)}
 .PHONY: dashboards
 
+# make up SERVER_ENGINE=<engine> SERVER_ADDRESS=<host>: the server on another machine's
+# Docker engine (scripts/server-engine.sh), the rest here without it.
+elsewhere = $(if $(SERVER_ENGINE),--scale $(1)=0)
+server_host = $(if $(SERVER_ENGINE),$(SERVER_ADDRESS),$(ARCH))
+.PHONY: check-engine
+check-engine:
+	@scripts/server-engine.sh check
+
 dashboards: venv ## Regenerate grafana/dashboards/*.json from grafana/connlab_dashboards
 	@PYTHONPATH=grafana $(VENV)/bin/python -m connlab_dashboards grafana/dashboards
 
@@ -106,35 +114,41 @@ check-reference:
 
 ifdef REFERENCE
 # make up REFERENCE=<name>: a reference server instead of a design (scripts/reference.py).
-up: check-reference check-docker images $(if $(findstring $(VENV),$(COMPOSE_BIN)),venv) | build/grafana-admin-password build/prometheus/targets
+up: check-reference check-engine check-docker images $(if $(findstring $(VENV),$(COMPOSE_BIN)),venv) | build/grafana-admin-password build/prometheus/targets
 	@set -e; vars=$$(PYTHONPATH=services:experiments $(HOST_PYTHON) scripts/reference.py "$(REFERENCE)") || exit 2; eval "$$vars"; \
 	 scripts/images.sh "$$REFERENCE_FOLDER"; \
-	 echo "connlab: starting $$REFERENCE_LABEL ($(REFERENCE)) on server CPUs $(SERVER_CPUS)"; \
-	 LOADGEN_ARCH=reference GRAFANA_ADMIN_PASSWORD="$(grafana_password)" $(COMPOSE) --profile reference $(grafana_profile) up -d --wait --remove-orphans || { \
+	 COMPOSE="$(COMPOSE)" scripts/server-engine.sh down; \
+	 echo "connlab: starting $$REFERENCE_LABEL ($(REFERENCE)) on server CPUs $(SERVER_CPUS)$(if $(SERVER_ENGINE), of $(SERVER_ENGINE))"; \
+	 $(if $(SERVER_ENGINE),SERVICE=reference PORT=$$REFERENCE_PORT METRICS_PORT= COMPOSE="$(COMPOSE)" scripts/server-engine.sh up;) \
+	 LOADGEN_ARCH=reference GRAFANA_ADMIN_PASSWORD="$(grafana_password)" $(COMPOSE) --profile reference $(grafana_profile) up -d --wait --remove-orphans $(call elsewhere,reference) || { \
 	   echo "connlab: ERROR: the stack did not come up; the last lines of the reference's log (make down stops what started):" >&2; \
 	   $(COMPOSE) --profile reference logs --no-color --tail 20 reference >&2; exit 1; }; \
 	 echo "connlab: $(REFERENCE) is up"; \
+	 $(if $(SERVER_ENGINE),host=$(SERVER_ADDRESS); port=$$REFERENCE_PORT,host=$${BIND_ADDRESS:-127.0.0.1}; port=7010); \
 	 case "$$PROTOCOL" in \
-	   http) echo "  HTTP:       curl http://$${BIND_ADDRESS:-127.0.0.1}:7010/ping";; \
-	   *) echo "  RESP:       redis-cli -p 7010 PING";; esac; \
+	   http) echo "  HTTP:       curl http://$$host:$$port/ping";; \
+	   *) echo "  RESP:       redis-cli -h $$host -p $$port PING";; esac; \
 	 echo "  Locust:     http://$${BIND_ADDRESS:-127.0.0.1}:8089 (host tcp://$$LOADGEN_HOST, protocol $$PROTOCOL, $(LOADGEN_WORKERS) worker(s) on CPUs $(LOADGEN_CPUS))"; \
 	 echo "  Prometheus: http://$${BIND_ADDRESS:-127.0.0.1}:9090/targets"
 else
-up: check-arch check-python check-settings check-docker images $(if $(findstring $(VENV),$(COMPOSE_BIN)),venv) | build/grafana-admin-password build/prometheus/targets ## Start ARCH (default single-thread) or REFERENCE=<name>, Prometheus, node exporter (and Grafana where its image exists)
+up: check-arch check-python check-settings check-engine check-docker images $(if $(findstring $(VENV),$(COMPOSE_BIN)),venv) | build/grafana-admin-password build/prometheus/targets ## Start ARCH (default single-thread) or REFERENCE=<name>, Prometheus, node exporter (and Grafana where its image exists) [SERVER_ENGINE=ssh://user@host SERVER_ADDRESS=host: the server on that engine]
 	@rm -f build/prometheus/targets/reference.json
-	@echo "connlab: starting $(ARCH) on Python $(PYTHON) (server CPUs $(SERVER_CPUS))"
-	@LOADGEN_ARCH=$(ARCH) GRAFANA_ADMIN_PASSWORD="$(grafana_password)" $(COMPOSE) --profile $(ARCH) $(grafana_profile) up -d --wait --remove-orphans || { \
+	@COMPOSE="$(COMPOSE)" scripts/server-engine.sh down
+	@echo "connlab: starting $(ARCH) on Python $(PYTHON) (server CPUs $(SERVER_CPUS)$(if $(SERVER_ENGINE), of $(SERVER_ENGINE)))"
+	$(if $(SERVER_ENGINE),@SERVICE=$(ARCH) PORT=7000 METRICS_PORT=8000 COMPOSE="$(COMPOSE)" scripts/server-engine.sh up)
+	@LOADGEN_ARCH=$(ARCH) GRAFANA_ADMIN_PASSWORD="$(grafana_password)" $(COMPOSE) --profile $(ARCH) $(grafana_profile) up -d --wait --remove-orphans $(call elsewhere,$(ARCH)) || { \
 	  echo "connlab: ERROR: the stack did not come up; the last lines of $(ARCH)'s log (make down stops what started):" >&2; \
 	  $(COMPOSE) --profile $(ARCH) logs --no-color --tail 20 $(ARCH) >&2; exit 1; }
 	@echo "connlab: $(ARCH) is up"
-	@address=$$($(COMPOSE) --profile $(ARCH) port $(ARCH) 7000); port=$${address##*:}; host=$${address%:*}; \
+	@$(if $(SERVER_ENGINE),host=$(SERVER_ADDRESS); port=7000; metrics=$(SERVER_ADDRESS):8000, \
+	 address=$$($(COMPOSE) --profile $(ARCH) port $(ARCH) 7000); port=$${address##*:}; host=$${address%:*}; \
 	 [ "$$host" = 0.0.0.0 ] && host=127.0.0.1; \
-	 metrics=$$($(COMPOSE) --profile $(ARCH) port $(ARCH) 8000); \
+	 metrics=$$($(COMPOSE) --profile $(ARCH) port $(ARCH) 8000)); \
 	 case "$(PROTOCOL)" in \
 	   http) echo "  HTTP:       curl http://$$host:$$port/ping";; \
-	   *) echo "  RESP:       redis-cli -p $$port PING";; esac; \
+	   *) echo "  RESP:       redis-cli -h $$host -p $$port PING";; esac; \
 	 echo "  metrics:    http://$$metrics/metrics"
-	@echo "  Locust:     http://$${BIND_ADDRESS:-127.0.0.1}:8089 (host tcp://$(ARCH):7000, protocol $(or $(PROTOCOL),resp), $(LOADGEN_WORKERS) worker(s) on CPUs $(LOADGEN_CPUS))"
+	@echo "  Locust:     http://$${BIND_ADDRESS:-127.0.0.1}:8089 (host tcp://$(server_host):7000, protocol $(or $(PROTOCOL),resp), $(LOADGEN_WORKERS) worker(s) on CPUs $(LOADGEN_CPUS))"
 	@echo "  Prometheus: http://$${BIND_ADDRESS:-127.0.0.1}:9090/targets (every target should be up)"
 	@if docker image inspect $(GRAFANA_IMAGE) >/dev/null 2>&1; then \
 	  echo "  Grafana:    http://$${BIND_ADDRESS:-127.0.0.1}:3000 (anonymous view; admin password in build/grafana-admin-password unless GRAFANA_ADMIN_PASSWORD is set)"; \
@@ -146,6 +160,7 @@ endif
 
 down: $(if $(findstring $(VENV),$(COMPOSE_BIN)),venv) ## Stop and remove every connlab container
 	@COMPOSE_PROFILES='*' $(COMPOSE) down --remove-orphans
+	@COMPOSE="$(COMPOSE)" scripts/server-engine.sh down
 
 logs: ## Follow the logs of the running services
 	@COMPOSE_PROFILES='*' $(COMPOSE) logs -f --tail 100
@@ -170,7 +185,7 @@ LOAD_ARGS ?=
 RESULTS ?= results
 .PHONY: load worker bench-loadgen
 load: up venv ## Headless load on ARCH (or REFERENCE=<name>) through the stack's Locust workers: USERS=10 DURATION=30s [RATE=req/s] [PROTOCOL=http] [LOAD_ARGS='--pipeline 16 ...']
-	@host=tcp://$(ARCH):7000; PROTOCOL=$(or $(PROTOCOL),resp); \
+	@host=tcp://$(server_host):7000; PROTOCOL=$(or $(PROTOCOL),resp); \
 	 $(if $(REFERENCE),eval "$$(PYTHONPATH=services:experiments $(HOST_PYTHON) scripts/reference.py "$(REFERENCE)")"; host=tcp://$$LOADGEN_HOST;) \
 	 $(VENV)/bin/python scripts/load.py --url http://$$(h=$${BIND_ADDRESS:-127.0.0.1}; [ "$$h" = 0.0.0.0 ] && h=127.0.0.1; echo $$h):8089 \
 	  --host $$host --users $(USERS) --spawn-rate $(SPAWN_RATE) --duration $(DURATION) --rate $(RATE) \

@@ -26,19 +26,21 @@ def main(name, check=False, env=os.environ):
     if check:
         return 0
     reference = found[name]
+    # make up SERVER_ENGINE=: on another machine's network, reached at its address.
+    host = env["SERVER_ADDRESS"] if env.get("SERVER_ENGINE") else "reference"
     _, settings = reference.run_spec(None, {key: env[key] for key in reference.settings if env.get(key)})
     (ROOT / "build").mkdir(exist_ok=True)
     (ROOT / "build/reference.env").write_text("".join(f"{key}={value}\n" for key, value in settings.items()))
     scraped = ROOT / "build/prometheus/targets/reference.json"
     scraped.parent.mkdir(parents=True, exist_ok=True)
-    scraped.write_text(json.dumps([{"targets": [f"reference:{reference.metrics_port}"],
+    scraped.write_text(json.dumps([{"targets": [f"{host}:{reference.metrics_port}"],
                                     "labels": {"job": "reference", "target": name}}] if reference.metrics_port else []))
     protocol = reference.protocols[0]
     for key, value in {"REFERENCE_FOLDER": reference.image, "REFERENCE_IMAGE": targets.image(reference.image),
                        "REFERENCE_PORT": reference.port, "REFERENCE_READY": shlex.join(reference.ready),
                        "REFERENCE_LABEL": reference.label, "PROTOCOL": protocol,
                        "LOADGEN_DIALECT": reference.dialect or "connlab",
-                       "LOADGEN_HOST": f"reference:{reference.port}"}.items():  # fmt: skip
+                       "LOADGEN_HOST": f"{host}:{reference.port}"}.items():  # fmt: skip
         print(f"export {key}={shlex.quote(str(value))}")
     return 0
 

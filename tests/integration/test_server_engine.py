@@ -1,4 +1,5 @@
-"""make compare with the servers on another machine's Docker engine (SERVER_ENGINE).
+"""make compare and make up with the server on another machine's Docker engine
+(SERVER_ENGINE).
 
 The other machine is of the test's own making: a second Docker engine on this one, with
 its own state, socket, containerd namespace and cgroup parent (so that no cgroup file of
@@ -13,6 +14,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -26,10 +28,12 @@ from compose_util import ROOT
 from conftest import SERVER_CPUS, SERVER_IMAGE, TAG, wait_until
 from connlab_compare import report
 from loadgen_lab import LOADGEN_CPUS
+from observe_stack import Prometheus
 
 pytestmark = pytest.mark.integration
 CALIBRATION_IMAGE = f"connlab/redis:{TAG}"
 BRIDGE = f"connlab-e2-{os.getpid() % 10000}"  # the second engine's own bridge (an interface name: 15 characters at most)
+STACK = {"COMPOSE_PROJECT_NAME": "connlab-up-engine-test", "BIND_ADDRESS": "127.0.0.3"}  # beside a user's stack
 
 
 @pytest.fixture(scope="module")
@@ -80,18 +84,20 @@ def engine(docker_client, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def run(engine, docker_client, tmp_path_factory):
-    address, client = engine
-    out = tmp_path_factory.mktemp("compare")
-    # The host's address on a bridge of this engine: the load's containers reach it, as a
-    # load machine reaches a server machine's address.
+def host(docker_client):
+    """The host's address on a bridge of this engine: the load's containers reach it, as a
+    load machine reaches a server machine's address."""
     network = docker_client.networks.create(f"connlab-engine-test-{os.getpid()}")
     try:
         network.reload()
-        host = network.attrs["IPAM"]["Config"][0]["Gateway"]
-        yield from _run(address, host, out)
+        yield network.attrs["IPAM"]["Config"][0]["Gateway"]
     finally:
         network.remove()
+
+
+@pytest.fixture(scope="module")
+def run(engine, host, tmp_path_factory):
+    yield from _run(engine[0], host, tmp_path_factory.mktemp("compare"))
 
 
 def _run(address, host, out):
@@ -134,3 +140,47 @@ def test_the_servers_ran_on_the_other_engine_and_were_measured_there(run, engine
     assert traced["metrics"]["threads"]["event loops"]["threads"] == 1  # read by an exec through the other engine
     assert servers_started(engine[1], started) == {SERVER_IMAGE, CALIBRATION_IMAGE}  # the design, the calibration's
     assert not servers_started(docker_client, started)  # here only the load
+
+
+def make(*args):
+    return subprocess.run(["make", *args], cwd=ROOT, env={**os.environ, **STACK}, capture_output=True, text=True,
+                          timeout=600)  # fmt: skip
+
+
+def stack(client):
+    """The services of the test's compose project that an engine runs."""
+    project = {"label": f"com.docker.compose.project={STACK['COMPOSE_PROJECT_NAME']}"}
+    return {c.labels["com.docker.compose.service"]: c for c in client.containers.list(all=True, filters=project)}
+
+
+def test_make_up_runs_only_the_server_on_the_other_engine_and_make_down_takes_it_away(engine, host, docker_client):
+    address, client = engine
+    settings = ["ARCH=single-thread", f"SERVER_ENGINE={address}", f"SERVER_ADDRESS={host}", f"SERVER_CPUS={SERVER_CPUS}"]
+    try:
+        up = make("up", *settings)
+        assert up.returncode == 0, up.stdout + up.stderr
+        assert f"redis-cli -h {host} -p 7000 PING" in up.stdout and f"host tcp://{host}:7000" in up.stdout, up.stdout
+        there, here = stack(client), stack(docker_client)
+        assert list(there) == ["single-thread"] and "single-thread" not in here and {"loadgen", "prometheus"} <= set(here)
+        server = there["single-thread"].attrs["HostConfig"]
+        assert (server["NetworkMode"], server["CpusetCpus"]) == ("host", SERVER_CPUS)
+
+        load = make("load", *settings, "USERS=2", "DURATION=5s")
+        assert load.returncode == 0 and f"{host}:7000 (resp)" in load.stdout, load.stdout + load.stderr
+        prometheus = Prometheus("http://127.0.0.3:9090")
+        served = 'connlab_requests_total{job="connlab-server", instance="single-thread"}'
+        wait_until(lambda: prometheus.query(f"sum({served}) > 0"), 60,
+                   "this engine's Prometheus to scrape the other engine's server")  # fmt: skip
+    finally:
+        down = make("down")
+    assert down.returncode == 0, down.stdout + down.stderr
+    assert not stack(client) and not stack(docker_client)
+    assert not list((ROOT / "build").glob(f"**/server-engine-{STACK['COMPOSE_PROJECT_NAME']}*"))
+
+
+def test_make_up_says_when_the_engine_does_not_answer(host):
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    refused = make("up", f"SERVER_ENGINE=tcp://127.0.0.1:{closed}", f"SERVER_ADDRESS={host}")
+    assert refused.returncode == 2 and "does not answer" in refused.stderr, refused.stdout + refused.stderr

@@ -3,6 +3,7 @@
 that records its calls: no real container, no daemon needed."""
 
 import importlib.util
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -84,6 +85,34 @@ def test_an_unknown_reference_stops_make_up_before_docker(make):
     assert result.returncode == 2, result.stderr
     assert "connlab: ERROR: unknown REFERENCE 'nginx/fastest'. Valid: " in result.stderr and " redis" in result.stderr
     assert set(result.docker_calls) <= {"compose version"}
+
+
+@pytest.mark.parametrize(("settings", "said"), [
+    (["SERVER_ENGINE=docker.example"], "is not a Docker engine's address"),
+    (["SERVER_ENGINE=tcp://127.0.0.1:1"], "needs SERVER_ADDRESS"),
+    (["SERVER_ADDRESS=127.0.0.1"], "without SERVER_ENGINE"),
+    (["SERVER_ENGINE=tcp://127.0.0.1:1", "SERVER_ADDRESS=a;b"], "is not a host name"),
+    (["REFERENCE=redis", "SERVER_ENGINE=ssh://user@server"], "needs SERVER_ADDRESS"),
+])  # fmt: skip
+def test_a_bad_server_engine_setting_stops_make_up_before_docker(make, settings, said):
+    result = make("up", *settings)
+    assert result.returncode == 2 and "connlab: ERROR: " in result.stderr and said in result.stderr, result.stderr
+    assert set(result.docker_calls) <= {"compose version"}
+
+
+def test_a_reference_on_another_engine_is_reached_and_scraped_at_that_machine_s_address():
+    env = {**os.environ, "PYTHONPATH": f"{ROOT / 'services'}:{ROOT / 'experiments'}",
+           "SERVER_ENGINE": "ssh://user@server", "SERVER_ADDRESS": "10.0.0.7"}  # fmt: skip
+    result = subprocess.run(["python3", "scripts/reference.py", "nginx"], cwd=ROOT, env=env, capture_output=True,
+                            text=True, timeout=30)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "export LOADGEN_HOST=10.0.0.7:8080\n" in result.stdout
+    scraped = ROOT / "build/prometheus/targets/reference.json"
+    try:
+        [target] = json.loads(scraped.read_text())
+    finally:
+        scraped.unlink()  # no stack's Prometheus may look for that machine
+    assert target["targets"] == ["10.0.0.7:8000"]
 
 
 def test_a_reference_s_settings_go_to_its_container_and_its_port_to_the_load_generator(tmp_path):
