@@ -161,6 +161,7 @@ endif
 down: $(if $(findstring $(VENV),$(COMPOSE_BIN)),venv) ## Stop and remove every connlab container
 	@COMPOSE_PROFILES='*' $(COMPOSE) down --remove-orphans
 	@COMPOSE="$(COMPOSE)" scripts/server-engine.sh down
+	@rm -f build/prometheus/targets/reference.json
 
 logs: ## Follow the logs of the running services
 	@COMPOSE_PROFILES='*' $(COMPOSE) logs -f --tail 100
