@@ -44,6 +44,8 @@ grafana_password = $${GRAFANA_ADMIN_PASSWORD:-$$(cat build/grafana-admin-passwor
 # Docker engine (scripts/server-engine.sh), the rest here without it.
 elsewhere = $(if $(SERVER_ENGINE),--scale $(1)=0)
 server_host = $(if $(SERVER_ENGINE),$(SERVER_ADDRESS),$(ARCH))
+# The server there (again, or kept); without SERVER_ENGINE, one left there by the last make up taken down.
+server_engine = COMPOSE="$(COMPOSE)" scripts/server-engine.sh $(if $(SERVER_ENGINE),up,down)
 .PHONY: check-engine
 check-engine:
 	@scripts/server-engine.sh check
@@ -117,9 +119,8 @@ ifdef REFERENCE
 up: check-reference check-engine check-docker images $(if $(findstring $(VENV),$(COMPOSE_BIN)),venv) | build/grafana-admin-password build/prometheus/targets
 	@set -e; vars=$$(PYTHONPATH=services:experiments $(HOST_PYTHON) scripts/reference.py "$(REFERENCE)") || exit 2; eval "$$vars"; \
 	 scripts/images.sh "$$REFERENCE_FOLDER"; \
-	 COMPOSE="$(COMPOSE)" scripts/server-engine.sh down; \
 	 echo "connlab: starting $$REFERENCE_LABEL ($(REFERENCE)) on server CPUs $(SERVER_CPUS)$(if $(SERVER_ENGINE), of $(SERVER_ENGINE))"; \
-	 $(if $(SERVER_ENGINE),SERVICE=reference PORT=$$REFERENCE_PORT METRICS_PORT= COMPOSE="$(COMPOSE)" scripts/server-engine.sh up;) \
+	 SERVICE=reference PORT=$$REFERENCE_PORT METRICS_PORT= $(server_engine); \
 	 LOADGEN_ARCH=reference GRAFANA_ADMIN_PASSWORD="$(grafana_password)" $(COMPOSE) --profile reference $(grafana_profile) up -d --wait --remove-orphans $(call elsewhere,reference) || { \
 	   echo "connlab: ERROR: the stack did not come up; the last lines of the reference's log (make down stops what started):" >&2; \
 	   $(COMPOSE) --profile reference logs --no-color --tail 20 reference >&2; exit 1; }; \
@@ -133,9 +134,8 @@ up: check-reference check-engine check-docker images $(if $(findstring $(VENV),$
 else
 up: check-arch check-python check-settings check-engine check-docker images $(if $(findstring $(VENV),$(COMPOSE_BIN)),venv) | build/grafana-admin-password build/prometheus/targets ## Start ARCH (default single-thread) or REFERENCE=<name>, Prometheus, node exporter (and Grafana where its image exists) [SERVER_ENGINE=ssh://user@host SERVER_ADDRESS=host: the server on that engine]
 	@rm -f build/prometheus/targets/reference.json
-	@COMPOSE="$(COMPOSE)" scripts/server-engine.sh down
 	@echo "connlab: starting $(ARCH) on Python $(PYTHON) (server CPUs $(SERVER_CPUS)$(if $(SERVER_ENGINE), of $(SERVER_ENGINE)))"
-	$(if $(SERVER_ENGINE),@SERVICE=$(ARCH) PORT=7000 METRICS_PORT=8000 COMPOSE="$(COMPOSE)" scripts/server-engine.sh up)
+	@SERVICE=$(ARCH) PORT=7000 METRICS_PORT=8000 $(server_engine)
 	@LOADGEN_ARCH=$(ARCH) GRAFANA_ADMIN_PASSWORD="$(grafana_password)" $(COMPOSE) --profile $(ARCH) $(grafana_profile) up -d --wait --remove-orphans $(call elsewhere,$(ARCH)) || { \
 	  echo "connlab: ERROR: the stack did not come up; the last lines of $(ARCH)'s log (make down stops what started):" >&2; \
 	  $(COMPOSE) --profile $(ARCH) logs --no-color --tail 20 $(ARCH) >&2; exit 1; }

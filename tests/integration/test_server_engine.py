@@ -165,8 +165,9 @@ def test_make_up_runs_only_the_server_on_the_other_engine_and_make_down_takes_it
         server = there["single-thread"].attrs["HostConfig"]
         assert (server["NetworkMode"], server["CpusetCpus"]) == ("host", SERVER_CPUS)
 
-        load = make("load", *settings, "USERS=2", "DURATION=5s")
+        load = make("load", *settings, "USERS=2", "DURATION=5s")  # its `make up` keeps the server as it is
         assert load.returncode == 0 and f"{host}:7000 (resp)" in load.stdout, load.stdout + load.stderr
+        assert stack(client)["single-thread"].attrs["State"]["StartedAt"] == there["single-thread"].attrs["State"]["StartedAt"]
         prometheus = Prometheus("http://127.0.0.3:9090")
         served = 'connlab_requests_total{job="connlab-server", instance="single-thread"}'
         wait_until(lambda: prometheus.query(f"sum({served}) > 0"), 60,
